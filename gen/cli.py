@@ -9,10 +9,10 @@ import sys
 
 from models.errors import UserError
 
-from . import commands
+from . import commands, demo
 
 # Modules providing subcommands, in the order `bnngen --help` lists them.
-SUBCOMMANDS = [commands]
+SUBCOMMANDS = [commands, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
