@@ -19,11 +19,12 @@ def layer_rows(desc: Description) -> list[dict]:
                 if isinstance(enc, Thermometer) else f"bitplanes B={inp.bits}")
     hw = inp.height * inp.width
     comparators = enc.planes * inp.channels if isinstance(enc, Thermometer) else 0
-    rows = [dict(name="encoder", kind=enc_name, input=inp.shape, output=desc.encoded_shape,
-                 weights=0, kept=0, wires=0, binops=comparators * hw, detail="")]
+    rows = [{"name": "encoder", "kind": enc_name, "input": inp.shape,
+             "output": desc.encoded_shape, "weights": 0, "kept": 0, "wires": 0,
+             "binops": comparators * hw, "detail": ""}]
     for layer, in_shape in zip(desc.layers, desc.layer_inputs()):
-        row = dict(name=layer.name, input=in_shape, output=layer.out_shape, weights=0, kept=0,
-                   wires=0, binops=0, detail="")
+        row = {"name": layer.name, "input": in_shape, "output": layer.out_shape, "weights": 0,
+               "kept": 0, "wires": 0, "binops": 0, "detail": ""}
         if isinstance(layer, Conv):
             positions = layer.out_shape[0] * layer.out_shape[1]
             dense = layer.kernel == in_shape[:2] and layer.padding == (0, 0)

@@ -35,13 +35,15 @@ class DescriptionError(UserError):
         self.message, self.layer, self.field, self.source = message, layer, field, source
         super().__init__(str(self))
 
-    def with_source(self, source: str) -> "DescriptionError":
+    def with_source(self, source: str) -> DescriptionError:
         return DescriptionError(self.message, layer=self.layer, field=self.field, source=source)
 
     def __str__(self) -> str:
         where = [w for w in (self.source, self.layer and f"layer {self.layer}",
                              self.field and f"field '{self.field}'") if w]
-        return ": ".join(where + [self.message])
+        # User-supplied names may hold control characters: keep the message on one line.
+        text = ": ".join(where + [self.message])
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True)
@@ -414,7 +416,7 @@ def _parse_encoder(raw: Any, inp: InputSpec, limits: Limits) -> Encoder:
     if not isinstance(raw, dict):
         raise ctx.error(None, f"expected an object, got {_typename(raw)}")
     kind = raw.get("kind")
-    if kind not in _ENC_FIELDS:
+    if not isinstance(kind, str) or kind not in _ENC_FIELDS:
         raise ctx.error("kind", "missing field" if kind is None else
                         f"unknown encoder {kind!r} (expected 'thermometer' or 'bitplanes')")
     ctx.obj(raw, None, _ENC_FIELDS[kind], _ENC_FIELDS[kind] - {"learned"})
@@ -422,7 +424,8 @@ def _parse_encoder(raw: Any, inp: InputSpec, limits: Limits) -> Encoder:
         return Bitplanes()
     rows = ctx.list(raw["thresholds"], "thresholds")
     if len(rows) not in (1, inp.channels):
-        raise ctx.error("thresholds", f"expected 1 (shared) or {inp.channels} rows, got {len(rows)}")
+        raise ctx.error("thresholds",
+                        f"expected 1 (shared) or {inp.channels} rows, got {len(rows)}")
     top = (1 << inp.bits) - 1
     parsed = []
     for c, row in enumerate(rows):

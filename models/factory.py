@@ -37,7 +37,7 @@ def block_mask(rng: np.random.Generator, shape: tuple[int, int, int, int], fract
                block: str = "kernel") -> np.ndarray:
     """A block-pruning mask: `kernel` blocks are one (o, i) kernel slice; `channel` blocks
     are one whole output channel (an all-pruned channel)."""
-    o, kh, kw, cg = shape
+    o, _, _, cg = shape
     if block == "channel":
         keep = rng.random(o) >= fraction
         return np.broadcast_to(keep[:, None, None, None], shape).astype(np.uint8)
@@ -82,7 +82,8 @@ def random_conv(rng: np.random.Generator, name: str, in_shape: tuple[int, int, i
     fan_in = kernel[0] * kernel[1] * cg
     if scores:
         act = None
-        sc = Scores(scale=rng.integers(1, 4, out_channels), offset=rng.integers(-8, 9, out_channels))
+        sc = Scores(scale=rng.integers(1, 4, out_channels),
+                    offset=rng.integers(-8, 9, out_channels))
     else:
         # Thresholds around the middle of the sum's range, sometimes on its ends.
         lo, hi = (min(0, p * fan_in), q * fan_in + max(0, p * fan_in)) if domain == "sparse" \
@@ -131,7 +132,8 @@ def random_description(seed: int, *, height: int | None = None, width: int | Non
             k = (2, 2) if rng.random() < 0.7 else (min(3, shape[0]), min(3, shape[1]))
             s = (int(rng.integers(1, 3)),) * 2
             ho, wo = conv_out_hw(shape[0], shape[1], k, s, (0, 0))
-            layers.append(MaxPool(name=f"pool{i}", kernel=k, stride=s, out_shape=(ho, wo, shape[2])))
+            layers.append(MaxPool(name=f"pool{i}", kernel=k, stride=s,
+                                  out_shape=(ho, wo, shape[2])))
             shape = layers[-1].out_shape
     n_classes = classes or int(rng.integers(2, 11))
     layers.append(random_conv(rng, "classifier", shape, out_channels=n_classes, scores=True,

@@ -146,7 +146,7 @@ def test_factory_covers_the_space():
             top = (1 << desc.input.bits) - 1
             if desc.encoder.thresholds.min() == 1 and desc.encoder.thresholds.max() == top:
                 seen.add("thresholds-at-range-ends")
-        for layer, (h, w, c) in zip(desc.layers, desc.layer_inputs()):
+        for layer, (_, _, c) in zip(desc.layers, desc.layer_inputs()):
             seen.add(layer.kind)
             if isinstance(layer, MaxPool):
                 continue
