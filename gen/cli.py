@@ -9,10 +9,10 @@ import sys
 
 from models.errors import UserError
 
-from . import commands, demo
+from . import commands, demo, report_cmd
 
 # Modules providing subcommands, in the order `bnngen --help` lists them.
-SUBCOMMANDS = [commands, demo]
+SUBCOMMANDS = [commands, demo, report_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

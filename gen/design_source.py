@@ -1,0 +1,139 @@
+"""What `bnngen report` synthesizes: the Verilog of a build folder, its top module and the
+module of each layer, read from the build's manifest.
+
+A model description is built first (with `gen.build`) into a temporary folder; a build
+folder is read as it is. Anything missing or unreadable is a one-line UserError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import UserError
+
+MANIFEST_NAMES = ("manifest.json",)
+
+
+@dataclass(frozen=True)
+class DesignSource:
+    """The Verilog text with a top and one module per layer (layer name -> module name)."""
+
+    name: str
+    verilog: str
+    top: str
+    layers: tuple[tuple[str, str], ...]
+    origin: str
+
+
+_MODULE_RE = re.compile(r"^\s*module\s+(\\\S+|[A-Za-z_][\w$]*)", re.MULTILINE)
+
+
+def verilog_modules(text: str) -> list[str]:
+    """Module names declared in a Verilog text (escaped names without the backslash)."""
+    return [m.lstrip("\\") for m in _MODULE_RE.findall(text)]
+
+
+def _find_manifest(folder: Path) -> Path:
+    for name in MANIFEST_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    found = sorted(folder.glob("*manifest*.json"))
+    if not found:
+        raise UserError(f"{folder}: not a build folder (no manifest.json); run `bnngen build` "
+                        "first or give a model description")
+    return found[0]
+
+
+def _layer_modules(manifest: dict, modules: list[str], top: str) -> list[tuple[str, str]]:
+    """(layer, module) pairs: the manifest's `module` fields when present, else modules whose
+    name ends with the layer's name."""
+    out = []
+    for entry in manifest.get("layers", []):
+        if not isinstance(entry, dict) or "name" not in entry:
+            continue
+        name = str(entry["name"])
+        mod = entry.get("module")
+        if mod is None:
+            cands = [m for m in modules if m != top and (m == name or m.endswith("." + name)
+                                                          or m.endswith("_" + name))]
+            mod = cands[0] if cands else None
+        if mod is not None:
+            out.append((name, str(mod).lstrip("\\")))
+    return out
+
+
+def load_build_dir(folder: str | Path) -> DesignSource:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such build folder or model description")
+    mpath = _find_manifest(folder)
+    try:
+        manifest = json.loads(mpath.read_text())
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        raise UserError(f"{mpath}: garbled manifest ({str(e).splitlines()[0]})") from e
+    vfiles = _verilog_files(folder, manifest)
+    if not vfiles:
+        raise UserError(f"{folder}: build folder has no Verilog (.v) files")
+    try:
+        text = "\n".join(p.read_text() for p in vfiles)
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{folder}: unreadable Verilog ({e})") from e
+    modules = verilog_modules(text)
+    top = str(manifest.get("top") or manifest.get("top_module") or "").lstrip("\\")
+    if not top:
+        top = modules[-1] if modules else ""
+    if top not in modules:
+        raise UserError(f"{mpath}: garbled build folder: top module {top!r} is not in the Verilog")
+    layers = _layer_modules(manifest, modules, top)
+    for layer, mod in layers:
+        if mod not in modules:
+            raise UserError(f"{mpath}: garbled build folder: module {mod!r} of layer {layer!r} "
+                            "is not in the Verilog")
+    name = str(manifest.get("name") or manifest.get("design") or folder.name)
+    return DesignSource(name=name, verilog=text, top=top, layers=tuple(layers),
+                        origin=str(folder))
+
+
+def _verilog_files(folder: Path, manifest: dict) -> list[Path]:
+    """The Verilog files the manifest names (key `verilog`/`files`), else every *.v there."""
+    named = manifest.get("verilog") or manifest.get("files")
+    paths: list[Path] = []
+    if isinstance(named, str):
+        paths = [folder / named]
+    elif isinstance(named, list):
+        paths = [folder / str(n) for n in named if str(n).endswith(".v")]
+    elif isinstance(named, dict):
+        paths = [folder / str(n) for n in named.values() if str(n).endswith(".v")]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise UserError(f"{folder}: garbled build folder: {missing[0].name} is missing")
+    if paths:
+        # A top file that includes per-layer files: read each once, top last.
+        return sorted(set(paths), key=lambda p: (p.name == Path(str(named)).name, p.name))
+    return sorted(folder.glob("*.v"))
+
+
+def load_source(path: str | Path) -> DesignSource:
+    """A build folder as is, or a model description built into a temporary folder first."""
+    path = Path(path)
+    if path.is_dir():
+        return load_build_dir(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such build folder or model description")
+    from models import description as fmt
+
+    desc = fmt.load(path)
+    try:
+        from gen import build as gen_build
+    except ImportError as e:
+        raise UserError("this bnngen has no hardware generator (gen.build) yet") from e
+    with tempfile.TemporaryDirectory(prefix="bnngen-report-build-") as tmp:
+        gen_build.build(desc, Path(tmp) / "build")
+        src = load_build_dir(Path(tmp) / "build")
+    return DesignSource(src.name, src.verilog, src.top, src.layers, origin=str(path))

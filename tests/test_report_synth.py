@@ -1,0 +1,162 @@
+"""The yosys runner, cell classification and the atomic report writer, on small Amaranth
+designs whose register and memory bits are known from their parameters (real yosys runs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from amaranth import Module, Signal
+from amaranth.back import verilog
+from amaranth.lib import memory
+
+from gen import synth
+from gen.cli import main
+from gen.design_source import DesignSource, load_build_dir
+from gen.report import build_report, write_report
+from gen.resources import classify
+
+
+def popcount_design(n: int, mem_depth: int = 0, mem_width: int = 8) -> tuple[str, int]:
+    """Verilog of a registered popcount of `n` bits XORed with a constant (plus an optional
+    line-buffer-like memory), and its number of flip-flops outside the memory."""
+    m = Module()
+    i = Signal(n)
+    x = Signal(n)
+    o = Signal(range(n + 1))
+    m.d.sync += x.eq(i ^ (0x5A5A5A5A5A5A5A5A & ((1 << n) - 1)))
+    m.d.sync += o.eq(sum(x[k] for k in range(n)))
+    ports = [i, o]
+    if mem_depth:
+        m.submodules.mem = mem = memory.Memory(shape=mem_width, depth=mem_depth, init=[])
+        wp = mem.write_port()
+        rp = mem.read_port(transparent_for=[wp])
+        addr = Signal(range(mem_depth))
+        wd, rd = Signal(mem_width), Signal(mem_width)
+        m.d.sync += addr.eq(addr + 1)
+        m.d.comb += [wp.addr.eq(addr), wp.data.eq(wd), wp.en.eq(1), rp.addr.eq(addr + 1),
+                     rd.eq(rp.data)]
+        ports += [wd, rd]
+    text = verilog.convert(m, name="pc", ports=ports)
+    return text, n + len(o)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path, monkeypatch):
+    """Every test runs yosys for real (no results from earlier runs)."""
+    monkeypatch.setenv("BNNGEN_SYNTH_CACHE", str(tmp_path / "cache"))
+
+
+def test_classify_counts_every_family_table():
+    cells = {"SB_LUT4": 5, "SB_DFFE": 3, "SB_DFF": 1, "SB_CARRY": 2, "SB_RAM40_4K": 1}
+    assert classify("ice40", cells) == {"lut": 5, "ff": 4, "carry": 2, "bram": 1, "lutram": 0,
+                                        "dsp": 0, "mux": 0, "other": 0}
+    x = classify("xilinx", {"LUT6": 2, "LUT2": 1, "INV": 1, "FDRE": 7, "CARRY4": 1,
+                            "RAMB36E1": 1, "RAMB18E1": 1, "RAM64M": 2, "MUXF7": 3})
+    assert (x["lut"], x["ff"], x["carry"], x["bram"], x["lutram"], x["mux"]) == (4, 7, 1, 3, 2, 3)
+    g = classify("gowin", {"LUT4": 3, "DFFR": 2, "ALU": 4, "SDPB": 1, "RAM16SDP4": 2, "VCC": 1,
+                           "MUX2_LUT5": 1})
+    assert (g["lut"], g["ff"], g["carry"], g["bram"], g["lutram"], g["other"]) == (3, 2, 4, 1, 2, 0)
+    e = classify("ecp5", {"LUT4": 9, "TRELLIS_FF": 4, "CCU2C": 2, "DP16KD": 1,
+                          "TRELLIS_DPR16X4": 3, "PFUMX": 1})
+    assert (e["lut"], e["ff"], e["carry"], e["bram"], e["lutram"], e["mux"]) == (9, 4, 2, 1, 3, 1)
+
+
+@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx", "gowin"])
+def test_flip_flops_match_the_design_registers(family):
+    text, ffs = popcount_design(12)
+    r = synth.run_yosys(text, family, "pc")
+    got = classify(family, r.cells)
+    assert got["ff"] == ffs
+    assert got["lut"] > 0 and got["other"] == 0
+
+
+def test_cache_returns_the_same_numbers_without_yosys():
+    text, _ = popcount_design(10)
+    first = synth.run_yosys(text, "ice40", "pc")
+    again = synth.run_yosys(text, "ice40", "pc")
+    assert not first.cached and again.cached and again.cells == first.cells
+
+
+def test_asic_counts_transistors_from_the_gates():
+    text, ffs = popcount_design(8)
+    r = synth.run_yosys(text, "asic", "pc")
+    # yosys's CMOS table: NAND/NOR 4, NOT 2, plain DFF 16 transistors.
+    cost = {"$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2, "$_DFF_P_": 16}
+    assert set(r.cells) <= set(cost)
+    assert r.transistors == sum(cost[k] * v for k, v in r.cells.items())
+    assert r.cells["$_DFF_P_"] == ffs
+
+
+def test_memory_goes_to_bram_on_ice40_and_lutram_on_xilinx():
+    text, _ = popcount_design(4, mem_depth=64, mem_width=16)
+    ice = classify("ice40", synth.run_yosys(text, "ice40", "pc").cells)
+    xil = classify("xilinx", synth.run_yosys(text, "xilinx", "pc").cells)
+    assert ice["bram"] == 1          # 1 kbit fits one 4 kbit SB_RAM40_4K
+    assert xil["bram"] == 0 and xil["lutram"] > 0
+
+
+def test_yosys_error_is_one_line_user_error():
+    with pytest.raises(synth.SynthError) as e:
+        synth.run_yosys("module broken(input a; endmodule\n", "ice40", "broken")
+    assert "\n" not in str(e.value) and "ice40" in str(e.value)
+
+
+def _src() -> DesignSource:
+    text, _ = popcount_design(6)
+    return DesignSource(name="pc", verilog=text, top="pc", layers=(("only", "pc"),),
+                        origin="test")
+
+
+def test_report_folder_is_complete_and_replaced_atomically(tmp_path):
+    rep = build_report(_src(), ["ice40", "asic"], progress=False)
+    out = write_report(rep, tmp_path / "rep")
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "resources.png"]
+    data = json.loads((out / "report.json").read_text())
+    assert data["results"]["ice40"]["total"]["lut"] == rep["results"]["ice40"]["total"]["lut"]
+    assert "| **total** |" in (out / "report.md").read_text()
+    # A failing write leaves the old report untouched and no temporary folder behind.
+    bad = dict(rep, families=["nope"])
+    with pytest.raises(KeyError):
+        write_report(bad, tmp_path / "rep")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "rep"]
+    assert json.loads((out / "report.json").read_text()) == data
+
+
+def _build_dir(tmp_path, manifest) -> str:
+    d = tmp_path / "build"
+    d.mkdir()
+    text, _ = popcount_design(4)
+    (d / "top.v").write_text(text)
+    (d / "manifest.json").write_text(manifest if isinstance(manifest, str)
+                                     else json.dumps(manifest))
+    return str(d)
+
+
+def test_build_folder_with_manifest_reports(tmp_path, capsys):
+    d = _build_dir(tmp_path, {"top": "pc", "verilog": "top.v",
+                              "layers": [{"name": "l0", "module": "pc"}]})
+    assert load_build_dir(d).layers == (("l0", "pc"),)
+    assert main(["report", d, "--family", "gowin"]) == 0
+    rep = json.loads((tmp_path / "build" / "report" / "report.json").read_text())
+    assert rep["layers"] == ["l0"] and rep["results"]["gowin"]["total"]["lut"] > 0
+
+
+@pytest.mark.parametrize("case", ["missing", "no_manifest", "garbled", "bad_top", "family"])
+def test_user_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
+    if case == "missing":
+        args = [str(tmp_path / "nowhere")]
+    elif case == "family":
+        args = [_build_dir(tmp_path, {"top": "pc"}), "--family", "ice40,vhdl"]
+    elif case == "no_manifest":
+        (tmp_path / "empty").mkdir()
+        args = [str(tmp_path / "empty")]
+    elif case == "garbled":
+        args = [_build_dir(tmp_path, "{not json")]
+    elif case == "bad_top":
+        args = [_build_dir(tmp_path, {"top": "elsewhere"})]
+    out = tmp_path / "out"
+    assert main(["report", *args, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bnngen: error:") and "\n" not in err
+    assert not out.exists()
