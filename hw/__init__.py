@@ -1,0 +1,16 @@
+"""Amaranth components of the streaming BNN accelerator (see DESIGN.md, "Hardware
+conventions"). Every block is a `wiring.Component` with `stream.Signature` ports and a
+`timing` (`Timing`: latency, initiation interval, stream widths)."""
+
+from .encoder import Encoder
+from .engine import ConvEngine, result_layout, score_width
+from .network import ConvLayer, Network, PoolLayer
+from .pool import BinaryMaxPool, WindowOr
+from .popcount import PopcountTree
+from .timing import Timing
+from .window import WindowGenerator
+from .window_plan import WindowPlan, plan_window
+
+__all__ = ["BinaryMaxPool", "ConvEngine", "ConvLayer", "Encoder", "Network", "PoolLayer",
+           "PopcountTree", "Timing", "WindowGenerator", "WindowOr", "WindowPlan",
+           "plan_window", "result_layout", "score_width"]

@@ -1,0 +1,65 @@
+"""Binary max-pool: a window generator without padding, then an OR over each window
+(the max of +-1 values is +1 as soon as one bit is 1)."""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .timing import Timing
+from .window import WindowGenerator
+
+
+class WindowOr(wiring.Component):
+    """OR of the kh*kw pixels of each window, per channel, into an output register."""
+
+    def __init__(self, taps: int, channels: int):
+        self.taps, self.channels = taps, channels
+        super().__init__({"i": In(stream.Signature(taps * channels)),
+                          "o": Out(stream.Signature(channels))})
+
+    def elaborate(self, platform):
+        m = Module()
+        adv = ~self.o.valid | self.o.ready
+        m.d.comb += self.i.ready.eq(adv)
+        c = self.channels
+        word = Signal(c)
+        for ch in range(c):
+            m.d.comb += word[ch].eq(self.i.payload[ch::c].any())
+        with m.If(adv):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(word)]
+        return m
+
+
+class BinaryMaxPool(wiring.Component):
+    """Binary max-pool over an H x W x C map.
+
+    Attributes
+    ----------
+    i : stream of C-bit pixels.
+    o : stream of C-bit pooled pixels.
+    """
+
+    def __init__(self, height: int, width: int, channels: int, kernel, stride):
+        self.window = WindowGenerator(height, width, channels, kernel, stride)
+        self.reduce = WindowOr(kernel[0] * kernel[1], channels)
+        self.channels = channels
+        super().__init__({"i": In(stream.Signature(channels)),
+                          "o": Out(stream.Signature(channels))})
+
+    @property
+    def timing(self) -> Timing:
+        t = self.window.timing
+        return Timing(latency=t.latency + 1, ii=t.ii, in_width=self.channels,
+                      out_width=self.channels, in_items=t.in_items, out_items=t.out_items,
+                      stages=t.stages + 1)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.window = self.window
+        m.submodules.reduce = self.reduce
+        wiring.connect(m, wiring.flipped(self.i), self.window.i)
+        wiring.connect(m, self.window.o, self.reduce.i)
+        wiring.connect(m, self.reduce.o, wiring.flipped(self.o))
+        return m

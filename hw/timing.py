@@ -1,0 +1,42 @@
+"""What every hardware block answers for: its latency, initiation interval and stream widths.
+
+FINN style: the planner, the estimator and the manifest read a block's `timing` instead of
+re-deriving it. Counts are in clock cycles of the one `sync` domain, assuming no input gaps
+and no output backpressure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Structural timing of one block.
+
+    Attributes
+    ----------
+    latency : cycles from the transfer of a frame's last input item to the transfer of
+        that frame's last output item.
+    ii : initiation interval, cycles per frame at steady state.
+    in_width, out_width : payload bits of the input and output streams.
+    in_items, out_items : transfers per frame on the input and output streams.
+    stages : register stages of the block's datapath (its pipeline depth).
+    """
+
+    latency: int
+    ii: int
+    in_width: int
+    out_width: int
+    in_items: int
+    out_items: int
+    stages: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def payload_width(port) -> int:
+    """Bits of a stream port's payload (plain value or data view)."""
+    from amaranth import Value
+    return len(Value.cast(port.payload))

@@ -1,0 +1,240 @@
+"""Sliding-window generator: a pixel stream in, a stream of kh x kw windows out.
+
+Input word: one pixel, channel c at bit c. Output word: kh*kw*C bits, bit (ky*kw + kx)*C + c
+(the order of `Conv.weights[o].ravel()`), in raster order of output positions, with
+padding positions reading `pad_bit`.
+
+Structure: kh line buffers (one `Memory` of W words of C bits per row, written by input
+row modulo kh, read synchronously so yosys infers BRAM or LUT-RAM) decouple a write side
+(one input pixel per clock) from a read side that follows `WindowPlan` (window_plan.py).
+The read side may use an input pixel as soon as it is written, and the write side may
+overwrite a line only where the read side is done with it, tracked with global row
+counters; so frames follow back to back, and the windows that need bottom or right padding
+are emitted after a frame's last pixel without waiting for the next frame. Input `ready`
+depends on state only, so the ready chain of a network breaks at every window generator.
+"""
+
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .timing import Timing
+from .window_plan import PAD, WindowPlan, plan_window
+
+
+def _lookup(table: list, index, width: int):
+    """table[index] as a bit-select of one constant: a continuous assignment, which Icarus
+    evaluates at time 0 (an `always @*` case on a register that has not changed yet stays X
+    there)."""
+    word = 0
+    for k, v in enumerate(table):
+        word |= int(v) << (k * width)
+    const = Const(word, max(1, len(table) * width + width))
+    return const.word_select(index, width)
+
+
+def _add_mod(a, c: int, modulus: int):
+    """(a + c) mod `modulus` for 0 <= a, c < modulus."""
+    if modulus == 1 or c % modulus == 0:
+        return a
+    s = a + (c % modulus)
+    return Mux(s >= modulus, s - modulus, s)
+
+
+class WindowGenerator(wiring.Component):
+    """Line-buffered window generator for any kernel, stride, padding and pad bit.
+
+    Parameters
+    ----------
+    height, width, channels : input map H x W x C.
+    kernel, stride, padding : (y, x) pairs; padding is symmetric.
+    pad_bit : what padded positions read (0 or 1).
+
+    Attributes
+    ----------
+    i : stream of C-bit pixels, raster order, frames back to back.
+    o : stream of kh*kw*C-bit windows, raster order of the Ho x Wo output positions.
+    plan : the `WindowPlan` the read side follows.
+    """
+
+    def __init__(self, height: int, width: int, channels: int, kernel, stride=(1, 1),
+                 padding=(0, 0), pad_bit: int = 0):
+        for name, pair in (("kernel", kernel), ("stride", stride)):
+            if len(pair) != 2 or min(pair) < 1:
+                raise ValueError(f"{name} must be two positive integers, not {pair!r}")
+        if len(padding) != 2 or min(padding) < 0:
+            raise ValueError(f"padding must be two non-negative integers, not {padding!r}")
+        if pad_bit not in (0, 1):
+            raise ValueError(f"pad_bit must be 0 or 1, not {pad_bit!r}")
+        if min(height, width, channels) < 1:
+            raise ValueError(f"bad map shape {height}x{width}x{channels}")
+        self.height, self.width, self.channels = height, width, channels
+        self.pad_bit = pad_bit
+        self.plan: WindowPlan = plan_window(height, width, tuple(kernel), tuple(stride),
+                                            tuple(padding))
+        kh, kw = self.plan.kernel
+        super().__init__({"i": In(stream.Signature(channels)),
+                          "o": Out(stream.Signature(kh * kw * channels))})
+
+    @property
+    def timing(self) -> Timing:
+        from .window_timing import window_timing
+        latency, ii = window_timing(self.plan)
+        p = self.plan
+        return Timing(latency=latency, ii=ii, in_width=self.channels,
+                      out_width=p.kernel[0] * p.kernel[1] * self.channels,
+                      in_items=self.height * self.width,
+                      out_items=p.out_height * p.out_width, stages=3)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.plan
+        h, w, c = self.height, self.width, self.channels
+        kh, kw = p.kernel
+        sy, _ = p.stride
+        ph, _ = p.padding
+        ho, period, flush, banks = p.out_height, p.period, p.flush, p.banks
+        # Global row counters wrap; differences stay far inside half their range.
+        n = max(8, (8 * (h + kh + ph + sy + banks + 2)).bit_length())
+        pad_word = Const(((1 << c) - 1) if self.pad_bit else 0, c)
+
+        mems = []
+        for b in range(banks):
+            mem = Memory(shape=c, depth=w, init=[])
+            m.submodules[f"line{b}"] = mem
+            mems.append(mem)
+        wports = [mem.write_port() for mem in mems]
+        # Never read and written at one address in one cycle (see the write rule below), so a
+        # transparent port is equivalent and cheaper on ice40/ecp5/gowin.
+        rports = [mem.read_port(transparent_for=(wp,)) for mem, wp in zip(mems, wports)]
+
+        # ---- write side
+        w_g = Signal(n)
+        w_x = Signal(range(max(w, 2)))
+        w_bank = Signal(range(max(banks, 2)))  # never zero-width: Icarus reads [-1:0] as X
+
+        # ---- read side
+        r_oy = Signal(range(max(ho, 2)))
+        r_t = Signal(range(max(period, 2)))
+        r_ytop = Signal(range(-ph - 1, h + sy + kh + 1), init=-ph)
+        r_fb = Signal(n)
+        r_fbank = Signal(range(max(banks, 2)))
+        r_rbank = Signal(range(max(banks, 2)), init=(-ph) % banks)
+        # Spilled windows of the previous frame already sent by flush steps (none owed at reset).
+        r_flushed = Signal(range(flush + 2), init=flush)
+
+        gtop = Signal(n)
+        m.d.comb += gtop.eq(r_fb + r_ytop)
+        issued = Signal(range(w + 1))
+        m.d.comb += issued.eq(Mux(r_t < w, r_t, w))
+        d_w = Signal(signed(n))
+        m.d.comb += d_w.eq(w_g - banks - gtop)
+        # Row g overwrites row g - banks: allowed once the read side is past that row, or
+        # on the read side's top row for the columns it has already read.
+        write_ok = (d_w < 0) | ((d_w == 0) & (w_x < issued))
+        m.d.comb += self.i.ready.eq(write_ok)
+        w_fire = self.i.valid & write_ok
+        for b, wp in enumerate(wports):
+            m.d.comb += [wp.addr.eq(w_x), wp.data.eq(self.i.payload),
+                         wp.en.eq(w_fire & (w_bank == b))]
+        with m.If(w_fire):
+            with m.If(w_x == w - 1):
+                m.d.sync += [w_x.eq(0), w_g.eq(w_g + 1), w_bank.eq(_add_mod(w_bank, 1, banks))]
+            with m.Else():
+                m.d.sync += w_x.eq(w_x + 1)
+
+        # ---- read side, stage 1: issue step r_t of output row r_oy
+        ylast = Signal(r_ytop.shape())
+        m.d.comb += ylast.eq(Mux(r_ytop + kh - 1 < h - 1, r_ytop + kh - 1, h - 1))
+        needs_data = (r_t < w) & (ylast >= 0)
+        greq = Signal(n)
+        m.d.comb += greq.eq(r_fb + ylast)
+        d_r = Signal(signed(n))
+        m.d.comb += d_r.eq(w_g - greq)
+        dep_ok = ~needs_data | (d_r > 0) | ((d_r == 0) & (w_x > r_t))
+
+        npat = max(2, len(p.patterns))
+        pid_bits = (npat - 1).bit_length()
+        cur_has = _lookup([x is not None for x in p.current], r_t, 1)
+        cur_pid = _lookup([x or 0 for x in p.current], r_t, pid_bits)
+        sp_has = _lookup([x is not None for x in p.spilled], r_t, 1)
+        sp_pid = _lookup([x or 0 for x in p.spilled], r_t, pid_bits)
+        fl_pid = _lookup(list(p.flushed) or [0], r_flushed, pid_bits)
+        emit_cur = cur_has
+        emit_sp = sp_has & ((r_oy != 0) | (r_t >= r_flushed))
+
+        s2_valid = Signal()
+        s2_emit = Signal()
+        s2_shift = Signal()
+        s2_pid = Signal(range(npat))
+        s2_vmask = Signal(kh)
+        s2_rbank = Signal.like(r_rbank)
+        s2_fire = s2_valid & (~s2_emit | ~self.o.valid | self.o.ready)
+        free = ~s2_valid | s2_fire
+        fire1 = free & dep_ok
+        # While the next frame's first row waits for input, send the previous frame's
+        # spilled windows with emission-only steps.
+        flush_go = free & ~dep_ok & (r_oy == 0) & (r_t == 0) & (r_flushed < flush)
+        for rp in rports:
+            m.d.comb += [rp.addr.eq(r_t), rp.en.eq(fire1)]
+
+        with m.If(fire1):
+            m.d.sync += [s2_valid.eq(1), s2_emit.eq(emit_cur | emit_sp), s2_shift.eq(1),
+                         s2_pid.eq(Mux(emit_cur, cur_pid, sp_pid)), s2_rbank.eq(r_rbank)]
+            m.d.sync += [s2_vmask[ky].eq((r_ytop + ky >= 0) & (r_ytop + ky < h))
+                         for ky in range(kh)]
+        with m.Elif(flush_go):
+            m.d.sync += [s2_valid.eq(1), s2_emit.eq(1), s2_shift.eq(0), s2_pid.eq(fl_pid),
+                         r_flushed.eq(r_flushed + 1)]
+        with m.Elif(s2_fire):
+            m.d.sync += s2_valid.eq(0)
+
+        with m.If(fire1):
+            with m.If(r_t == period - 1):
+                m.d.sync += r_t.eq(0)
+                with m.If(r_oy == ho - 1):
+                    m.d.sync += [r_oy.eq(0), r_ytop.eq(-ph), r_fb.eq(r_fb + h),
+                                 r_fbank.eq(_add_mod(r_fbank, h % banks, banks)),
+                                 r_rbank.eq(_add_mod(r_fbank, (h - ph) % banks, banks)),
+                                 r_flushed.eq(0)]
+                with m.Else():
+                    m.d.sync += [r_oy.eq(r_oy + 1), r_ytop.eq(r_ytop + sy),
+                                 r_rbank.eq(_add_mod(r_rbank, sy % banks, banks))]
+            with m.Else():
+                m.d.sync += r_t.eq(r_t + 1)
+
+        # ---- stage 2: shift the column in, emit a window
+        data = Array(rp.data for rp in rports)
+        rows = []
+        for ky in range(kh):
+            if banks == 1:
+                rows.append(Mux(s2_vmask[ky], rports[0].data, pad_word))
+                continue
+            bank = Signal(range(banks), name=f"bank{ky}")
+            m.d.comb += bank.eq(_add_mod(s2_rbank, ky, banks))
+            rows.append(Mux(s2_vmask[ky], data[bank], pad_word))
+        column = Signal(kh * c)
+        m.d.comb += column.eq(Cat(*rows))
+        shift = [Signal(kh * c, name=f"col{j}") for j in range(p.length - 1)]
+        taps = [column] + shift
+        with m.If(s2_fire & s2_shift):
+            m.d.sync += [shift[j].eq(taps[j]) for j in range(len(shift))]
+
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(s2_fire & s2_emit):
+            m.d.sync += self.o.valid.eq(1)
+            with m.Switch(s2_pid):
+                for pid, pattern in enumerate(p.patterns):
+                    parts = []
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            idx = pattern[kx]
+                            parts.append(pad_word if idx is PAD
+                                         else taps[idx][ky * c:(ky + 1) * c])
+                    with m.Case(pid):
+                        m.d.sync += self.o.payload.eq(Cat(*parts))
+        return m

@@ -1,0 +1,108 @@
+"""Shared pytest-side harness: emit a component to Verilog, build it once per simulator
+and configuration, run a cocotb bench on it with vectors passed through files.
+
+Builds live in sim_build/<name>-<hash>/<simulator>/, the hash covering the configuration
+and the hw/ sources, so an unchanged configuration reuses its Verilog and its (slow)
+Verilator build. Vectors go to a .npz next to the build; the bench finds it through
+BNNGEN_VECTORS and writes what it saw to BNNGEN_OUTPUTS, so the comparison with the golden
+model happens here, after the run. BNNGEN_WAVES=1 dumps waveforms (FST on Verilator,
+VCD/FST on Icarus) into the build directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_BUILD = ROOT / "sim_build"
+SIMULATORS = ("icarus", "verilator")
+_VERILATOR_BIN = ROOT / ".venv/lib/python3.11/site-packages/verilator/bin"
+
+
+def sources_digest() -> str:
+    """Hash of the hardware generator's sources: a changed generator means a new build."""
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "hw").glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def config_dir(name: str, config: object) -> Path:
+    key = json.dumps(config, sort_keys=True, default=str) + sources_digest()
+    return SIM_BUILD / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def waves_enabled() -> bool:
+    return os.environ.get("BNNGEN_WAVES", "") not in ("", "0")
+
+
+def _ensure_verilator_on_path() -> None:
+    if shutil.which("verilator") is None and _VERILATOR_BIN.is_dir():
+        os.environ["PATH"] = f"{_VERILATOR_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def emit(directory: Path, make_component, toplevel: str) -> Path:
+    """Verilog of the component (made lazily: elaboration is skipped on a cache hit)."""
+    path = directory / f"{toplevel}.v"
+    if not path.exists():
+        from amaranth.back import verilog
+        directory.mkdir(parents=True, exist_ok=True)
+        text = verilog.convert(make_component(), name=toplevel, emit_src=False)
+        tmp = path.with_suffix(".v.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
+
+
+def run_bench(name: str, config: object, make_component, bench: str, simulator: str,
+              vectors: dict[str, np.ndarray], toplevel: str = "dut") -> dict[str, np.ndarray]:
+    """Build (or reuse) and simulate; return the arrays the bench saved."""
+    from cocotb_tools.runner import get_runner
+    _ensure_verilator_on_path()
+    base = config_dir(name, config)
+    source = emit(base, make_component, toplevel)
+    build_dir = base / simulator
+    waves = waves_enabled()
+    runner = get_runner(simulator)
+    timescale = ("1ns", "1ps")
+    build_args = ["-Wno-fatal"] if simulator == "verilator" else []
+    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                 timescale=timescale, waves=waves, build_args=build_args)
+    vec_path = build_dir / "vectors.npz"
+    out_path = build_dir / "outputs.npz"
+    np.savez(vec_path, **vectors)
+    if out_path.exists():
+        out_path.unlink()
+    env = {"BNNGEN_VECTORS": str(vec_path), "BNNGEN_OUTPUTS": str(out_path),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    results = _run_quiet(runner,test_module=f"sim.benches.{bench}", hdl_toplevel=toplevel,
+                          build_dir=build_dir, test_dir=build_dir, extra_env=env,
+                          waves=waves, timescale=timescale)
+    from cocotb_tools.check_results import get_results
+    _, failed = get_results(results)
+    if not out_path.exists():
+        raise AssertionError(f"{name} on {simulator}: the cocotb bench failed (see {results})")
+    with np.load(out_path) as data:
+        out = {k: data[k] for k in data.files}
+    out["failed"] = failed
+    return out
+
+
+def _run_quiet(runner, **kwargs) -> Path:
+    """runner.test without its pytest-only exit on failure: a failed bench comes back as a
+    result, so pytest compares the partial outputs and names the first wrong pixel."""
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        return runner.test(**kwargs)
+    except SystemExit:
+        return Path(kwargs["test_dir"]) / "results.xml"
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
