@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+import math
 
 import numpy as np
 import torch
@@ -55,7 +56,9 @@ class BinaryConv(nn.Module):
             raise ValueError("the scores layer is bipolar")
         shape = (out_channels, in_channels // groups, *self.kernel)
         w = torch.empty(shape)
-        nn.init.uniform_(w, -1, 1)  # latent weights live in [-1, 1] (clipped after each step)
+        # Latent weights live in [-1, 1] (clipped after each step) but start small, so that
+        # Adam steps of ~lr flip signs from the first epoch on.
+        nn.init.uniform_(w, -0.05, 0.05)
         self.weight = nn.Parameter(w)
         self.register_buffer("mask", torch.ones(shape))
         if domain == "sparse":
@@ -63,7 +66,9 @@ class BinaryConv(nn.Module):
             self.tau = nn.Parameter(torch.tensor(0.5))
             self.phi = nn.Parameter(torch.tensor(0.5))
         if scores:
-            self.log_scale = nn.Parameter(torch.tensor(-2.0))
+            # Logits of order 1 at init: a sum of K random ±1 products has std sqrt(K).
+            fan_in = (in_channels // groups) * self.kernel[0] * self.kernel[1]
+            self.log_scale = nn.Parameter(torch.tensor(-0.5 * math.log(fan_in)))
             self.bias = nn.Parameter(torch.zeros(out_channels))
         else:
             self.bn = nn.BatchNorm2d(out_channels)

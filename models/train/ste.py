@@ -6,17 +6,19 @@ import torch
 
 
 class _SignSTE(torch.autograd.Function):
-    """sign with sign(0) = +1 (bit 1 <-> +1); gradient of hardtanh (zero where |x| > 1)."""
+    """sign with sign(0) = +1 (bit 1 <-> +1); gradient of hardtanh (zero where |x| > 1).
+    Written with few full-size temporaries: on CPU these elementwise passes cost as much
+    as the convolutions."""
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+        ctx.save_for_backward(x.abs() <= 1)
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= 1).to(grad.dtype)
+        (inside,) = ctx.saved_tensors
+        return grad * inside
 
 
 def sign_ste(x: torch.Tensor) -> torch.Tensor:
