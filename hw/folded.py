@@ -1,0 +1,377 @@
+"""The folded grouped convolution engine: `pe` output channels in parallel, `simd` receptive-
+field bits per lane per cycle, weights in a memory.
+
+Same streams as `ConvEngine` (a window in, a pixel or the scores result out), but a window
+takes `steps` cycles instead of one (see `folded_schedule.py` for the schedule and why it
+never visits a pruned block). Pipeline:
+
+- the window is held in a register while its `steps` run; the next window is accepted in the
+  cycle the last step issues, so windows follow each other without a bubble;
+- one memory word per step holds, per lane, the chunk id, the chunk's weights (and its mask
+  when a visited chunk holds pruned weights) and first/last flags; it is read one cycle
+  ahead (synchronous read, so yosys can put it in BRAM);
+- per lane: chunk mux, XNOR/AND, popcount tree (`stages` registers), accumulator;
+- on a channel's last chunk the lane compares the sum with its threshold (a small per-lane
+  memory, read by the lane's channel counter) or keeps the sum (scores layer), and shifts
+  the result into a lane register; the window's last step loads the output register from
+  the lane registers, a constant permutation.
+
+One enable (`adv`, the output register is free or being read) moves the whole pipeline, as
+in `ConvEngine`.
+"""
+
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from models.description import Conv
+
+from .engine import result_layout, score_width, sum_range
+from .folded_schedule import FoldSchedule, channel_bits, field_order, fold_schedule
+from .popcount import build_popcount, pipeline_valid
+from .timing import Timing, payload_width
+
+MEMORY_STYLES = ("auto", "block", "distributed", "logic")
+# An "auto" weight memory goes to BRAM from this many bits (an ECP5 DP16KD holds 18 kbit,
+# an ice40 SB_RAM40_4K 4 kbit; below a quarter of the smaller one LUT-RAM is cheaper).
+BLOCK_MIN_BITS = 1024
+BLOCK_MIN_DEPTH = 16
+
+
+def signed_width(lo: int, hi: int) -> int:
+    """Two's complement bits holding every integer in [lo, hi]."""
+    return max(2, max(lo.bit_length(), hi.bit_length()) + 1)
+
+
+def memory_attrs(style: str) -> dict[str, str]:
+    """yosys attributes forcing a memory's implementation ("auto": yosys decides)."""
+    return {} if style == "auto" else {"ram_style": style, "rom_style": style}
+
+
+def pick_style(style: str, depth: int, width: int) -> str:
+    """The memory style "auto" resolves to, by size."""
+    if style != "auto":
+        return style
+    return "block" if depth * width >= BLOCK_MIN_BITS and depth >= BLOCK_MIN_DEPTH \
+        else "distributed"
+
+
+class WeightWord:
+    """Bit layout of one step's memory word: mux-group chunk ids, then per lane weights,
+    mask (optional), first, last."""
+
+    def __init__(self, sched: FoldSchedule):
+        self.sched = sched
+        columns: dict[tuple, int] = {}
+        self.lane_mux = [columns.setdefault(col, len(columns)) for col in sched.chunk_columns]
+        self.mux_columns = sorted(columns, key=columns.__getitem__)
+        self.id_width = max(1, sched.zero_chunk.bit_length())
+        self.fields: dict[tuple, tuple[int, int]] = {}
+        at = 0
+
+        def add(key, width):
+            nonlocal at
+            self.fields[key] = (at, width)
+            at += width
+
+        for k in range(len(self.mux_columns)):
+            add(("chunk", k), self.id_width)
+        for lane in range(sched.pe):
+            add(("w", lane), sched.simd)
+            if sched.needs_mask:
+                add(("m", lane), sched.simd)
+            add(("first", lane), 1)
+            add(("last", lane), 1)
+        self.width = at
+
+    def get(self, word, key):
+        start, width = self.fields[key]
+        return word[start:start + width]
+
+    def encode(self, conv: Conv) -> list[int]:
+        """The memory's initial contents, one int per step."""
+        s = self.sched
+        simd, fan = s.simd, s.fan_in
+        w_bits = channel_bits(conv.weights)
+        k_bits = channel_bits(conv.kept)
+        # Positions past the receptive field and idle steps read a constant 0; a weight of 1
+        # there makes XNOR (bipolar) and AND (sparse) both give 0.
+        fill = 1 if conv.domain == "bipolar" else 0
+        words = []
+        for t in range(s.steps):
+            word = 0
+            for k, col in enumerate(self.mux_columns):
+                word |= col[t] << self.fields[("chunk", k)][0]
+            for lane in range(s.pe):
+                op = s.ops[lane][t]
+                wv = mv = 0
+                for b in range(simd):
+                    c = (op.chunk % s.chunks_per_group) * simd + b
+                    if op.channel >= 0 and c < fan:
+                        wv |= int(w_bits[op.channel, c]) << b
+                        mv |= int(k_bits[op.channel, c]) << b
+                    else:
+                        wv |= fill << b
+                word |= wv << self.fields[("w", lane)][0]
+                if s.needs_mask:
+                    word |= mv << self.fields[("m", lane)][0]
+                word |= int(op.first) << self.fields[("first", lane)][0]
+                word |= int(op.last) << self.fields[("last", lane)][0]
+            words.append(word)
+        return words
+
+
+class FoldedEngine(wiring.Component):
+    """Folded grouped XNOR/AND-popcount engine with threshold or scores + argmax.
+
+    Parameters
+    ----------
+    conv : the layer.
+    pe : output channels computed in parallel (1..C_out).
+    simd : receptive-field bits per lane per cycle (1..kh*kw*C_in/g).
+    stages : register stages inside each lane's popcount tree.
+    memory : weight memory style: "auto" (by size), "block" (BRAM), "distributed"
+        (LUT-RAM) or "logic".
+
+    Attributes
+    ----------
+    i : stream of kh*kw*C_in-bit windows.
+    o : stream of C_out-bit pixels, or of `result_layout(conv)` for a scores layer.
+    schedule : the `FoldSchedule`; `steps` cycles per window.
+    """
+
+    def __init__(self, conv: Conv, pe: int = 1, simd: int | None = None, stages: int = 1,
+                 memory: str = "auto"):
+        if not isinstance(conv, Conv):
+            raise TypeError(f"conv must be a Conv, not {conv!r}")
+        if not isinstance(stages, int) or stages < 0:
+            raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
+        if memory not in MEMORY_STYLES:
+            raise ValueError(f"memory must be one of {MEMORY_STYLES}, not {memory!r}")
+        fan = int(conv.weights[0].size)
+        simd = fan if simd is None else simd
+        self.conv, self.stages, self.pe, self.simd = conv, stages, pe, simd
+        self.schedule = fold_schedule(conv, pe, simd)
+        self.word = WeightWord(self.schedule)
+        self.memory_style = pick_style(memory, self.schedule.steps, self.word.width)
+        kh, kw = conv.kernel
+        self.in_channels = conv.in_channels_per_group * conv.groups
+        self.window_bits = kh * kw * self.in_channels
+        out = result_layout(conv) if conv.scores is not None else conv.out_channels
+        super().__init__({"i": In(stream.Signature(self.window_bits)),
+                          "o": Out(stream.Signature(out))})
+
+    @property
+    def steps(self) -> int:
+        return self.schedule.steps
+
+    @property
+    def weight_memory_bits(self) -> int:
+        return self.steps * self.word.width
+
+    @property
+    def depth(self) -> int:
+        """Register stages from the window register to the output (the output included)."""
+        return 1 + self.stages + (2 if self.conv.scores is not None else 1)
+
+    def timing(self, items: int) -> Timing:
+        """`items` windows per frame. Latency counts from the last window's transfer with the
+        engine idle: its steps, the popcount stages, the output registers."""
+        return Timing(latency=self.steps + self.depth - 1, ii=self.steps * items,
+                      in_width=self.window_bits, out_width=payload_width(self.o),
+                      in_items=items, out_items=items, stages=self.depth)
+
+    def _sum_bounds(self) -> tuple[int, int]:
+        conv = self.conv
+        lo = hi = 0
+        for o in range(conv.out_channels):
+            s_lo, s_hi = sum_range(conv, o)
+            lo, hi = min(lo, s_lo), max(hi, s_hi)
+        return lo, hi
+
+    def _chunk_values(self, win) -> list:
+        """Every chunk of the window (by global id), the zero chunk last."""
+        s, conv = self.schedule, self.conv
+        order = field_order(conv)
+        cg = conv.in_channels_per_group
+        chunks = []
+        for j in range(conv.groups):
+            for c in range(s.chunks_per_group):
+                bits = []
+                for b in range(s.simd):
+                    r = c * s.simd + b
+                    bits.append(win[int(order[r]) + j * cg] if r < s.fan_in else Const(0, 1))
+                chunks.append(Cat(*bits))
+        chunks.append(Const(0, s.simd))
+        return chunks
+
+    def elaborate(self, platform):
+        m = Module()
+        conv, s, ww = self.conv, self.schedule, self.word
+        steps = s.steps
+        adv = Signal()
+        m.d.comb += adv.eq(~self.o.valid | self.o.ready)
+
+        # ---- window register and step counter
+        full = Signal()
+        t = Signal(range(max(steps, 2)))
+        win = Signal(self.window_bits)
+        fire = Signal()
+        last_step = Signal()
+        m.d.comb += [fire.eq(full & adv), last_step.eq(t == steps - 1)]
+        m.d.comb += self.i.ready.eq(~full | (fire & last_step))
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [win.eq(self.i.payload), full.eq(1)]
+        with m.Elif(fire & last_step):
+            m.d.sync += full.eq(0)
+        with m.If(fire):
+            m.d.sync += t.eq(Mux(last_step, 0, t + 1))
+
+        # ---- weight memory, read one step ahead: its data always belongs to step t
+        mem = Memory(shape=ww.width, depth=steps, init=ww.encode(conv),
+                     attrs=memory_attrs(self.memory_style))
+        m.submodules.weights = mem
+        rp = mem.read_port()
+        m.d.comb += rp.addr.eq(Mux(fire, Mux(last_step, 0, t + 1), t))
+        word = rp.data
+
+        # ---- per lane: chunk, XNOR/AND, popcount
+        chunks = self._chunk_values(win)
+        table = Array(chunks)
+        muxed = []
+        for k in range(len(ww.mux_columns)):
+            value = Signal(s.simd, name=f"chunk{k}")
+            m.d.comb += value.eq(table[ww.get(word, ("chunk", k))] if len(chunks) > 1
+                                 else chunks[0])
+            muxed.append(value)
+        v_d = pipeline_valid(m, fire, self.stages, adv)
+        final_d = _delay(m, fire & last_step, self.stages, adv, "final")
+        lo, hi = self._sum_bounds()
+        acc_width = signed_width(lo, hi)
+        lane_results = []
+        for lane in range(s.pe):
+            a = muxed[ww.lane_mux[lane]]
+            w = ww.get(word, ("w", lane))
+            if conv.domain == "bipolar":
+                x = ~(a ^ w)
+                if s.needs_mask:
+                    x = x & ww.get(word, ("m", lane))
+                count = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
+                                       name=f"pc{lane}")
+                contrib = count
+            else:
+                x = a & w
+                count = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
+                                       name=f"pc{lane}")
+                contrib = conv.q * count
+                if conv.p:
+                    every = build_popcount(m, [a[b] for b in range(s.simd)], self.stages, adv,
+                                           name=f"pall{lane}")
+                    contrib = contrib + conv.p * every
+            first_d = _delay(m, ww.get(word, ("first", lane)), self.stages, adv, f"first{lane}")
+            lastc_d = _delay(m, ww.get(word, ("last", lane)), self.stages, adv, f"last{lane}")
+            acc = Signal(signed(acc_width), name=f"acc{lane}")
+            total = Signal(signed(acc_width), name=f"total{lane}")
+            m.d.comb += total.eq(Mux(first_d, 0, acc) + contrib)
+            with m.If(adv & v_d):
+                m.d.sync += acc.eq(total)
+            lane_results.append(self._lane_result(m, lane, total, v_d & lastc_d,
+                                                  v_d & final_d, adv))
+
+        # ---- output
+        done = Signal()
+        m.d.comb += done.eq(v_d & final_d)
+        if conv.scores is None:
+            pixel = Signal(conv.out_channels)
+            for o in s.constant:
+                m.d.comb += pixel[o].eq(int(_activate(conv, o, 0)))
+            for lane, channels in enumerate(s.lanes):
+                for k, o in enumerate(channels):
+                    m.d.comb += pixel[o].eq(lane_results[lane][k])
+            with m.If(adv):
+                m.d.sync += self.o.valid.eq(done)
+            with m.If(adv & done):
+                m.d.sync += self.o.payload.eq(pixel)
+            return m
+        sw = score_width(conv)
+        sums = [Const(0, 1)] * conv.out_channels
+        for lane, channels in enumerate(s.lanes):
+            for k, o in enumerate(channels):
+                sums[o] = lane_results[lane][k]
+        scores = []
+        for o, sm in enumerate(sums):
+            reg = Signal(signed(sw), name=f"score{o}")
+            with m.If(adv & done):
+                m.d.sync += reg.eq(int(conv.scores.scale[o]) * sm + int(conv.scores.offset[o]))
+            scores.append(reg)
+        valid = pipeline_valid(m, done, 1, adv)
+        best, best_idx = scores[0], 0
+        for o in range(1, len(scores)):  # strict > keeps the lowest index on ties
+            take = scores[o] > best
+            best = Mux(take, scores[o], best)
+            best_idx = Mux(take, o, best_idx)
+        result = Signal(result_layout(conv))
+        m.d.comb += result.cls.eq(best_idx)
+        m.d.comb += [result.scores[o].eq(sc) for o, sc in enumerate(scores)]
+        with m.If(adv):
+            m.d.sync += self.o.valid.eq(valid)
+        with m.If(adv & valid):
+            m.d.sync += self.o.payload.eq(result)
+        return m
+
+    def _lane_result(self, m: Module, lane: int, total, last, final, adv) -> list:
+        """The lane's per-channel results (bits, or sums for a scores layer) as they stand
+        in the cycle of the window's final step, in the lane's channel order."""
+        conv, s = self.conv, self.schedule
+        channels = s.lanes[lane]
+        n = len(channels)
+        if n == 0:
+            return []
+        if conv.scores is None:
+            lo, hi = self._sum_bounds()
+            ths = [int(conv.activation.thresholds[o]) for o in channels]
+            tw = signed_width(min(lo, *ths), max(hi, *ths))
+            init = [(th & ((1 << tw) - 1)) | (int(conv.activation.flip[o]) << tw)
+                    for th, o in zip(ths, channels)]
+            tmem = Memory(shape=tw + 1, depth=n, init=init)
+            m.submodules[f"thresholds{lane}"] = tmem
+            ordinal = Signal(range(n + 1), name=f"ord{lane}")
+            rp = tmem.read_port(domain="comb")
+            m.d.comb += rp.addr.eq(ordinal)
+            tau = rp.data[:tw].as_signed()
+            flip = rp.data[tw]
+            result = Signal(name=f"bit{lane}")
+            m.d.comb += result.eq(Mux(flip, total <= tau, total >= tau))
+            with m.If(adv & final):
+                m.d.sync += ordinal.eq(0)
+            with m.Elif(adv & last):
+                m.d.sync += ordinal.eq(ordinal + 1)
+            width = 1
+        else:
+            result, width = total, len(total)
+        reg = Signal(n * width, name=f"results{lane}")
+        now = Signal(n * width, name=f"results{lane}_now")
+        shifted = Cat(reg[width:], result) if n > 1 else result
+        m.d.comb += now.eq(Mux(last, shifted, reg))
+        with m.If(adv & last):
+            m.d.sync += reg.eq(shifted)
+        if conv.scores is None:
+            return [now[k] for k in range(n)]
+        return [now[k * width:(k + 1) * width].as_signed() for k in range(n)]
+
+
+def _delay(m: Module, value, stages: int, en, name: str):
+    for k in range(stages):
+        reg = Signal(len(value), name=f"{name}_d{k}")
+        with m.If(en):
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def _activate(conv: Conv, o: int, s: int) -> bool:
+    tau = int(conv.activation.thresholds[o])
+    return s <= tau if conv.activation.flip[o] else s >= tau
