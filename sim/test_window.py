@@ -24,13 +24,13 @@ CONFIGS = [
 
 def make(cfg):
     from hw.window import WindowGenerator
-    h, w, c, k, s, p, pb = cfg
-    return lambda: WindowGenerator(h, w, c, k, s, p, pb)
+    return WindowGenerator(*cfg)
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("cfg", CONFIGS, ids=[f"cfg{i}" for i in range(len(CONFIGS))])
-def test_window(cfg, simulator):
+@pytest.mark.parametrize("unit", range(len(CONFIGS)))
+def test_window(unit, simulator):
+    cfg = CONFIGS[unit]
     h, w, c, k, s, p, pb = cfg
     frames = 3
     rng = np.random.default_rng(zlib.crc32(repr(cfg).encode()))
@@ -41,5 +41,5 @@ def test_window(cfg, simulator):
     expected = pack_bits(win)
     vec = {"inputs": to_npz(pack_bits(x), c), "count": len(expected), "out_width": width,
            "seed": 7, "gap": 0.3, "stall": 0.4, "timeout": 50 * frames * h * w + 2000}
-    out = run_bench("window", cfg, make(cfg), "stream_bench", simulator, vec)
+    out = run_bench("window", CONFIGS, make, unit, "stream_bench", simulator, vec)
     check_outputs("window", expected, out, win.shape[:3])

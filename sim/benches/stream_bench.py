@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import cocotb
 
-from sim.benches.tb import StreamTB, array_words, load_vectors, save_outputs, words_array
+from sim.benches.tb import (StreamTB, array_words, load_vectors, quiet_units, save_outputs,
+                            words_array)
 
 
 @cocotb.test()
@@ -14,7 +15,10 @@ async def stream_block(dut):
     inputs = array_words(vec["inputs"])
     count = int(vec["count"])
     width = int(vec["out_width"])
-    tb = StreamTB(dut, seed=int(vec["seed"]), gap=float(vec["gap"]), stall=float(vec["stall"]))
+    unit = int(vec["unit"])
+    quiet_units(dut, int(vec["units"]), unit)
+    tb = StreamTB(dut, prefix=f"u{unit}_", seed=int(vec["seed"]), gap=float(vec["gap"]),
+                  stall=float(vec["stall"]))
     await tb.start()
     cocotb.start_soon(tb.send(inputs))
     try:

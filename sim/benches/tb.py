@@ -33,10 +33,12 @@ class StreamTB:
     `i` and `o` name the (valid, ready, payload) ports of each side.
     """
 
-    def __init__(self, dut, *, i=("i__valid", "i__ready", "i__payload"),
+    def __init__(self, dut, *, prefix: str = "", i=("i__valid", "i__ready", "i__payload"),
                  o=("o__valid", "o__ready", "o__payload"), seed: int = 1,
                  gap: float = 0.0, stall: float = 0.0):
         self.dut = dut
+        i = [prefix + n for n in i]
+        o = [prefix + n for n in o]
         self.i_valid, self.i_ready, self.i_data = (getattr(dut, n) for n in i)
         self.o_valid, self.o_ready, self.o_data = (getattr(dut, n) for n in o)
         self.rng = random.Random(seed)
@@ -113,3 +115,11 @@ def words_array(values: list[int], width: int) -> np.ndarray:
 
 def array_words(arr: np.ndarray) -> list[int]:
     return [sum(int(x) << (64 * k) for k, x in enumerate(row)) for row in arr]
+
+
+def quiet_units(dut, units: int, skip: int, inputs=("i__valid",), outputs=("o__ready",)):
+    """Hold the other units of a bundle idle (Icarus leaves undriven inputs at X)."""
+    for k in range(units):
+        if k != skip:
+            for name in (*inputs, *outputs):
+                getattr(dut, f"u{k}_{name}").value = 0

@@ -1,0 +1,107 @@
+"""Planned (folded) networks end to end on both simulators: every result bit-exact against
+the golden model under random input gaps and output backpressure at the planned FIFO
+depths, and the initiation interval measured without gaps or backpressure within 2% of the
+planner's prediction."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from models import golden
+from models.factory import random_description, random_images
+from sim.harness import SIMULATORS, run_bench
+from sim.vectors import pack_samples, to_npz
+
+if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):  # see sim/test_folded.py
+    os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include"
+
+# (factory seed, factory pins, target as a multiple of the unrolled interval, weight memory
+# style, every conv folded, forced FIFO depth or None for the planned one)
+PLANS = [
+    (3, {"height": 6, "width": 6, "convs": 2, "pool": True, "domain": "bipolar"}, 4, "auto",
+     False, None),
+    (3, {"height": 6, "width": 6, "convs": 2, "pool": True, "domain": "bipolar"}, 16, "auto",
+     True, None),
+    (11, {"height": 5, "width": 7, "convs": 2, "domain": "sparse"}, 6, "block", True, None),
+    (21, {"height": 6, "width": 5, "convs": 1, "channels": 2}, 10, "distributed", True, None),
+    (8, {"height": 6, "width": 6, "convs": 2, "pool": False}, 3, "auto", True, 3),
+]
+
+
+@lru_cache(maxsize=None)
+def planned(unit: int):
+    """(description, plan) of one unit."""
+    from gen.flow_model import analyse
+    from gen.plan import plan_network
+    seed, pins, factor, memory, fold, fifo = PLANS[unit]
+    desc = random_description(seed, max_channels=8, **pins)
+    floor = analyse(desc, {}).ii
+    plan = plan_network(desc, factor * floor, memory=memory, fold=fold)
+    if fifo is not None:   # exercise the FIFOs themselves
+        plan = replace(plan, layers=tuple(replace(lp, fifo_depth=fifo) for lp in plan.layers))
+    return desc, plan
+
+
+def make_unit(cfg):
+    from hw.folded_layer import PlannedNetwork
+    desc, plan = planned(PLANS.index(tuple(cfg) if isinstance(cfg, list) else cfg))
+    return PlannedNetwork(desc, plan.choices(), stages=plan.stages)
+
+
+def decode(words: list[int], classes: int, sw: int) -> tuple[np.ndarray, np.ndarray]:
+    cw = max(1, (classes - 1).bit_length())
+    cls = np.array([w & ((1 << cw) - 1) for w in words])
+    scores = np.array([[((w >> (cw + o * sw)) & ((1 << sw) - 1)) for o in range(classes)]
+                       for w in words], dtype=np.int64)
+    scores = np.where(scores >> (sw - 1), scores - (1 << sw), scores)
+    return cls, scores
+
+
+def run_network(unit: int, simulator: str, frames: int, gap: float, stall: float):
+    from hw.engine import score_width
+    desc, plan = planned(unit)
+    images = random_images(desc, frames, seed=unit)
+    inp = desc.input
+    in_width = (inp.channels * inp.bits + 7) // 8 * 8
+    last = desc.layers[-1]
+    sw = score_width(last)
+    out_width = max(1, (last.out_channels - 1).bit_length()) + sw * last.out_channels
+    vec = {"inputs": to_npz(pack_samples(images, inp.bits), in_width), "count": frames,
+           "out_width": out_width, "seed": 11 + unit, "gap": gap, "stall": stall,
+           "timeout": 4 * frames * (plan.ii + plan.latency) + 5000}
+    out = run_bench("folded-net", PLANS, make_unit, unit, "axis_bench", simulator, vec)
+    return desc, plan, images, out, sw
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(PLANS)))
+def test_planned_network(unit, simulator):
+    desc, plan, images, out, sw = run_network(unit, simulator, frames=4, gap=0.3, stall=0.4)
+    from sim.benches.tb import array_words
+    words = array_words(out["outputs"])
+    ref = golden.forward(desc, images)
+    assert len(words) == len(images), f"{desc.name}: {len(words)} of {len(images)} results"
+    cls, scores = decode(words, desc.num_classes, sw)
+    for n in range(len(images)):
+        if cls[n] != ref.predictions[n] or not (scores[n] == ref.scores[n]).all():
+            raise AssertionError(
+                f"{desc.name} plan {unit}: layer {desc.layers[-1].name}, frame {n}: expected "
+                f"class {ref.predictions[n]} scores {ref.scores[n].tolist()}, actual class "
+                f"{cls[n]} scores {scores[n].tolist()}")
+    assert not out["failed"]
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(PLANS)))
+def test_planned_interval(unit, simulator):
+    """Frames back to back, output always ready: the last frames' spacing is the II."""
+    desc, plan, _, out, _ = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0)
+    cycles = np.asarray(out["out_cycles"], dtype=np.int64)
+    measured = int(cycles[-1] - cycles[-2])
+    assert abs(measured - plan.ii) <= 0.02 * plan.ii, \
+        f"{desc.name} plan {unit}: measured II {measured}, predicted {plan.ii}"

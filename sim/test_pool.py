@@ -1,0 +1,39 @@
+"""BinaryMaxPool against the golden max-pool, on both simulators."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.description import MaxPool
+from models.golden import maxpool
+from sim.common import rng_for, run_stream
+from sim.harness import SIMULATORS
+from sim.vectors import pack_bits
+
+# (H, W, C, kernel, stride)
+CONFIGS = [
+    (4, 4, 2, (2, 2), (2, 2)),
+    (5, 5, 3, (2, 2), (1, 1)),    # overlapping windows
+    (7, 6, 1, (3, 3), (2, 2)),    # odd size: last row/column dropped
+    (3, 3, 2, (3, 3), (1, 1)),    # global pool
+    (5, 4, 2, (1, 1), (1, 1)),    # identity
+    (6, 7, 4, (3, 2), (3, 2)),
+]
+
+
+def make(cfg):
+    from hw.pool import BinaryMaxPool
+    return BinaryMaxPool(*cfg)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(CONFIGS)))
+def test_pool(unit, simulator):
+    h, w, c, k, s = CONFIGS[unit]
+    rng = rng_for("pool", unit)
+    # Sparse ones so that ORs are not trivially all 1.
+    x = (rng.random((3, h, w, c)) < 0.25).astype("uint8")
+    ho, wo = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
+    y = maxpool(x, MaxPool("pool", k, s, (ho, wo, c)))
+    run_stream("pool", CONFIGS, make, unit, simulator, pack_bits(x), c, pack_bits(y), c,
+               y.shape[:3])
