@@ -1,0 +1,320 @@
+"""The planner: per layer the cheapest folding that meets a throughput target.
+
+Given a target in cycles per frame (or frames per second at a clock) and optionally a
+device, every convolution layer gets the engine with the least estimated cost (gen/
+plan_cost.py) whose cycles per frame, steps x output pixels, stay within the target:
+unrolled (one window per clock), or folded on `pe` lanes of `simd` bits with its weights in
+BRAM or LUT-RAM. Layers do not compete for cycles (the network's interval is the slowest
+layer's), so the choice is per layer; a device budget weighs LUTs against BRAMs by the
+device's own ratio and is checked on the total. Then the chain's timing model (gen/
+flow_model.py) predicts the initiation interval and latency and sizes the FIFO in front of
+every layer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cache
+
+from hw.folded_layer import LayerChoice
+from hw.folded_schedule import assign_lanes, live_chunks
+from models.description import Conv, Description
+from models.errors import UserError
+
+from .flow_model import analyse
+from .plan_cost import Cost, check_family, option_cost, shared_costs
+
+PLAN_FORMAT = "bnngen-plan"
+PLAN_VERSION = 1
+STYLES = ("auto", "block", "distributed")
+SIMD_TRIES = 4       # feasible simd widths costed per pe
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    family: str
+    lut: int
+    bram: int
+
+
+DEVICES = {d.name: d for d in (
+    Device("ice40-up5k", "ice40", 5280, 30),
+    Device("ice40-hx8k", "ice40", 7680, 32),
+    Device("ecp5-25f", "ecp5", 24288, 56),
+    Device("ecp5-85f", "ecp5", 83640, 208),
+)}
+ALIASES = {"up5k": "ice40-up5k", "hx8k": "ice40-hx8k", "25f": "ecp5-25f", "85f": "ecp5-85f",
+           "lfe5u-25f": "ecp5-25f", "lfe5u-85f": "ecp5-85f", "ice40up5k": "ice40-up5k",
+           "ice40hx8k": "ice40-hx8k", "ecp5-85": "ecp5-85f", "ecp5-25": "ecp5-25f"}
+# Without a device, a BRAM weighs as many LUTs as on a mid-size part of the family.
+BRAM_WEIGHT = {"ice40": 240.0, "ecp5": 400.0, "gowin": 300.0, "xilinx": 300.0}
+
+
+def find_device(name: str) -> Device:
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in DEVICES:
+        raise UserError(f"unknown device {name!r}: choose from {', '.join(DEVICES)}")
+    return DEVICES[key]
+
+
+def target_cycles(cycles: int | None, fps: float | None, clock_mhz: float | None) -> int:
+    """Cycles per frame from either form of the target."""
+    if cycles is not None:
+        if cycles < 1:
+            raise UserError(f"--cycles must be positive, not {cycles}")
+        return int(cycles)
+    if fps is None or clock_mhz is None:
+        raise UserError("give a target: --cycles N, or --fps N with --clock MHZ")
+    if fps <= 0 or clock_mhz <= 0:
+        raise UserError(f"--fps and --clock must be positive (got {fps}, {clock_mhz})")
+    return max(1, int(clock_mhz * 1e6 // fps))
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    name: str
+    kind: str                 # conv | pool
+    engine: str               # unrolled | folded | fixed (pools)
+    pe: int = 0
+    simd: int = 0
+    steps: int = 1            # cycles per output pixel of the engine
+    memory: str = ""          # block | distributed (folded only)
+    cycles: int = 0           # engine cycles per frame
+    fifo_depth: int = 0
+    lut: int = 0
+    ff: int = 0
+    bram: int = 0
+
+    def choice(self) -> LayerChoice:
+        return LayerChoice(engine="folded" if self.engine == "folded" else "unrolled",
+                           pe=max(1, self.pe), simd=max(1, self.simd),
+                           memory=self.memory or "auto", fifo_depth=self.fifo_depth)
+
+
+@dataclass(frozen=True)
+class Plan:
+    model: str
+    target_cycles: int
+    family: str
+    layers: tuple[LayerPlan, ...]
+    ii: int
+    latency: int
+    total: dict
+    device: str | None = None
+    budget: dict | None = None
+    clock_mhz: float | None = None
+    stages: int = 1
+    fixed: dict = field(default_factory=dict)   # encoder, windows, pools: what every plan pays
+
+    @property
+    def fits(self) -> bool:
+        return self.budget is None or (self.total["lut"] <= self.budget["lut"]
+                                       and self.total["bram"] <= self.budget["bram"])
+
+    @property
+    def fps(self) -> float | None:
+        return None if self.clock_mhz is None else self.clock_mhz * 1e6 / self.ii
+
+    def choices(self) -> dict[str, LayerChoice]:
+        return {lp.name: lp.choice() for lp in self.layers}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["layers"] = [asdict(lp) for lp in self.layers]
+        d["fits"] = self.fits
+        d["fps"] = self.fps
+        return {"format": PLAN_FORMAT, "version": PLAN_VERSION, **d}
+
+
+def plan_from_dict(data: dict, source: str = "plan") -> Plan:
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        raise UserError(f"{source}: not a bnngen plan (no \"format\": \"{PLAN_FORMAT}\")")
+    if data.get("version", 0) > PLAN_VERSION:
+        raise UserError(f"{source}: plan version {data.get('version')} is newer than "
+                        f"this bnngen ({PLAN_VERSION})")
+    try:
+        layers = tuple(LayerPlan(**lp) for lp in data["layers"])
+        keys = ("model", "target_cycles", "family", "ii", "latency", "total", "device",
+                "budget", "clock_mhz", "stages", "fixed")
+        return Plan(layers=layers, **{k: data[k] for k in keys if k in data})
+    except (KeyError, TypeError) as e:
+        raise UserError(f"{source}: garbled plan ({e})") from e
+
+
+def load_plan(path) -> Plan:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the plan ({e.strerror})") from e
+    except ValueError as e:
+        raise UserError(f"{path}: not JSON ({e})") from e
+    return plan_from_dict(data, str(path))
+
+
+def check_plan(plan: Plan, desc: Description) -> None:
+    """The plan must be for this model's layers, with legal foldings."""
+    names = [layer.name for layer in desc.layers]
+    if [lp.name for lp in plan.layers] != names:
+        raise UserError(f"the plan is for layers {[lp.name for lp in plan.layers]}, the model "
+                        f"has {names}")
+    for lp, layer in zip(plan.layers, desc.layers):
+        if lp.engine == "folded":
+            fan = int(layer.weights[0].size)
+            if not (1 <= lp.pe <= layer.out_channels and 1 <= lp.simd <= fan):
+                raise UserError(f"plan layer {lp.name}: pe {lp.pe} / simd {lp.simd} out of "
+                                f"range (1..{layer.out_channels} / 1..{fan})")
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def simd_options(conv: Conv) -> list[int]:
+    """Divisors of the receptive field, and multiples of a kernel slice (a pruning block)
+    up to it: chunk boundaries on block boundaries skip pruned blocks whole."""
+    fan = int(conv.weights[0].size)
+    slice_ = conv.kernel[0] * conv.kernel[1]
+    opts = set(divisors(fan)) | {k * slice_ for k in range(1, fan // slice_ + 1)}
+    return sorted(o for o in opts if o <= fan)
+
+
+def pe_options(conv: Conv) -> list[int]:
+    return sorted(set(divisors(conv.out_channels)) | {conv.out_channels})
+
+
+class StepTable:
+    """fold_steps for every (pe, simd) of a layer, sharing the chunk analysis per simd."""
+
+    def __init__(self, conv: Conv):
+        self.conv = conv
+
+    @cache  # noqa: B019 - one table per planning run
+    def counts(self, simd: int) -> tuple[int, ...]:
+        return tuple(len(c) for c in live_chunks(self.conv, simd))
+
+    def steps(self, pe: int, simd: int) -> int:
+        counts = self.counts(simd)
+        lanes = assign_lanes(list(counts), pe)
+        return max(1, max(sum(counts[o] for o in lane) for lane in lanes))
+
+
+@dataclass(frozen=True)
+class Option:
+    engine: str
+    pe: int
+    simd: int
+    steps: int
+    memory: str
+    cost: Cost
+
+
+def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto",
+                  stages: int = 1, fold: bool = False) -> list[Option]:
+    """The options worth costing that take at most `limit_steps` cycles per pixel: per pe,
+    the few smallest simd that meet it (logic grows with simd at a given pe, while the
+    memory's shape may favour a slightly wider word), and unrolled."""
+    table = StepTable(conv)
+    out = [] if fold else [Option("unrolled", conv.out_channels, int(conv.weights[0].size), 1,
+                                  "", option_cost(conv, "unrolled", 0, 0, "", family, stages))]
+    styles = ("block", "distributed") if memory == "auto" else (memory,)
+    for pe in pe_options(conv):
+        taken = 0
+        for simd in simd_options(conv):
+            steps = table.steps(pe, simd)
+            if steps <= limit_steps:
+                for style in styles:
+                    cost = option_cost(conv, "folded", pe, simd, style, family, stages)
+                    out.append(Option("folded", pe, simd, steps, style, cost))
+                taken += 1
+                if taken == SIMD_TRIES:
+                    break
+    return out
+
+
+def weigh(cost: Cost, family: str, device: Device | None) -> float:
+    if device is None:
+        return cost.lut + BRAM_WEIGHT[family] * cost.bram
+    return cost.lut / device.lut + cost.bram / device.bram
+
+
+def plan_network(desc: Description, cycles: int, *, family: str | None = None,
+                 device: str | None = None, memory: str = "auto", stages: int = 1,
+                 clock_mhz: float | None = None, fold: bool = False) -> Plan:
+    """The cheapest plan whose predicted initiation interval is at most `cycles` (`fold`:
+    every convolution folded, even where unrolled would be cheaper)."""
+    dev = find_device(device) if device else None
+    family = check_family(dev.family if dev else (family or "ecp5"))
+    if memory not in STYLES:
+        raise UserError(f"unknown memory style {memory!r}: choose from {', '.join(STYLES)}")
+    floor = analyse(desc, {}, stages).ii
+    if cycles < floor:
+        raise UserError(f"target {cycles} cycles per frame is below what {desc.name} can do "
+                        f"fully unrolled: {floor} cycles per frame (one input pixel per clock)")
+    fixed = shared_costs(desc, family)
+    budget = cycles
+    for _ in range(4):   # tighten if the chain model finds the layers' rates interfere
+        chosen = []
+        for layer in desc.layers:
+            if not isinstance(layer, Conv):
+                chosen.append(None)
+                continue
+            pixels = layer.out_shape[0] * layer.out_shape[1]
+            opts = layer_options(layer, max(1, budget // pixels), family, memory, stages,
+                                 fold)
+            chosen.append(min(opts, key=lambda o: (weigh(o.cost, family, dev), -o.steps)))
+        steps = {layer.name: o.steps for layer, o in zip(desc.layers, chosen) if o}
+        flow = analyse(desc, steps, stages)
+        if flow.ii <= cycles:
+            break
+        budget = int(budget * cycles / flow.ii) - 1
+    layers = []
+    total = fixed["encoder"]
+    for layer, opt in zip(desc.layers, chosen):
+        base = fixed[layer.name]
+        depth = flow.backlog.get(layer.name, 0)
+        depth = depth + 1 if depth >= 2 else 0
+        if opt is None:
+            c = base
+            layers.append(LayerPlan(layer.name, "pool", "fixed", fifo_depth=depth,
+                                    **c.rounded()))
+        else:
+            c = base + opt.cost
+            pixels = layer.out_shape[0] * layer.out_shape[1]
+            layers.append(LayerPlan(layer.name, "conv", opt.engine, opt.pe, opt.simd,
+                                    opt.steps, opt.memory, opt.steps * pixels, depth,
+                                    **c.rounded()))
+        total = total + c
+    return Plan(model=desc.name, target_cycles=cycles, family=family, layers=tuple(layers),
+                ii=flow.ii, latency=flow.latency, total=total.rounded(),
+                device=dev.name if dev else None,
+                budget={"lut": dev.lut, "bram": dev.bram} if dev else None,
+                clock_mhz=clock_mhz, stages=stages,
+                fixed={k: v.rounded() for k, v in fixed.items()})
+
+
+def plan_table(plan: Plan) -> str:
+    """The plan as a Markdown table plus a summary line."""
+    rows = ["| layer | engine | PE | SIMD | cycles/px | cycles/frame | memory | FIFO | LUT | "
+            "FF | BRAM |", "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for lp in plan.layers:
+        fold = lp.engine == "folded"
+        rows.append(f"| {lp.name} | {lp.engine} | {lp.pe if fold else ''} | "
+                    f"{lp.simd if fold else ''} | {lp.steps if lp.kind == 'conv' else ''} | "
+                    f"{lp.cycles if lp.kind == 'conv' else ''} | {lp.memory} | "
+                    f"{lp.fifo_depth} | {lp.lut} | {lp.ff} | {lp.bram} |")
+    t = plan.total
+    rows.append(f"| **total** (encoder incl.) | | | | | | | | {t['lut']} | {t['ff']} | "
+                f"{t['bram']} |")
+    summary = (f"target {plan.target_cycles} cycles/frame; predicted II {plan.ii} cycles/frame, "
+               f"latency {plan.latency} cycles")
+    if plan.clock_mhz:
+        summary += f"; {plan.fps:.1f} frames/s at {plan.clock_mhz:g} MHz"
+    if plan.budget:
+        summary += (f"; {plan.device}: {t['lut']}/{plan.budget['lut']} LUT, "
+                    f"{t['bram']}/{plan.budget['bram']} BRAM "
+                    f"({'fits' if plan.fits else 'DOES NOT FIT'})")
+    return "\n".join(rows) + "\n\n" + summary + "\n"

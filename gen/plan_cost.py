@@ -1,0 +1,173 @@
+"""Resource estimates of the choices the planner weighs: LUT, FF and BRAM per family.
+
+Each engine option answers from its structure: the folded engine from its schedule (lanes,
+chunk muxes, popcount trees, accumulators, the weight ROM of `steps` words), the unrolled
+engine from its live fan-in; the blocks every plan shares (encoder, window generators,
+pools) are counted once so that plans can be checked against a device budget. The LUT
+counts are for 4-input LUTs (ice40, ECP5, Gowin), scaled for Xilinx's 6-input LUTs; they
+are coarse (a planner needs the ranking right more than the last 15%) and
+`bench/plan_ecp5.py` states them against yosys.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hw.folded import WeightWord
+from hw.folded_schedule import FoldSchedule, fold_schedule, live_bits
+from hw.window_plan import plan_window
+from models.description import Conv, Description, MaxPool, Thermometer
+
+FAMILIES = ("ice40", "ecp5", "gowin", "xilinx")
+LUT_SCALE = {"ice40": 1.0, "ecp5": 1.0, "gowin": 1.0, "xilinx": 0.6}
+# Block RAM geometries (depth, width) per family: ice40 SB_RAM40_4K, ECP5 DP16KD/PDPW16KD,
+# Gowin SDPB, Xilinx RAMB18.
+BRAM_GEOMETRIES = {
+    "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+    "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+    "gowin": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+    "xilinx": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+}
+# Bits one LUT holds as a ROM / LUT-RAM (LUT4: 16, LUT6: 64).
+LUT_BITS = {"ice40": 16, "ecp5": 16, "gowin": 16, "xilinx": 64}
+
+
+@dataclass(frozen=True)
+class Cost:
+    lut: float = 0.0
+    ff: float = 0.0
+    bram: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.lut + other.lut, self.ff + other.ff, self.bram + other.bram)
+
+    def rounded(self) -> dict:
+        return {"lut": int(round(self.lut)), "ff": int(round(self.ff)), "bram": self.bram}
+
+
+def check_family(family: str) -> str:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}: choose from {', '.join(FAMILIES)}")
+    return family
+
+
+def bram_count(family: str, depth: int, width: int) -> int:
+    """Block RAMs for a depth x width memory (the best single geometry, replicated)."""
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM_GEOMETRIES[family])
+
+
+def rom_luts(family: str, depth: int, width: int) -> float:
+    """LUTs of a depth x width ROM or LUT-RAM in logic (plus the read mux above one LUT)."""
+    per = LUT_BITS[family]
+    cells = math.ceil(depth / per)
+    return width * (cells + (cells - 1) * 0.5)
+
+
+def memory_cost(family: str, depth: int, width: int, style: str) -> Cost:
+    if style == "block":
+        return Cost(bram=bram_count(family, depth, width))
+    return Cost(lut=rom_luts(family, depth, width), ff=width)
+
+
+def _bits(v: int) -> int:
+    return max(1, int(v).bit_length())
+
+
+def popcount_luts(n: int) -> float:
+    """An adder tree over n bits (the first level absorbs an XNOR/AND per leaf)."""
+    return 1.1 * n if n > 1 else float(n)
+
+
+def unrolled_cost(conv: Conv, family: str, stages: int = 1) -> Cost:
+    """hw.engine.ConvEngine: a popcount of every live weight, constant thresholds."""
+    live = live_bits(conv) if conv.domain == "bipolar" or conv.p == 0 else \
+        conv.weights.reshape(conv.out_channels, -1).astype(bool)
+    per_o = live.sum(axis=1)
+    lut = sum(popcount_luts(int(n)) for n in per_o)
+    ff = sum(_bits(int(n)) for n in per_o) * (stages + 1) * 0.6
+    if conv.domain == "sparse" and conv.p:
+        lut += conv.groups * popcount_luts(int(conv.weights[0].size))
+    sw = max(_bits(int(n)) for n in per_o) + 2
+    if conv.scores is None:
+        lut += conv.out_channels * sw * 0.5
+        ff += conv.out_channels
+    else:
+        lut += conv.out_channels * sw * 3
+        ff += conv.out_channels * sw * 2
+    return Cost(lut * LUT_SCALE[family], ff)
+
+
+def folded_cost(conv: Conv, sched: FoldSchedule, family: str, style: str,
+                stages: int = 1) -> Cost:
+    """hw.folded.FoldedEngine: chunk muxes, per-lane popcount + accumulator + threshold
+    ROM, the window register and the weight ROM."""
+    word = WeightWord(sched)
+    kh, kw = conv.kernel
+    window_bits = kh * kw * conv.in_channels_per_group * conv.groups
+    chunks = sched.zero_chunk + 1
+    lut = len(word.mux_columns) * sched.simd * (chunks - 1) * 0.5
+    acc = _bits(conv.weights[0].size * max(1, conv.q, abs(conv.p) + conv.q)) + 1
+    lanes = sum(1 for lane in sched.lanes if lane)
+    per_lane = popcount_luts(sched.simd) + 2 * acc
+    if conv.domain == "sparse" and conv.p:
+        per_lane += popcount_luts(sched.simd) + acc
+    lut += lanes * per_lane
+    for lane in sched.lanes:
+        if lane and conv.scores is None:
+            lut += rom_luts(family, len(lane), acc + 1) + _bits(len(lane))
+    ff = window_bits + lanes * (acc + _bits(sched.simd) * stages) + conv.out_channels
+    if conv.scores is not None:
+        lut += conv.out_channels * (acc + 2) * 3
+        ff += conv.out_channels * (acc + 2) * 2
+    lut += 20 + 3 * _bits(sched.steps)
+    mem = memory_cost(family, sched.steps, word.width, style)
+    return Cost(lut * LUT_SCALE[family], ff) + mem
+
+
+def window_cost(family: str, in_shape, kernel, stride, padding) -> Cost:
+    """hw.window.WindowGenerator: kh line buffers, shift register, pattern muxes."""
+    h, w, c = in_shape
+    p = plan_window(h, w, tuple(kernel), tuple(stride), tuple(padding))
+    kh, kw = p.kernel
+    out_bits = kh * kw * c
+    lut = out_bits * 0.5 * max(0, len(p.patterns) - 1) + kh * c * (kh - 1) * 0.5 \
+        + p.period * 0.3 + 60
+    ff = out_bits + (p.length - 1) * kh * c + 60
+    line = Cost()
+    for _ in range(kh):
+        if w * c >= 1024:
+            line = line + Cost(bram=bram_count(family, w, c))
+        else:
+            line = line + Cost(lut=rom_luts(family, w, c), ff=c)
+    return Cost(lut * LUT_SCALE[family], ff) + line
+
+
+def encoder_cost(desc: Description, family: str) -> Cost:
+    inp = desc.input
+    if isinstance(desc.encoder, Thermometer):
+        return Cost(inp.channels * desc.encoder.planes * inp.bits * 0.5 * LUT_SCALE[family],
+                    inp.channels * desc.encoder.planes + 1)
+    return Cost(2, inp.channels * inp.bits + 1)
+
+
+def shared_costs(desc: Description, family: str) -> dict[str, Cost]:
+    """Per layer (and "encoder"): what every plan pays, engines excluded."""
+    out = {"encoder": encoder_cost(desc, family)}
+    for layer, shape in zip(desc.layers, desc.layer_inputs()):
+        if isinstance(layer, MaxPool):
+            out[layer.name] = window_cost(family, shape, layer.kernel, layer.stride, (0, 0)) \
+                + Cost(shape[2] * layer.kernel[0] * layer.kernel[1] / 3, shape[2])
+        elif layer.kernel == (1, 1) and layer.stride == (1, 1) and layer.padding == (0, 0):
+            out[layer.name] = Cost()
+        else:
+            out[layer.name] = window_cost(family, shape, layer.kernel, layer.stride,
+                                          layer.padding)
+    return out
+
+
+def option_cost(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
+                stages: int = 1) -> Cost:
+    if engine == "unrolled":
+        return unrolled_cost(conv, family, stages)
+    return folded_cost(conv, fold_schedule(conv, pe, simd), family, style, stages)

@@ -1,0 +1,133 @@
+"""A network top whose convolution layers follow a folding plan, with FIFOs between layers.
+
+`LayerChoice` is one layer's entry of a plan (hw/ never reads plan files: gen/plan.py does
+and hands these over). `FoldedConvLayer` is `ConvLayer` with a `FoldedEngine`;
+`Buffered` puts a FIFO of the planned depth in front of any layer block; `PlannedNetwork`
+is `Network` with its layer blocks replaced accordingly, so the ports, the packing and the
+manifest fields stay those of the unrolled top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In
+
+from models.description import Conv, Description
+
+from .folded import FoldedEngine
+from .network import ConvLayer, Network, layer_block, needs_window
+from .timing import Timing
+from .window import WindowGenerator
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """How one layer is built: engine "unrolled" or "folded" (pe lanes of simd bits, weight
+    memory style), and the depth of the FIFO in front of it (0: none)."""
+
+    engine: str = "unrolled"
+    pe: int = 1
+    simd: int = 1
+    memory: str = "auto"
+    fifo_depth: int = 0
+
+
+class FoldedConvLayer(ConvLayer):
+    """Window generator + `FoldedEngine`; the ports of `ConvLayer`."""
+
+    def __init__(self, conv: Conv, in_shape: tuple[int, int, int], pe: int, simd: int,
+                 stages: int = 1, memory: str = "auto"):
+        h, w, c = in_shape
+        self.conv, self.in_shape = conv, tuple(in_shape)
+        self.engine = FoldedEngine(conv, pe, simd, stages, memory)
+        self.window = (WindowGenerator(h, w, c, conv.kernel, conv.stride, conv.padding,
+                                       conv.pad_bit) if needs_window(conv) else None)
+        wiring.Component.__init__(self, {"i": In(stream.Signature(c)),
+                                         "o": self.engine.signature.members["o"]})
+
+    @property
+    def timing(self) -> Timing:
+        h, w, c = self.in_shape
+        items = self.conv.out_shape[0] * self.conv.out_shape[1]
+        e = self.engine.timing(items)
+        if self.window is None:
+            return Timing(latency=e.latency, ii=max(h * w, e.ii), in_width=c,
+                          out_width=e.out_width, in_items=h * w, out_items=items,
+                          stages=e.stages)
+        t = self.window.timing
+        return Timing(latency=t.latency + e.latency, ii=max(t.ii, e.ii), in_width=c,
+                      out_width=e.out_width, in_items=h * w, out_items=items,
+                      stages=t.stages + e.stages)
+
+
+class Buffered(wiring.Component):
+    """A FIFO of `depth` words in front of a layer block (same ports as the block)."""
+
+    def __init__(self, block: wiring.Component, depth: int):
+        if depth < 1:
+            raise ValueError(f"depth must be positive, not {depth}")
+        self.block, self.depth = block, depth
+        self.width = len(block.i.payload)
+        super().__init__(block.signature)
+
+    @property
+    def timing(self) -> Timing:
+        t = self.block.timing
+        return Timing(latency=t.latency + 1, ii=t.ii, in_width=t.in_width,
+                      out_width=t.out_width, in_items=t.in_items, out_items=t.out_items,
+                      stages=t.stages + 1)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self.width, depth=self.depth)
+        m.submodules.block = self.block
+        m.d.comb += [fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid),
+                     self.i.ready.eq(fifo.w_rdy)]
+        m.d.comb += [self.block.i.payload.eq(fifo.r_data), self.block.i.valid.eq(fifo.r_rdy),
+                     fifo.r_en.eq(self.block.i.ready)]
+        wiring.connect(m, self.block.o, wiring.flipped(self.o))
+        return m
+
+
+def planned_block(layer, in_shape, choice: LayerChoice | None, stages: int = 1):
+    """The block of one layer as its plan entry says (None: the unrolled default)."""
+    choice = choice or LayerChoice()
+    if isinstance(layer, Conv) and choice.engine == "folded":
+        block = FoldedConvLayer(layer, in_shape, choice.pe, choice.simd, stages, choice.memory)
+    elif choice.engine in ("unrolled", "folded"):
+        block = layer_block(layer, in_shape, stages)
+    else:
+        raise ValueError(f"{layer.name}: unknown engine {choice.engine!r}")
+    return Buffered(block, choice.fifo_depth) if choice.fifo_depth > 0 else block
+
+
+class PlannedNetwork(Network):
+    """`Network` with each layer built per `choices` (layer name -> `LayerChoice`)."""
+
+    def __init__(self, desc: Description, choices: dict[str, LayerChoice], stages: int = 1,
+                 runtime_thresholds: bool = False):
+        unknown = set(choices) - {layer.name for layer in desc.layers}
+        if unknown:
+            raise ValueError(f"the plan names layers the model lacks: {sorted(unknown)}")
+        super().__init__(desc, stages, runtime_thresholds)
+        # The unrolled blocks made by Network.__init__ are replaced before elaboration.
+        for block in self.layers:
+            _silence(block)
+        self.choices = dict(choices)
+        self.layers = [planned_block(layer, shape, choices.get(layer.name), stages)
+                       for layer, shape in zip(desc.layers, desc.layer_inputs())]
+        self.blocks = [("encoder", self.encoder)] + [
+            (layer.name, block) for layer, block in zip(desc.layers, self.layers)]
+
+
+def _silence(elaboratable) -> None:
+    """Mark a block that is built but replaced as used (no UnusedElaboratable warning)."""
+    elaboratable._MustUse__silence = True
+    for attr in ("engine", "window", "reduce"):
+        sub = getattr(elaboratable, attr, None)
+        if sub is not None:
+            sub._MustUse__silence = True

@@ -1,0 +1,208 @@
+"""The folding schedule, the planner, the chain timing model and `bnngen plan`.
+
+The schedule is checked by executing its memory image in Python against the golden
+model's sums; the timing model against the window generator's own cycle model
+(hw.window_timing) on unrolled networks; the planner against its own contract (every layer
+within the target, the prediction equal to the model's)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from gen.cli import main
+from gen.flow_model import analyse
+from gen.plan import (find_device, load_plan, plan_from_dict, plan_network, plan_table,
+                      target_cycles)
+from hw.folded import WeightWord
+from hw.folded_schedule import channel_bits, field_order, fold_schedule
+from models import golden
+from models.description import Conv, save
+from models.errors import UserError
+from models.factory import random_conv, random_description
+
+
+def execute(conv: Conv, pe: int, simd: int, windows: np.ndarray) -> np.ndarray:
+    """(N, F_window) window bits -> (N, O) sums by running the schedule's memory image."""
+    sched = fold_schedule(conv, pe, simd)
+    word = WeightWord(sched)
+    image = word.encode(conv)
+    order = field_order(conv)
+    cg = conv.in_channels_per_group
+    out = np.zeros((len(windows), conv.out_channels), dtype=np.int64)
+
+    def field(w, key):
+        start, width = word.fields[key]
+        return [(w >> (start + b)) & 1 for b in range(width)]
+
+    def value(w, key):
+        start, width = word.fields[key]
+        return (w >> start) & ((1 << width) - 1)
+
+    for n, win in enumerate(windows):
+        acc = [0] * pe
+        ordinal = [0] * pe
+        for w in image:
+            for lane in range(pe):
+                chunk = value(w, ("chunk", word.lane_mux[lane]))
+                if chunk == sched.zero_chunk:
+                    a = [0] * simd
+                else:
+                    j, c = divmod(chunk, sched.chunks_per_group)
+                    a = [int(win[order[c * simd + b] + j * cg]) if c * simd + b < sched.fan_in
+                         else 0 for b in range(simd)]
+                wt = field(w, ("w", lane))
+                mk = field(w, ("m", lane)) if sched.needs_mask else [1] * simd
+                if conv.domain == "bipolar":
+                    contrib = sum(int(x == y) & m for x, y, m in zip(a, wt, mk))
+                else:
+                    contrib = conv.q * sum(x & y for x, y in zip(a, wt)) + conv.p * sum(a)
+                acc[lane] = (0 if value(w, ("first", lane)) else acc[lane]) + contrib
+                if value(w, ("last", lane)):
+                    out[n, sched.lanes[lane][ordinal[lane]]] = acc[lane]
+                    ordinal[lane] += 1
+    return out
+
+
+def windows(x: np.ndarray, conv: Conv) -> np.ndarray:
+    """(N, H, W, C) bits -> (N, Ho, Wo, kh*kw*C) windows, bit (ky*kw + kx)*C + c."""
+    (ph, pw), (kh, kw), (sy, sx) = conv.padding, conv.kernel, conv.stride
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=conv.pad_bit)
+    ho, wo = conv.out_shape[:2]
+    out = np.zeros((len(x), ho, wo, kh * kw * x.shape[3]), dtype=np.uint8)
+    for oy in range(ho):
+        for ox in range(wo):
+            patch = xp[:, oy * sy:oy * sy + kh, ox * sx:ox * sx + kw, :]
+            out[:, oy, ox] = patch.reshape(len(x), -1)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_schedule_image_computes_golden_sums(seed):
+    rng = np.random.default_rng(seed)
+    shape = (3, 3, int(rng.choice([2, 4, 6])))
+    conv = random_conv(rng, f"c{seed}", shape, domain=["bipolar", "sparse"][seed % 2],
+                       prune=0.5 if seed % 4 == 0 else None)
+    fan = conv.weights[0].size
+    pe, simd = int(rng.integers(1, conv.out_channels + 1)), int(rng.integers(1, fan + 1))
+    x = rng.integers(0, 2, (2, *shape)).astype(np.uint8)
+    win = windows(x, conv)
+    got = execute(conv, pe, simd, win.reshape(-1, win.shape[-1]))
+    want = golden.conv_sums(x, conv).reshape(-1, conv.out_channels)
+    sched = fold_schedule(conv, pe, simd)
+    live = [o for o in range(conv.out_channels) if o not in sched.constant]
+    assert (got[:, live] == want[:, live]).all()
+    assert (want[:, list(sched.constant)] == 0).all()   # constant channels really sum to 0
+
+
+def test_dense_steps_and_pruned_half():
+    rng = np.random.default_rng(1)
+    conv = random_conv(rng, "c", (4, 4, 8), out_channels=8, kernel=(3, 3), padding=(1, 1),
+                       stride=(1, 1), groups=1, domain="bipolar", prune=0.0)
+    for pe, simd in ((1, 9), (2, 9), (4, 18), (8, 72), (3, 10)):
+        assert fold_schedule(conv, pe, simd).steps == -(-8 // pe) * -(-72 // simd)
+    keep = np.zeros(64, dtype=np.uint8)
+    keep[rng.permutation(64)[:32]] = 1
+    mask = np.broadcast_to(keep.reshape(8, 1, 1, 8), conv.weights.shape).astype(np.uint8)
+    half = replace(conv, mask=mask)
+    for pe in (1, 2, 4):
+        dense, pruned = fold_schedule(conv, pe, 9), fold_schedule(half, pe, 9)
+        assert pruned.live_ops == dense.live_ops // 2      # no pruned block is visited
+        assert not pruned.needs_mask                        # chunks are whole blocks
+        # lanes get whole channels: the busiest lane exceeds the mean by < one channel
+        longest = max(len(chunks) for chunks in _live(half))
+        assert pruned.steps < -(-pruned.live_ops // pe) + longest
+        if pe <= 2:
+            assert pruned.steps <= 0.55 * dense.steps
+
+
+def _live(conv):
+    from hw.folded_schedule import live_chunks
+    return live_chunks(conv, 9)
+
+
+def test_channel_bits_order():
+    conv = random_conv(np.random.default_rng(2), "c", (3, 3, 3), out_channels=2,
+                       kernel=(2, 2), padding=(0, 0), stride=(1, 1), groups=1)
+    bits = channel_bits(conv.weights)
+    order = field_order(conv)
+    flat = conv.weights.reshape(2, -1)       # window order: (ky, kx, i)
+    assert (bits == flat[:, order]).all()
+
+
+def test_target_and_devices():
+    assert target_cycles(None, 1000, 24) == 24000
+    assert target_cycles(500, None, None) == 500
+    with pytest.raises(UserError):
+        target_cycles(None, 1000, None)
+    with pytest.raises(UserError):
+        target_cycles(None, -1, 10)
+    assert find_device("85F").name == "ecp5-85f"
+    assert find_device("up5k").family == "ice40"
+    with pytest.raises(UserError, match="unknown device"):
+        find_device("xc7a35t")
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4, 7, 11])
+def test_unrolled_interval_matches_window_model(seed):
+    """The chain model agrees with the window generator's own cycle model (hw)."""
+    from hw.network import Network
+    desc = random_description(seed)
+    try:
+        expected = Network(desc).timing.ii
+    except KeyError:
+        pytest.skip("hw.window_timing does not converge for this description")
+    assert analyse(desc, {}).ii == expected
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_plans_meet_their_targets(seed):
+    desc = random_description(seed, height=8, width=8)
+    floor = analyse(desc, {}).ii
+    previous = None
+    for factor in (1, 2, 5, 20):
+        plan = plan_network(desc, factor * floor, fold=factor > 1)
+        assert plan.ii <= plan.target_cycles
+        steps = {}
+        for lp, layer in zip(plan.layers, desc.layers):
+            if lp.kind == "conv":
+                assert lp.cycles == lp.steps * layer.out_shape[0] * layer.out_shape[1]
+                assert lp.cycles <= plan.target_cycles
+                steps[lp.name] = lp.steps
+        assert analyse(desc, steps).ii == plan.ii
+        assert "predicted II" in plan_table(plan)
+        assert plan_from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+        if previous is not None:
+            assert plan.total["lut"] <= previous.total["lut"] * 1.05 + 50
+        previous = plan if factor > 1 else None
+
+
+def test_target_below_floor():
+    desc = random_description(4)
+    with pytest.raises(UserError, match="fully unrolled"):
+        plan_network(desc, 3)
+
+
+def test_plan_cli(tmp_path, capsys):
+    desc = random_description(5, height=8, width=8)
+    model = tmp_path / "m.json"
+    save(desc, model)
+    out = tmp_path / "plan.json"
+    floor = analyse(desc, {}).ii
+    rc = main(["plan", str(model), "--cycles", str(4 * floor), "--device", "85f",
+               "-o", str(out)])
+    assert rc == 0
+    assert "fits" in capsys.readouterr().out
+    plan = load_plan(out)
+    assert plan.device == "ecp5-85f" and plan.ii <= 4 * floor
+    assert main(["plan", str(model), "--cycles", "2", "-o", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()
+    assert main(["plan", str(model), "--fps", "10", "--clock", "1", "--device", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "unknown device" in err
+    (tmp_path / "bad.json").write_text("{\"format\": \"other\"}")
+    with pytest.raises(UserError, match="not a bnngen plan"):
+        load_plan(tmp_path / "bad.json")
