@@ -115,8 +115,24 @@ def _mean_std(values: list[float]) -> str:
 
 
 def report() -> None:
-    results: dict = {"encodings": {}, "prune": {}, "sbnn": {}}
-    lines = ["### Encodings (GLT vs uniform thermometer vs bitplanes, 8 input bit planes)", "",
+    results: dict = {"encodings": {}, "prune": {}, "sbnn": {}, "shipped": {}}
+    lines = ["### Shipped models (full training set, full 10k test set)", "",
+             "| model | command | weights kept / total (Mbit) | test accuracy (%) | real-valued "
+             "eval (%) | torch = golden (images, maps on) | train time |",
+             "|---|---|---|---|---|---|---|"]
+    for name in ("fmnist-glt8", "fmnist-glt8-p75"):
+        f = ROOT / "runs" / name / "metrics.json"
+        if not f.exists():
+            continue
+        m = json.loads(f.read_text())
+        results["shipped"][name] = {k: m[k] for k in (
+            "accuracy", "float_accuracy", "kept_mbit", "total_mbit", "golden_check", "seconds")}
+        g = m["golden_check"]
+        lines.append(f"| {name} | `bnngen train models/train/configs/{name}.json` | "
+                     f"{m['kept_mbit']:.4f} / {m['total_mbit']:.4f} | {100 * m['accuracy']:.2f} | "
+                     f"{100 * m['float_accuracy']:.2f} | {'yes' if g['identical'] else 'NO'} "
+                     f"({g['images']}, {g['map_images']}) | {m['seconds'] / 60:.0f} min |")
+    lines += ["", "### Encodings (GLT vs uniform thermometer vs bitplanes, 8 input bit planes)", "",
              "Small net (encoder → bconv 16 → pool → bconv 32 g2 → pool → bconv 64 g4 → pool "
              "→ dense 10, 0.013 Mbit), no distillation, Adam + cosine; Fashion-MNIST variants: "
              f"{DATA['fashion-mnist']['subset']} training images, "

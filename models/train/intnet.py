@@ -75,9 +75,11 @@ class IntegerNet(nn.Module):
             return F.conv2d(x, w, stride=layer.stride, groups=layer.groups)
 
         w, m = entry["w"], entry["m"]
-        if layer.domain == "bipolar":  # XNOR = a b + (1 - a)(1 - b), over kept weights
-            s = conv(a, w * m) + conv(1 - a, (1 - w) * m)
-            return torch.round(s).to(torch.int64)
+        if layer.domain == "bipolar":
+            # In ±1 form the kept products sum to agreements - disagreements = 2 s - K_o.
+            y = conv(2 * a - 1, (2 * w - 1) * m)
+            kept = m.flatten(1).sum(1)[None, :, None, None]
+            return torch.round((y + kept) / 2).to(torch.int64)
         p_and = torch.round(conv(a, w)).to(torch.int64)
         p_all = torch.round(conv(a, torch.ones_like(w))).to(torch.int64)
         return layer.q * p_and + layer.p * p_all
