@@ -5,9 +5,8 @@ planner's prediction."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -15,10 +14,14 @@ import pytest
 from models import golden
 from models.factory import random_description, random_images
 from sim.harness import SIMULATORS, run_bench
+from sim.test_folded import verilator_makeflags
 from sim.vectors import pack_samples, to_npz
 
-if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):  # see sim/test_folded.py
-    os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include"
+
+@pytest.fixture(autouse=True)
+def _verilator_make(monkeypatch):
+    monkeypatch.setenv("MAKEFLAGS", verilator_makeflags())
+
 
 # (factory seed, factory pins, target as a multiple of the unrolled interval, weight memory
 # style, every conv folded, forced FIFO depth or None for the planned one)
@@ -33,7 +36,7 @@ PLANS = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def planned(unit: int):
     """(description, plan) of one unit."""
     from gen.flow_model import analyse
