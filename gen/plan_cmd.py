@@ -15,10 +15,12 @@ from .plan import DEVICES, STYLES, plan_network, plan_table, target_cycles
 from .plan_cost import FAMILIES
 
 
-def add_target_options(p) -> None:
-    """--cycles / --fps + --clock, --device, --family, --memory (shared with explore)."""
-    p.add_argument("--cycles", type=int, help="target initiation interval, cycles per frame")
-    p.add_argument("--fps", type=float, help="target frames per second (with --clock)")
+def add_target_options(p, target: bool = True) -> None:
+    """--cycles / --fps (if `target`), --clock, --device, --family, --memory (shared with
+    explore)."""
+    if target:
+        p.add_argument("--cycles", type=int, help="target initiation interval, cycles/frame")
+        p.add_argument("--fps", type=float, help="target frames per second (with --clock)")
     p.add_argument("--clock", type=float, metavar="MHZ", help="clock frequency in MHz")
     p.add_argument("--device", help=f"device budget: {', '.join(DEVICES)}")
     p.add_argument("--family", choices=FAMILIES, default=None,

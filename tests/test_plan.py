@@ -206,3 +206,27 @@ def test_plan_cli(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{\"format\": \"other\"}")
     with pytest.raises(UserError, match="not a bnngen plan"):
         load_plan(tmp_path / "bad.json")
+
+
+def test_pareto_front():
+    from gen.explore import pareto
+    rows = [{"ii": 10, "lut": 100, "bram": 1}, {"ii": 20, "lut": 50, "bram": 1},
+            {"ii": 20, "lut": 60, "bram": 1}, {"ii": 30, "lut": 50, "bram": 0},
+            {"ii": 10, "lut": 100, "bram": 1}]
+    assert pareto(rows) == [True, True, False, True, False]
+
+
+def test_explore_cli(tmp_path, capsys):
+    desc = random_description(5, height=6, width=6)
+    model = tmp_path / "m.json"
+    save(desc, model)
+    out = tmp_path / "ex"
+    assert main(["explore", str(model), "--points", "4", "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["explore.json", "explore.md",
+                                                     "explore.png"]
+    data = json.loads((out / "explore.json").read_text())
+    front = [r for r in data["plans"] if r["pareto"]]
+    assert front and all(r["ii"] <= r["target"] for r in data["plans"])
+    assert "Pareto front" in capsys.readouterr().out
+    assert main(["explore", str(model), "--points", "1", "-o", str(tmp_path / "y")]) == 2
+    assert not (tmp_path / "y").exists()
