@@ -106,5 +106,6 @@ def test_planned_interval(unit, simulator):
     desc, plan, _, out, _ = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0)
     cycles = np.asarray(out["out_cycles"], dtype=np.int64)
     measured = int(cycles[-1] - cycles[-2])
+    print(f"II {simulator} plan {unit} ({desc.name}): measured {measured}, predicted {plan.ii}")
     assert abs(measured - plan.ii) <= 0.02 * plan.ii, \
         f"{desc.name} plan {unit}: measured II {measured}, predicted {plan.ii}"
