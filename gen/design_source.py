@@ -1,15 +1,14 @@
 """What `bnngen report` synthesizes: the Verilog of a build folder, its top module and the
 module of each layer, read from the build's manifest.
 
-A model description is built first (with `gen.build`) into a temporary folder; a build
-folder is read as it is. Anything missing or unreadable is a one-line UserError.
+A model description is elaborated first (the same hw.network.Network that `bnngen build`
+emits); a build folder is read as it is. Anything missing or unreadable is a one-line UserError.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,8 +118,22 @@ def _verilog_files(folder: Path, manifest: dict) -> list[Path]:
     return sorted(folder.glob("*.v"))
 
 
+def network_source(desc, origin: str = "") -> DesignSource:
+    """The fully unrolled network of a description as Verilog (top `top`, one module per
+    layer named `top.<layer>`), for when no build folder is given."""
+    from amaranth.back import verilog
+
+    from hw.network import Network
+
+    net = Network(desc)
+    text = verilog.convert(net, name="top")
+    layers = tuple((name, f"top.{name}") for name, _ in net.blocks)
+    return DesignSource(name=desc.name, verilog=text, top="top", layers=layers,
+                        origin=origin or desc.name)
+
+
 def load_source(path: str | Path) -> DesignSource:
-    """A build folder as is, or a model description built into a temporary folder first."""
+    """A build folder as is, or a model description built (in memory) first."""
     path = Path(path)
     if path.is_dir():
         return load_build_dir(path)
@@ -128,12 +141,4 @@ def load_source(path: str | Path) -> DesignSource:
         raise UserError(f"{path}: no such build folder or model description")
     from models import description as fmt
 
-    desc = fmt.load(path)
-    try:
-        from gen import build as gen_build
-    except ImportError as e:
-        raise UserError("this bnngen has no hardware generator (gen.build) yet") from e
-    with tempfile.TemporaryDirectory(prefix="bnngen-report-build-") as tmp:
-        gen_build.build(desc, Path(tmp) / "build")
-        src = load_build_dir(Path(tmp) / "build")
-    return DesignSource(src.name, src.verilog, src.top, src.layers, origin=str(path))
+    return network_source(fmt.load(path), origin=str(path))

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .design_source import DesignSource
 from .resources import CLASSES, classify, unknown_cells
-from .synth import run_yosys, yosys_version
+from .synth import SynthError, run_yosys, yosys_version
 
 # Columns shown per family in the Markdown table (asic has its own).
 FPGA_COLUMNS = ("lut", "ff", "carry", "bram", "lutram", "dsp", "mux")
@@ -41,24 +41,26 @@ def _summary(family: str, cells: dict[str, int], transistors: int | None) -> dic
 
 def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True,
                progress: bool = True) -> dict:
-    """Per family: the top's totals and every layer module's numbers, plus timings."""
-    jobs = [(fam, TOTAL, src.top) for fam in families]
-    jobs += [(fam, layer, mod) for fam in families for layer, mod in src.layers]
-    results: dict[str, dict] = {fam: {"layers": {}} for fam in families}
-    seconds = dict.fromkeys(families, 0.0)
-    bar = tqdm(jobs, desc="yosys", unit="run", disable=not progress, leave=False)
-    for fam, layer, mod in bar:
-        bar.set_postfix_str(f"{fam} {layer}")
-        r = run_yosys(src.verilog, fam, mod, use_cache=use_cache)
-        seconds[fam] += r.seconds
-        summary = _summary(fam, r.cells, r.transistors)
-        summary["module"] = mod
-        if layer == TOTAL:
-            results[fam][TOTAL] = summary
-        else:
-            results[fam]["layers"][layer] = summary
-    for fam in families:
-        results[fam]["yosys_seconds"] = round(seconds[fam], 2)
+    """Per family, one yosys run of the top with its hierarchy kept: the design total, and
+    each layer's module with its submodules (its subtree)."""
+    results: dict[str, dict] = {}
+    bar = tqdm(families, desc="yosys", unit="family", disable=not progress, leave=False)
+    for fam in bar:
+        bar.set_postfix_str(fam)
+        r = run_yosys(src.verilog, fam, src.top, use_cache=use_cache)
+        res: dict = {"layers": {}}
+        res[TOTAL] = _summary(fam, r.cells, r.subtree_transistors(src.top))
+        res[TOTAL]["module"] = src.top
+        for layer, mod in src.layers:
+            if mod not in r.modules:
+                raise SynthError(f"yosys {fam}: module {mod!r} of layer {layer!r} vanished "
+                                 "during synthesis")
+            row = _summary(fam, r.subtree(mod), r.subtree_transistors(mod))
+            row["module"] = mod
+            res["layers"][layer] = row
+        res["yosys_seconds"] = round(r.seconds, 2)
+        res["cached"] = r.cached
+        results[fam] = res
     return results
 
 
@@ -84,8 +86,9 @@ def build_report(src: DesignSource, families: list[str], *, fmax: dict | None = 
 def markdown(report: dict) -> str:
     """One table per family: a row per layer and the top's total."""
     lines = [f"# Resources of {report['design']}", "",
-             f"yosys {report['yosys']}; rows are each layer's module synthesized alone, "
-             "`total` is the whole top (so rows need not add up exactly).", ""]
+             f"yosys {report['yosys']}; the top is synthesized once per family with its "
+             "hierarchy kept: a row is a layer's module with its submodules, `total` is the "
+             "whole design (layers plus the glue between them).", ""]
     for fam in report["families"]:
         res = report["results"][fam]
         cols = ASIC_COLUMNS if fam == "asic" else FPGA_COLUMNS

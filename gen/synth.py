@@ -23,18 +23,19 @@ from models.errors import UserError
 
 FAMILIES = ("ice40", "ecp5", "xilinx", "gowin", "asic")
 
-# One synthesis command per family. Every script flattens so per-module stats are totals.
-# asic: generic gates; dfflegalize turns enables/resets into gates so `stat -tech cmos`
-# counts every transistor (a plain $_DFF_P_ is 16 in yosys's CMOS cost table).
+# One synthesis command per family. The hierarchy is kept (-noflatten), so one run gives
+# every module's own cells: a layer's numbers are its module's subtree, the top's are the
+# design total. asic: generic gates; dfflegalize turns enables/resets into gates so
+# `stat -tech cmos` counts every transistor (a plain $_DFF_P_ is 16 in yosys's CMOS table).
 SYNTH_COMMANDS = {
-    "ice40": "synth_ice40 -top {top}",
-    "ecp5": "synth_ecp5 -top {top}",
-    "xilinx": "synth_xilinx -noiopad -noclkbuf -flatten -top {top}",
-    "gowin": "synth_gowin -noiopads -top {top}",
-    "asic": "synth -flatten -top {top}; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean",
+    "ice40": "synth_ice40 -noflatten -top {top}",
+    "ecp5": "synth_ecp5 -noflatten -top {top}",
+    "xilinx": "synth_xilinx -noiopad -noclkbuf -top {top}",
+    "gowin": "synth_gowin -noiopads -noflatten -top {top}",
+    "asic": "synth -top {top}; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean",
 }
 STAT_COMMANDS = {"asic": "stat -json -tech cmos"}
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class SynthError(UserError):
@@ -43,14 +44,38 @@ class SynthError(UserError):
 
 @dataclass(frozen=True)
 class SynthResult:
-    """The cell counts of one module after synthesis for one family."""
+    """Cell counts after synthesis of `top` for one family, per module and in total."""
 
     family: str
     top: str
-    cells: dict[str, int]            # cell type -> count, e.g. {"SB_LUT4": 112}
-    transistors: int | None = None   # asic only
-    seconds: float = 0.0             # yosys wall time when it really ran (0 from the cache)
+    modules: dict[str, dict[str, int]]   # module -> its own cells (submodules as cells)
+    transistors: dict[str, int]          # asic only: module -> own transistor estimate
+    seconds: float = 0.0                 # yosys wall time when it really ran (0 from cache)
     cached: bool = False
+
+    def subtree(self, module: str) -> dict[str, int]:
+        """Primitive cells of `module` with every submodule instance expanded."""
+        out: dict[str, int] = {}
+        for cell, n in self.modules[module].items():
+            if cell in self.modules:
+                for k, v in self.subtree(cell).items():
+                    out[k] = out.get(k, 0) + n * v
+            else:
+                out[cell] = out.get(cell, 0) + n
+        return out
+
+    def subtree_transistors(self, module: str) -> int | None:
+        if not self.transistors:
+            return None
+        total = self.transistors.get(module, 0)
+        for cell, n in self.modules[module].items():
+            if cell in self.modules:
+                total += n * (self.subtree_transistors(cell) or 0)
+        return total
+
+    @property
+    def cells(self) -> dict[str, int]:
+        return self.subtree(self.top)
 
 
 def check_families(names: list[str] | tuple[str, ...]) -> list[str]:
@@ -105,16 +130,17 @@ def cache_key(verilog: str, script: str) -> str:
     return h.hexdigest()
 
 
-def parse_stat(stat: dict, top: str) -> tuple[dict[str, int], int | None]:
-    """Cell counts (and the CMOS transistor estimate) of `top` from yosys's `stat -json`."""
-    mods = stat.get("modules", {})
-    node = stat.get("design") or mods.get("\\" + top) or mods.get(top)
-    if node is None:
-        raise SynthError(f"yosys stat has no module {top!r}")
-    cells = {k.lstrip("\\"): int(v) for k, v in node.get("num_cells_by_type", {}).items()}
-    tr = node.get("estimated_num_transistors")
-    transistors = int(str(tr).rstrip("+")) if tr is not None else None
-    return cells, transistors
+def parse_stat(stat: dict) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Every module's own cells (and CMOS transistor estimate) from yosys's `stat -json`."""
+    modules, transistors = {}, {}
+    for name, node in stat.get("modules", {}).items():
+        name = name.lstrip("\\")
+        modules[name] = {k.lstrip("\\"): int(v)
+                         for k, v in node.get("num_cells_by_type", {}).items()}
+        tr = node.get("estimated_num_transistors")
+        if tr is not None:
+            transistors[name] = int(str(tr).rstrip("+"))
+    return modules, transistors
 
 
 def _last_error(log: str) -> str:
@@ -136,7 +162,7 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
     if use_cache and cfile.exists():
         try:
             data = json.loads(cfile.read_text())
-            return SynthResult(family, top, data["cells"], data.get("transistors"),
+            return SynthResult(family, top, data["modules"], data["transistors"],
                                cached=True)
         except (OSError, ValueError, KeyError):
             pass  # a broken cache entry is simply recomputed
@@ -153,11 +179,13 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
         log = log_path.read_text(errors="replace") if log_path.exists() else proc.stderr
         if proc.returncode != 0 or not stat_path.exists():
             raise SynthError(f"yosys {family} on {top} failed: {_last_error(log + proc.stderr)}")
-        cells, transistors = parse_stat(json.loads(stat_path.read_text()), top)
+        modules, transistors = parse_stat(json.loads(stat_path.read_text()))
+        if top not in modules:
+            raise SynthError(f"yosys {family}: no module {top!r} after synthesis")
     if use_cache:
         cfile.parent.mkdir(parents=True, exist_ok=True)
         tmp = cfile.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"family": family, "top": top, "cells": cells,
+        tmp.write_text(json.dumps({"family": family, "top": top, "modules": modules,
                                    "transistors": transistors}, sort_keys=True))
         os.replace(tmp, cfile)
-    return SynthResult(family, top, cells, transistors, seconds=seconds)
+    return SynthResult(family, top, modules, transistors, seconds=seconds)

@@ -84,7 +84,7 @@ def test_asic_counts_transistors_from_the_gates():
     # yosys's CMOS table: NAND/NOR 4, NOT 2, plain DFF 16 transistors.
     cost = {"$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2, "$_DFF_P_": 16}
     assert set(r.cells) <= set(cost)
-    assert r.transistors == sum(cost[k] * v for k, v in r.cells.items())
+    assert r.subtree_transistors("pc") == sum(cost[k] * v for k, v in r.cells.items())
     assert r.cells["$_DFF_P_"] == ffs
 
 
@@ -100,6 +100,32 @@ def test_yosys_error_is_one_line_user_error():
     with pytest.raises(synth.SynthError) as e:
         synth.run_yosys("module broken(input a; endmodule\n", "ice40", "broken")
     assert "\n" not in str(e.value) and "ice40" in str(e.value)
+
+
+def two_layer_design(sizes=(5, 9)) -> tuple[str, list[int]]:
+    """A top with one popcount submodule per size, each on its own ports; and each one's
+    flip-flops."""
+    top = Module()
+    ports, ffs = [], []
+    for k, n in enumerate(sizes):
+        sub = Module()
+        i, x, o = Signal(n, name="i"), Signal(n, name="x"), Signal(range(n + 1), name="o")
+        sub.d.sync += [x.eq(i ^ ((1 << n) - 1) // 3), o.eq(sum(x[j] for j in range(n)))]
+        top.submodules[f"layer{k}"] = sub
+        ti, to = Signal(n, name=f"in{k}"), Signal(range(n + 1), name=f"out{k}")
+        top.d.comb += [i.eq(ti), to.eq(o)]
+        ports += [ti, to]
+        ffs.append(n + (n + 1).bit_length())
+    return verilog.convert(top, name="top", ports=ports), ffs
+
+
+def test_hierarchy_gives_each_layer_its_subtree():
+    text, ffs = two_layer_design()
+    for family in ("ice40", "xilinx"):
+        r = synth.run_yosys(text, family, "top")
+        rows = [classify(family, r.subtree(f"top.layer{k}"))["ff"] for k in range(2)]
+        assert rows == ffs
+        assert classify(family, r.cells)["ff"] == sum(ffs)
 
 
 def _src() -> DesignSource:

@@ -1,0 +1,177 @@
+"""Structural features of each hardware block, from the description alone.
+
+Each block of `hw/` (encoder, window generator, engine, window OR) answers here for what
+drives its cost: adder bits of its popcount trees, register bits, comparator and mux bits,
+line-buffer memories. The numbers follow the generator's own structure (the popcount tree
+of hw.popcount, the window plan of hw.window_plan), so they are exact counts of the RTL's
+building blocks; gen.estimate turns them into LUT/FF/BRAM per family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hw.popcount import register_levels, tree_levels
+from hw.window_plan import plan_window
+from models.description import Conv, Description, MaxPool, Thermometer
+
+from .estimate_memory import map_memory
+
+
+@dataclass
+class Block:
+    """One hardware block: its kind, structural features, register bits and memories."""
+
+    kind: str                                   # encoder | window | engine | reduce
+    features: dict[str, float] = field(default_factory=dict)
+    ff: int = 0                                 # register bits outside memories
+    memories: list[tuple[int, int]] = field(default_factory=list)   # (depth, width)
+
+
+def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
+    """(half adders of the first level, adder output bits of later levels, register bits)
+    of hw.popcount.build_popcount over `n` leaves with `stages` register stages. A register
+    keeps only the bits its node's count can reach (yosys proves the others constant)."""
+    if n == 0:
+        return 0, 0, stages
+    widths = [1] * n
+    leaves = [1] * n
+    at = register_levels(tree_levels(n), stages)
+    first = later = regs = 0
+    stage = level = 0
+    while stage < stages and at[stage] == 0:
+        regs += n
+        stage += 1
+    while len(widths) > 1:
+        nxt, nl = [], []
+        for i in range(0, len(widths) - 1, 2):
+            w = max(widths[i], widths[i + 1]) + 1
+            if level == 0:
+                first += 1
+            else:
+                later += w
+            nxt.append(w)
+            nl.append(leaves[i] + leaves[i + 1])
+        if len(widths) % 2:
+            nxt.append(widths[-1])
+            nl.append(leaves[-1])
+        widths, leaves = nxt, nl
+        level += 1
+        while stage < stages and at[stage] == level:
+            regs += sum(_bits(k) for k in leaves)
+            stage += 1
+    while stage < stages:
+        regs += sum(_bits(k) for k in leaves)
+        stage += 1
+    return first, later, regs
+
+
+def _bits(v: int) -> int:
+    return max(1, int(v).bit_length())
+
+
+def encoder_block(desc: Description) -> Block:
+    inp = desc.input
+    if isinstance(desc.encoder, Thermometer):
+        planes = desc.encoder.planes
+        cmp_bits = inp.channels * planes * inp.bits
+    else:
+        planes, cmp_bits = inp.bits, 0
+    return Block("encoder", {"cmp_bits": cmp_bits, "one": 1}, ff=inp.channels * planes + 1)
+
+
+def window_block(in_shape, kernel, stride, padding) -> Block:
+    """hw.window.WindowGenerator: kh line buffers of W x C bits, a shift register of
+    (length-1) columns of kh*C bits, an output register of kh*kw*C bits chosen among the
+    plan's patterns, and row/column counters."""
+    h, w, c = in_shape
+    p = plan_window(h, w, tuple(kernel), tuple(stride), tuple(padding))
+    kh, kw = p.kernel
+    out_bits = kh * kw * c
+    shift_bits = (p.length - 1) * kh * c
+    counter_bits = 4 * max(8, (8 * (h + kh + p.padding[0] + p.stride[0] + kh + 2)).bit_length())
+    counter_bits += 3 * _bits(w) + _bits(max(p.period, 2)) + _bits(p.out_height) + 3 * _bits(kh)
+    feats = {
+        "out_bits": out_bits,
+        "pattern_bits": out_bits * (len(p.patterns) - 1),
+        "bank_mux_bits": kh * c * (kh - 1),
+        "step_bits": p.period,
+        "counter_bits": counter_bits,
+        "one": 1,
+    }
+    ff = out_bits + shift_bits + counter_bits + kh + 8
+    return Block("window", feats, ff=ff, memories=[(w, c)] * kh)
+
+
+def engine_block(conv: Conv, stages: int = 1) -> Block:
+    """hw.engine.ConvEngine: one popcount tree per output channel (plus P_all per group in
+    the sparse domain), then thresholds, or scores and an argmax."""
+    o_n = conv.out_channels
+    fan = conv.weights[0].size
+    first = later = regs = 0
+    sums_w = []
+    per_o = (conv.kept if conv.domain == "bipolar" else conv.weights).reshape(o_n, -1).sum(1)
+    for n in per_o:
+        f, la, r = popcount_profile(int(n), stages)
+        first, later, regs = first + f, later + la, regs + r
+        sums_w.append(_bits(int(n)))
+    extra = 0
+    if conv.domain == "sparse" and conv.p:
+        f, la, r = popcount_profile(int(fan), stages)
+        first, later, regs = first + conv.groups * f, later + conv.groups * la, \
+            regs + conv.groups * r
+        extra = o_n * (_bits(fan) + _bits(abs(conv.p)) + _bits(conv.q) + 1)
+    if conv.domain == "sparse" and conv.q > 1:
+        extra += sum(sums_w)
+    feats = {"half_adders": first, "adder_bits": later, "scale_bits": extra, "one": 1}
+    ff = regs + stages + 1
+    if conv.scores is None:
+        feats["cmp_bits"] = sum(sums_w)
+        ff += o_n
+    else:
+        sw = _score_width(conv)
+        feats["score_bits"] = o_n * sw
+        feats["argmax_bits"] = (o_n - 1) * (sw + _bits(o_n - 1))
+        ff += o_n * sw + 1 + o_n * sw + _bits(o_n - 1)
+    return Block("engine", feats, ff=ff)
+
+
+def _score_width(conv: Conv) -> int:
+    from hw.engine import score_width
+    return score_width(conv)
+
+
+def reduce_block(channels: int, taps: int) -> Block:
+    """hw.pool.WindowOr: an OR of `taps` bits per channel into a register."""
+    return Block("reduce", {"or_inputs": channels * taps, "one": 1}, ff=channels + 1)
+
+
+def layer_blocks(desc: Description, stages: int = 1) -> list[tuple[str, list[Block]]]:
+    """(layer name, its blocks) for the encoder and every layer, in stream order."""
+    out = [("encoder", [encoder_block(desc)])]
+    for layer, shape in zip(desc.layers, desc.layer_inputs()):
+        if isinstance(layer, MaxPool):
+            blocks = [window_block(shape, layer.kernel, layer.stride, (0, 0)),
+                      reduce_block(shape[2], layer.kernel[0] * layer.kernel[1])]
+        else:
+            blocks = [engine_block(layer, stages)]
+            if not (layer.kernel == (1, 1) and layer.stride == (1, 1)
+                    and layer.padding == (0, 0)):
+                blocks.insert(0, window_block(shape, layer.kernel, layer.stride,
+                                              layer.padding))
+        out.append((layer.name, blocks))
+    return out
+
+
+def memory_cost(family: str, memories: list[tuple[int, int]]) -> dict[str, float]:
+    """BRAM, LUT-RAM cells and soft-logic bits of a block's memories on one family."""
+    res = {"bram": 0, "lutram": 0, "logic_mem_bits": 0, "lutram_bits": 0}
+    for depth, width in memories:
+        m = map_memory(family, depth, width)
+        res["bram"] += m.bram
+        res["lutram"] += m.lutram
+        if m.kind == "logic":
+            res["logic_mem_bits"] += depth * width
+        elif m.kind == "distributed":
+            res["lutram_bits"] += depth * width
+    return res
