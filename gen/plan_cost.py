@@ -74,9 +74,17 @@ def _bits(v: int) -> int:
     return max(1, int(v).bit_length())
 
 
-def popcount_luts(n: int) -> float:
+# LUT4s per popcount input bit, fitted to synth_ecp5 on hw.engine / hw.folded (bench/
+# plan_ecp5.py): constant weights fold into the tree, a weight from memory does not.
+LUTS_PER_BIT_CONST = 2.6
+LUTS_PER_BIT_VAR = 4.0
+LUTS_PER_MUX_BIT = 0.75     # chunk mux, per (chunk, bit) input
+LUTS_PER_LANE = 90          # accumulator, threshold ROM and compare, result register
+
+
+def popcount_luts(n: int, variable: bool = False) -> float:
     """An adder tree over n bits (the first level absorbs an XNOR/AND per leaf)."""
-    return 1.1 * n if n > 1 else float(n)
+    return (LUTS_PER_BIT_VAR if variable else LUTS_PER_BIT_CONST) * n if n > 1 else float(n)
 
 
 def unrolled_cost(conv: Conv, family: str, stages: int = 1) -> Cost:
@@ -106,16 +114,13 @@ def folded_cost(conv: Conv, sched: FoldSchedule, family: str, style: str,
     kh, kw = conv.kernel
     window_bits = kh * kw * conv.in_channels_per_group * conv.groups
     chunks = sched.zero_chunk + 1
-    lut = len(word.mux_columns) * sched.simd * (chunks - 1) * 0.5
+    lut = len(word.mux_columns) * sched.simd * (chunks - 1) * LUTS_PER_MUX_BIT
     acc = _bits(conv.weights[0].size * max(1, conv.q, abs(conv.p) + conv.q)) + 1
     lanes = sum(1 for lane in sched.lanes if lane)
-    per_lane = popcount_luts(sched.simd) + 2 * acc
+    per_lane = popcount_luts(sched.simd, variable=True) + LUTS_PER_LANE
     if conv.domain == "sparse" and conv.p:
         per_lane += popcount_luts(sched.simd) + acc
     lut += lanes * per_lane
-    for lane in sched.lanes:
-        if lane and conv.scores is None:
-            lut += rom_luts(family, len(lane), acc + 1) + _bits(len(lane))
     ff = window_bits + lanes * (acc + _bits(sched.simd) * stages) + conv.out_channels
     if conv.scores is not None:
         lut += conv.out_channels * (acc + 2) * 3
@@ -131,16 +136,35 @@ def window_cost(family: str, in_shape, kernel, stride, padding) -> Cost:
     p = plan_window(h, w, tuple(kernel), tuple(stride), tuple(padding))
     kh, kw = p.kernel
     out_bits = kh * kw * c
-    lut = out_bits * 0.5 * max(0, len(p.patterns) - 1) + kh * c * (kh - 1) * 0.5 \
-        + p.period * 0.3 + 60
+    # pattern muxes, bank muxes, step decode, counters (fitted to synth_ecp5)
+    lut = out_bits * 0.5 * max(0, len(p.patterns) - 1) + kh * c * (kh - 1) \
+        + p.period * 0.3 + 150
     ff = out_bits + (p.length - 1) * kh * c + 60
     line = Cost()
     for _ in range(kh):
-        if w * c >= 1024:
-            line = line + Cost(bram=bram_count(family, w, c))
-        else:
-            line = line + Cost(lut=rom_luts(family, w, c), ff=c)
+        line = line + line_buffer_cost(family, w, c)
     return Cost(lut * LUT_SCALE[family], ff) + line
+
+
+# LUT-RAM cells per family (depth, width) for a line buffer; ice40 has none.
+LUTRAM = {"ecp5": (16, 4), "gowin": (16, 4), "xilinx": (64, 1)}
+
+
+def line_buffer_cost(family: str, depth: int, width: int) -> Cost:
+    """A depth x width RAM with one write and one read port, where yosys's memory_libmap
+    would put it: block RAM at cost 128 per cell against LUT-RAM at 4 per cell plus the
+    address mux (its cost weights, ECP5 numbers for every family)."""
+    block = 128.0 * bram_count(family, depth, width)
+    if family in LUTRAM:
+        d, w = LUTRAM[family]
+        cells = math.ceil(depth / d) * math.ceil(width / w)
+        dist = 4.0 * cells + 8 + (math.ceil(depth / d) - 1) * width * 0.5
+        if dist <= block:
+            # a cell is a LUT-RAM slice (two LUTs' worth), plus the read mux
+            return Cost(lut=2 * cells + (math.ceil(depth / d) - 1) * width, ff=width)
+    elif depth * width <= 64:
+        return Cost(lut=depth * width / 4, ff=depth * width)
+    return Cost(bram=bram_count(family, depth, width))
 
 
 def encoder_cost(desc: Description, family: str) -> Cost:

@@ -47,8 +47,14 @@ def signed_width(lo: int, hi: int) -> int:
 
 
 def memory_attrs(style: str) -> dict[str, str]:
-    """yosys attributes forcing a memory's implementation ("auto": yosys decides)."""
-    return {} if style == "auto" else {"ram_style": style, "rom_style": style}
+    """yosys attributes forcing a memory's implementation ("auto": yosys decides). The weight
+    memory is a ROM (no write port): yosys has no LUT-RAM mapping for a ROM on ECP5 ("no
+    valid mapping found"), so "distributed" asks for a ROM in LUTs, which is what a
+    LUT-RAM would cost anyway."""
+    if style == "auto":
+        return {}
+    kind = "logic" if style == "distributed" else style
+    return {"ram_style": kind, "rom_style": kind}
 
 
 def pick_style(style: str, depth: int, width: int) -> str:

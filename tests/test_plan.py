@@ -230,3 +230,19 @@ def test_explore_cli(tmp_path, capsys):
     assert "Pareto front" in capsys.readouterr().out
     assert main(["explore", str(model), "--points", "1", "-o", str(tmp_path / "y")]) == 2
     assert not (tmp_path / "y").exists()
+
+
+def test_planned_top_checks_the_plan(tmp_path):
+    from gen.plan_build import manifest_fields, planned_top
+    desc = random_description(3, height=6, width=6)
+    plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True)
+    top = planned_top(desc, plan)
+    assert top.timing.ii == plan.ii        # the blocks' own Timing agrees with the planner
+    assert manifest_fields(plan)["plan"]["predicted_ii"] == plan.ii
+    other = random_description(4)
+    with pytest.raises(UserError, match="the plan is for layers"):
+        planned_top(other, plan)
+    bad = replace(plan, layers=tuple(replace(lp, pe=999) if lp.engine == "folded" else lp
+                                     for lp in plan.layers))
+    with pytest.raises(UserError, match="out of range"):
+        planned_top(desc, bad)
