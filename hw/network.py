@@ -23,7 +23,7 @@ from models.description import Conv, Description, MaxPool
 from .encoder import Encoder
 from .engine import ConvEngine
 from .pool import BinaryMaxPool
-from .timing import Timing, payload_width
+from .timing import Timing
 from .window import WindowGenerator
 
 
@@ -93,6 +93,13 @@ def byte_round(bits: int) -> int:
     return (bits + 7) // 8 * 8
 
 
+def port_widths(desc: Description) -> tuple[int, int, int]:
+    """(s_axis_tdata, m_axis_tdata, result) widths in bits for a description."""
+    from .engine import result_layout
+    result = result_layout(desc.layers[-1]).size
+    return byte_round(desc.input.channels * desc.input.bits), byte_round(result), result
+
+
 class Network(wiring.Component):
     """The streaming accelerator for a description.
 
@@ -117,9 +124,7 @@ class Network(wiring.Component):
                        for layer, shape in zip(desc.layers, desc.layer_inputs())]
         self.blocks = [("encoder", self.encoder)] + [
             (layer.name, block) for layer, block in zip(desc.layers, self.layers)]
-        self.in_width = byte_round(inp.channels * inp.bits)
-        self.result_width = payload_width(self.layers[-1].o)
-        self.out_width = byte_round(self.result_width)
+        self.in_width, self.out_width, self.result_width = port_widths(desc)
         members = {
             "s_axis_tdata": In(self.in_width), "s_axis_tvalid": In(1),
             "s_axis_tready": Out(1), "s_axis_tlast": In(1),

@@ -69,7 +69,8 @@ def test_encoder_runtime_thresholds(simulator):
     writes = [(ch * t + k, int(new.thresholds[ch, k])) for ch in range(c) for k in range(t)]
     vec = {"inputs": to_npz(pack_samples(x, b), c * b), "count": len(x),
            "out_width": c * t, "seed": 3, "gap": 0.3, "stall": 0.4, "timeout": 4000,
-           "cfg_addr": np.array([a for a, _ in writes]), "cfg_data": np.array([d for _, d in writes])}
+           "cfg_addr": np.array([a for a, _ in writes]),
+           "cfg_data": np.array([d for _, d in writes])}
     out = run_bench("encoder-runtime", [RUNTIME], make, 0, "encoder_runtime_bench", simulator,
                     vec)
     check_outputs("encoder", pack_bits(before) + pack_bits(after), out, (2, 1, len(x)))

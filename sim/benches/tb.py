@@ -43,6 +43,8 @@ class StreamTB:
         self.o_valid, self.o_ready, self.o_data = (getattr(dut, n) for n in o)
         self.rng = random.Random(seed)
         self.gap, self.stall = gap, stall
+        self.last = None          # optional tlast input, set on every `frame_pixels`-th word
+        self.frame_pixels = 0
         self.received: list[int] = []
         self.out_cycles: list[int] = []
         self.in_cycles: list[int] = []
@@ -69,13 +71,15 @@ class StreamTB:
         Drivers change inputs at the falling edge and sample at ReadOnly, which is what
         the next rising edge sees: race-free on Icarus and Verilator alike."""
         clk = self.dut.clk
-        for word in words:
+        for n, word in enumerate(words):
             await FallingEdge(clk)
             while self.gap and self.rng.random() < self.gap:
                 self.i_valid.value = 0
                 await FallingEdge(clk)
             self.i_data.value = int(word)
             self.i_valid.value = 1
+            if self.last is not None:
+                self.last.value = int(n % self.frame_pixels == self.frame_pixels - 1)
             while True:
                 await ReadOnly()
                 if self.i_ready.value:

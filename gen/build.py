@@ -1,0 +1,229 @@
+"""Verilog and manifest for a description: what `bnngen build FILE -o DIR` writes.
+
+Output layout (stable; `bnngen report` and other tools read it through manifest.json):
+
+    DIR/
+      bnn_top.v            the whole accelerator: module `bnn_top` (name set by --top) with
+                           AXI-Stream-style ports; its blocks are submodules `bnn_top.<block>`
+      layers/encoder.v     module `encoder`: the encoder alone (ports i__*, o__*, clk, rst)
+      layers/<layer>.v     module `<layer>` (the layer name, made a Verilog identifier): one
+                           self-contained module per layer, stream ports i__valid/i__ready/
+                           i__payload and o__valid/o__ready/o__payload, clk, rst (sync, high)
+      lint.vlt             Verilator waivers for Amaranth's Verilog style, each justified
+      manifest.json        ports, packing, per-block timing, II, latency, file hashes
+
+Block classes (hw/): `Encoder`, `ConvLayer` (= `WindowGenerator` + `ConvEngine`, the window
+generator left out for 1x1 stride-1 unpadded kernels), `PoolLayer` (= `WindowGenerator` +
+`WindowOr`), `Network`. Each has `timing` (hw.timing.Timing: latency, ii, widths, stages).
+
+Emission is deterministic (no source locations, no timestamps, sorted JSON), so two builds
+of one description give byte-identical files; the folder is written next to DIR under a
+temporary name and renamed into place, so DIR is never left half written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from models.description import Conv, Description
+from models.errors import UserError
+
+MANIFEST_VERSION = 1
+DEFAULT_TOP = "bnn_top"
+
+# Verilator -Wall findings that are properties of Amaranth's (yosys') Verilog, not of the
+# design; each waiver says why it is harmless.
+LINT_WAIVERS = {
+    "PROCASSINIT": "every register carries its power-up value as a declaration initialiser "
+                   "and is also assigned in its always block (FPGA init + sync reset)",
+    "WIDTHEXPAND": "Amaranth arithmetic widens operands explicitly by its own rules; yosys "
+                   "prints the operands at their natural widths",
+    "WIDTHTRUNC": "Amaranth truncates results to the target width on purpose (e.g. modular "
+                  "row counters, sums wider than the register that keeps them)",
+    "UNUSEDSIGNAL": "intermediate nets and unused high bits the generator names for "
+                    "readability; synthesis removes them",
+    "CASEINCOMPLETE": "case statements follow a default assignment, so a missing item keeps "
+                      "the default by construction",
+    "CMPCONST": "generic comparisons that are constant for some shapes (e.g. step < W when the "
+                "row period is W); synthesis folds them",
+    "UNSIGNED": "comparisons of unsigned values against 0 in shape-generic code; folded away",
+    "DECLFILENAME": "one file holds a module and its submodules, named after the module",
+}
+
+
+def verilog_name(name: str) -> str:
+    """A layer name as a plain Verilog identifier."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not ident or not (ident[0].isalpha() or ident[0] == "_"):
+        ident = "l_" + ident
+    return ident
+
+
+def block_modules(desc: Description) -> list[tuple[str, str]]:
+    """(block name, module name) of the encoder and every layer, unique and stable."""
+    out, used = [], set()
+    for name in ["encoder"] + [layer.name for layer in desc.layers]:
+        mod = verilog_name(name)
+        while mod in used or mod == DEFAULT_TOP:
+            mod += "_"
+        used.add(mod)
+        out.append((name, mod))
+    return out
+
+
+def manifest(desc: Description, net, top: str, files: dict[str, str],
+             stages: int) -> dict:
+    """Everything a user of the Verilog needs, as plain JSON."""
+    from hw.engine import class_width, score_width
+    inp = desc.input
+    last: Conv = desc.layers[-1]
+    cw, sw = class_width(last.out_channels), score_width(last)
+    timing = net.timing
+    blocks = []
+    shapes = [inp.shape] + [desc.encoded_shape] + [layer.out_shape for layer in desc.layers]
+    for k, ((name, block), (_, mod)) in enumerate(zip(net.blocks, block_modules(desc))):
+        t = block.timing
+        entry = {"name": name, "kind": "encoder" if k == 0 else desc.layers[k - 1].kind,
+                 "module": mod, "file": f"layers/{mod}.v", "class": type(block).__name__,
+                 "in_shape": list(shapes[k]), "out_shape": list(shapes[k + 1]),
+                 "in_width": t.in_width, "out_width": t.out_width,
+                 "in_items": t.in_items, "out_items": t.out_items,
+                 "latency_cycles": t.latency, "ii_cycles": t.ii, "stages": t.stages}
+        window = getattr(block, "window", None)
+        if window is not None:
+            p = window.plan
+            entry["window"] = {"line_buffers": p.banks, "line_words": p.width,
+                               "row_period": p.period, "spilled_per_row": p.flush,
+                               "shift_columns": p.length}
+        blocks.append(entry)
+    return {
+        "bnngen_manifest": MANIFEST_VERSION,
+        "name": desc.name,
+        "top": top,
+        "verilog": sorted(files),
+        "clock": {"port": "clk", "edge": "rising"},
+        "reset": {"port": "rst", "kind": "synchronous, active high"},
+        "ports": {
+            "s_axis_tdata": {"dir": "in", "width": net.in_width},
+            "s_axis_tvalid": {"dir": "in", "width": 1},
+            "s_axis_tready": {"dir": "out", "width": 1},
+            "s_axis_tlast": {"dir": "in", "width": 1},
+            "m_axis_tdata": {"dir": "out", "width": net.out_width},
+            "m_axis_tvalid": {"dir": "out", "width": 1},
+            "m_axis_tready": {"dir": "in", "width": 1},
+            "m_axis_tlast": {"dir": "out", "width": 1},
+        },
+        "input": {"height": inp.height, "width": inp.width, "channels": inp.channels,
+                  "sample_bits": inp.bits, "frame_pixels": inp.height * inp.width,
+                  "packing": "one pixel per transfer, raster order; sample c at bits "
+                             f"[c*{inp.bits}, (c+1)*{inp.bits}), zero padded to bytes",
+                  "tlast": "accepted and ignored: a frame is height*width transfers"},
+        "output": {"transfers_per_frame": 1,
+                   "class": {"lsb": 0, "width": cw},
+                   "scores": [{"class": o, "lsb": cw + o * sw, "width": sw,
+                               "signed": True} for o in range(last.out_channels)],
+                   "result_width": net.result_width,
+                   "tlast": "1 on every result"},
+        "options": {"popcount_stages": stages, "runtime_thresholds": False},
+        "layers": blocks,
+        "pipeline_depth": timing.stages,
+        "latency_cycles": timing.latency,
+        "latency_note": "cycles from the transfer of a frame's last pixel to its result, "
+                        "with no input gaps and no backpressure",
+        "initiation_interval_cycles": timing.ii,
+        "cycles_per_frame": timing.ii,
+        "one_pixel_per_clock": timing.ii == inp.height * inp.width,
+        "files": files,
+    }
+
+
+def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
+         progress: bool = False) -> dict[str, str]:
+    """All output files of a build as {relative path: text}."""
+    from amaranth.back import verilog
+
+    from hw.network import Network, layer_block
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
+        raise UserError(f"--top {top!r} is not a Verilog identifier")
+    modules = block_modules(desc)
+    jobs = [("top", None)] + [(name, mod) for name, mod in modules]
+    bar = _progress(len(jobs), progress)
+    texts: dict[str, str] = {}
+    net = Network(desc, stages=stages)
+    texts[f"{top}.v"] = verilog.convert(net, name=top, emit_src=False)
+    bar.update()
+    shapes = desc.layer_inputs()
+    for k, (_, mod) in enumerate(modules):
+        if k == 0:
+            from hw.encoder import Encoder
+            inp = desc.input
+            block = Encoder(inp.channels, inp.bits, desc.encoder)
+        else:
+            block = layer_block(desc.layers[k - 1], shapes[k - 1], stages)
+        texts[f"layers/{mod}.v"] = verilog.convert(block, name=mod, emit_src=False)
+        bar.update()
+    bar.close()
+    texts["lint.vlt"] = lint_waivers()
+    hashes = {path: hashlib.sha256(text.encode()).hexdigest()
+              for path, text in sorted(texts.items()) if path.endswith(".v")}
+    doc = manifest(desc, net, top, hashes, stages)
+    texts["manifest.json"] = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    return texts
+
+
+def lint_waivers() -> str:
+    lines = ["`verilator_config", "// Waivers for `verilator --lint-only -Wall lint.vlt *.v`:",
+             "// each finding below is a property of Amaranth's Verilog style, not a bug."]
+    for rule, why in LINT_WAIVERS.items():
+        lines += [f"// {rule}: {why}", f"lint_off -rule {rule}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
+    """Write the files into a temporary sibling folder, then swap it into place."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise UserError(f"{out}: folder is not empty and holds no bnngen build; "
+                        "refusing to replace it")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as e:
+        raise UserError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    try:
+        for rel, text in texts.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        tmp.chmod(0o755)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / "build")
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def build(desc: Description, out_dir, *, top: str = DEFAULT_TOP, stages: int = 1,
+          progress: bool = False) -> Path:
+    return write_atomic(out_dir, emit(desc, top=top, stages=stages, progress=progress))
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, desc="emitting Verilog", unit="module", disable=not enabled,
+                leave=False)

@@ -1,0 +1,37 @@
+"""`bnngen build FILE -o DIR`: Verilog for the top and every layer, plus the manifest."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from models import description as fmt
+from models.errors import UserError
+
+from .build import DEFAULT_TOP, build
+
+
+def register(sub) -> None:
+    p = sub.add_parser("build", help="emit Verilog (top + one module per layer) and a "
+                                     "manifest for a model description")
+    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output folder (replaced atomically)")
+    p.add_argument("--top", default=DEFAULT_TOP, help="top module name (default %(default)s)")
+    p.add_argument("--popcount-stages", type=int, default=1, metavar="N",
+                   help="register stages inside each popcount tree (default %(default)s)")
+    p.set_defaults(func=cmd_build)
+
+
+def cmd_build(args) -> int:
+    if args.popcount_stages < 0:
+        raise UserError(f"--popcount-stages must be >= 0, got {args.popcount_stages}")
+    desc = fmt.load(args.file)
+    out = build(desc, args.output, top=args.top, stages=args.popcount_stages,
+                progress=sys.stderr.isatty())
+    man = json.loads((out / "manifest.json").read_text())
+    print(f"{out}/{args.top}.v: {man['name']}, {len(man['layers'])} blocks, "
+          f"{man['cycles_per_frame']} cycles per frame "
+          f"({'one pixel per clock' if man['one_pixel_per_clock'] else 'below one pixel/clock'}), "
+          f"latency {man['latency_cycles']} cycles")
+    return 0

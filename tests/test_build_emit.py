@@ -1,0 +1,116 @@
+"""`bnngen build`: deterministic Verilog, Verilator lint, manifest contents, atomic output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gen.build import build
+from gen.cli import main
+from models import description as fmt
+from models.factory import random_description
+
+ROOT = Path(__file__).resolve().parents[1]
+VERILATOR = ROOT / ".venv/lib/python3.11/site-packages/verilator/bin/verilator"
+
+
+@pytest.fixture(scope="module")
+def shipped_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shipped") / "build"
+    build(fmt.load(ROOT / "models/zoo/default.json"), out)
+    return out
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_builds_are_byte_identical(tmp_path):
+    desc = random_description(272)
+    a = build(desc, tmp_path / "a")
+    b = build(desc, tmp_path / "b")
+    assert _files(a) == _files(b)
+
+
+def _verilator() -> str:
+    exe = shutil.which("verilator") or (str(VERILATOR) if VERILATOR.exists() else None)
+    if exe is None:
+        pytest.skip("verilator not installed")
+    return exe
+
+
+def test_lint_clean_with_justified_waivers(shipped_build):
+    exe = _verilator()
+    waivers = (shipped_build / "lint.vlt").read_text()
+    rules = re.findall(r"lint_off -rule (\w+)", waivers)
+    for rule in rules:  # every waiver carries its reason on the line above
+        assert re.search(rf"// {rule}: \S", waivers), f"waiver {rule} is not justified"
+    man = json.loads((shipped_build / "manifest.json").read_text())
+    # The top holds every block; one standalone layer file stands for the others (same
+    # generator, and linting the big classifier twice costs CI time).
+    for rel in [f"{man['top']}.v", "layers/conv1.v"]:
+        r = subprocess.run([exe, "--lint-only", "-Wall", "lint.vlt", rel], cwd=shipped_build,
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and not r.stderr.strip(), f"{rel}: {r.stderr[:2000]}"
+
+
+def test_manifest_matches_verilog(shipped_build):
+    man = json.loads((shipped_build / "manifest.json").read_text())
+    top = (shipped_build / f"{man['top']}.v").read_text()
+    for port, spec in man["ports"].items():
+        m = re.search(rf"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?{port};", top, re.MULTILINE)
+        assert m, f"port {port} missing"
+        assert m.group(1) == {"in": "input", "out": "output"}[spec["dir"]]
+        assert (int(m.group(2)) + 1 if m.group(2) else 1) == spec["width"], port
+    assert man["cycles_per_frame"] == man["initiation_interval_cycles"] == 28 * 28
+    assert man["one_pixel_per_clock"]
+    assert man["latency_cycles"] == sum(b["latency_cycles"] for b in man["layers"])
+    assert [b["name"] for b in man["layers"]] == ["encoder", "conv1", "pool1", "conv2",
+                                                   "pool2", "fc"]
+    for block in man["layers"]:
+        text = (shipped_build / block["file"]).read_text()
+        assert re.search(rf"^module {block['module']}\(", text, re.MULTILINE), block
+    scores = man["output"]["scores"]
+    assert len(scores) == 10 and scores[0]["lsb"] == man["output"]["class"]["width"]
+    assert scores[-1]["lsb"] + scores[-1]["width"] == man["output"]["result_width"]
+    for rel, digest in man["files"].items():
+        import hashlib
+        assert hashlib.sha256((shipped_build / rel).read_bytes()).hexdigest() == digest
+
+
+def test_build_replaces_a_previous_build_atomically(tmp_path):
+    desc = random_description(34)
+    out = tmp_path / "out"
+    build(desc, out)
+    (out / "stale.v").write_text("// left over\n")
+    build(desc, out)
+    assert not (out / "stale.v").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_cli_refuses_a_foreign_folder(tmp_path, capsys):
+    foreign = tmp_path / "docs"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    path = tmp_path / "m.json"
+    fmt.save(random_description(34), path)
+    assert main(["build", str(path), "-o", str(foreign)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "refusing" in err
+    assert (foreign / "notes.txt").read_text() == "mine"
+    assert main(["build", str(path), "-o", str(tmp_path / "x"), "--top", "9bad"]) == 2
+
+
+def test_cli_build_prints_summary(tmp_path, capsys):
+    path = tmp_path / "m.json"
+    fmt.save(random_description(34), path)
+    assert main(["build", str(path), "-o", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "cycles per frame" in out and os.path.exists(tmp_path / "b" / "manifest.json")
