@@ -9,10 +9,10 @@ import sys
 
 from models.errors import UserError
 
-from . import commands, demo, explore, plan_cmd, report_cmd, train_cmd
+from . import build_cmd, commands, demo, explore, plan_cmd, report_cmd, train_cmd
 
 # Modules providing subcommands, in the order `bnngen --help` lists them.
-SUBCOMMANDS = [commands, demo, train_cmd, report_cmd, plan_cmd, explore]
+SUBCOMMANDS = [commands, demo, build_cmd, train_cmd, report_cmd, plan_cmd, explore]
 
 
 def build_parser() -> argparse.ArgumentParser:
