@@ -48,20 +48,18 @@ def _find_manifest(folder: Path) -> Path:
 
 
 def _layer_modules(manifest: dict, modules: list[str], top: str) -> list[tuple[str, str]]:
-    """(layer, module) pairs: the manifest's `module` fields when present, else modules whose
-    name ends with the layer's name."""
+    """(layer, module) pairs: each manifest layer's submodule `<top>.<name>` inside the top
+    (so one hierarchical synthesis covers them all), else its own `module` field."""
     out = []
     for entry in manifest.get("layers", []):
         if not isinstance(entry, dict) or "name" not in entry:
             continue
         name = str(entry["name"])
-        mod = entry.get("module")
-        if mod is None:
-            cands = [m for m in modules if m != top and (m == name or m.endswith("." + name)
-                                                          or m.endswith("_" + name))]
-            mod = cands[0] if cands else None
-        if mod is not None:
-            out.append((name, str(mod).lstrip("\\")))
+        inside = f"{top}.{name}"
+        if inside in modules:
+            out.append((name, inside))
+        elif entry.get("module") is not None:
+            out.append((name, str(entry["module"]).lstrip("\\")))
     return out
 
 
@@ -100,22 +98,22 @@ def load_build_dir(folder: str | Path) -> DesignSource:
 
 
 def _verilog_files(folder: Path, manifest: dict) -> list[Path]:
-    """The Verilog files the manifest names (key `verilog`/`files`), else every *.v there."""
+    """The top's Verilog file (`<top>.v` among the manifest's `verilog` files: it holds
+    every layer as a submodule), else every file the manifest names, else every *.v."""
     named = manifest.get("verilog") or manifest.get("files")
-    paths: list[Path] = []
     if isinstance(named, str):
-        paths = [folder / named]
-    elif isinstance(named, list):
-        paths = [folder / str(n) for n in named if str(n).endswith(".v")]
+        named = [named]
     elif isinstance(named, dict):
-        paths = [folder / str(n) for n in named.values() if str(n).endswith(".v")]
+        named = list(named)
+    paths = [folder / str(n) for n in (named or []) if str(n).endswith(".v")]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise UserError(f"{folder}: garbled build folder: {missing[0].name} is missing")
-    if paths:
-        # A top file that includes per-layer files: read each once, top last.
-        return sorted(set(paths), key=lambda p: (p.name == Path(str(named)).name, p.name))
-    return sorted(folder.glob("*.v"))
+    top = str(manifest.get("top") or "")
+    top_file = [p for p in paths if p.name == f"{top}.v"]
+    if top_file:
+        return top_file
+    return paths or sorted(folder.glob("*.v"))
 
 
 def network_source(desc, origin: str = "") -> DesignSource:

@@ -117,45 +117,61 @@ def _fit_error(log: str) -> str:
     return "nextpnr failed"
 
 
-def place_and_route(verilog: str, top: str, device: str, *, timeout: float | None = 600,
-                    seed: int = 1) -> dict:
-    """Fmax (MHz) and utilization on one device, or fits=False with the reason."""
-    dev = DEVICES[device]
+def place_and_route(verilog: str, top: str, devices: list[str], *,
+                    timeout: float | None = 600, seed: int = 1) -> dict[str, dict]:
+    """Per device: Fmax (MHz) and utilization, or fits=False with the reason. The wrapped
+    design is synthesized once per family (ice40, ecp5) and placed on each device."""
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bnngen-pnr-") as work:
         Path(work, "design.v").write_text(verilog + "\n" + wrapper_verilog(verilog, top))
-        synth = "synth_ice40" if dev.family == "ice40" else "synth_ecp5"
-        script = (f"read_verilog -sv design.v; {synth} -top {WRAPPER} -json netlist.json; "
-                  "tee -q -o stat.json stat -json")
-        y = _run([*yosys_executable(), "-q", "-l", "yosys.log", "-p", script], work, timeout)
-        if y.returncode != 0 or not Path(work, "netlist.json").exists():
-            raise SynthError(f"yosys for {device} failed: {y.stderr.strip()[-200:]}")
-        cells = json.loads(Path(work, "stat.json").read_text())["design"]["num_cells_by_type"]
-        luts = cells.get("SB_LUT4", 0) if dev.family == "ice40" else cells.get("LUT4", 0)
-        brams = sum(v for k, v in cells.items() if k.startswith(("SB_RAM40", "DP16KD",
-                                                                    "PDPW16KD")))
-        pins = sum(w for _, _, w in wrapper_ports(verilog, top))
-        over = [f"{n:,} {what} of {cap:,}" for n, cap, what in
-                ((luts, dev.luts, "LUTs"), (brams, dev.brams, "BRAMs"), (pins, dev.pins, "pins"))
-                if n > cap]
-        if over:
-            return {"fits": False, "reason": "needs " + ", ".join(over), "device": device}
         Path(work, "out").mkdir()  # nextpnr exits 125 at the end when this folder is missing
-        out = "out/design.asc" if dev.family == "ice40" else "out/design.config"
-        flag = "--asc" if dev.family == "ice40" else "--textcfg"
-        cmd = [*_nextpnr(dev.family), *dev.args, "--json", "netlist.json", flag, out,
-               "--report", "report.json", "--seed", str(seed), "--freq", "12", "-q",
-               "-l", "nextpnr.log"]
-        p = _run(cmd, work, timeout)
-        log = Path(work, "nextpnr.log").read_text(errors="replace") \
-            if Path(work, "nextpnr.log").exists() else p.stderr
-        rpath = Path(work, "report.json")
-        if p.returncode != 0 or not rpath.exists():
-            return {"fits": False, "reason": _fit_error(log + p.stderr), "device": device}
-        rep = json.loads(rpath.read_text())
+        pins = sum(w for _, _, w in wrapper_ports(verilog, top))
+        cells_of: dict[str, dict] = {}
+        for device in devices:
+            dev = DEVICES[device]
+            if dev.family not in cells_of:
+                cells_of[dev.family] = _synth_netlist(work, dev.family, timeout)
+            results[device] = _place(work, dev, cells_of[dev.family], pins, timeout, seed)
+    return results
+
+
+def _synth_netlist(work: str, family: str, timeout: float | None) -> dict[str, int]:
+    """yosys for `family` on the wrapper: netlist-<family>.json and its cell counts."""
+    synth = "synth_ice40" if family == "ice40" else "synth_ecp5"
+    script = (f"read_verilog -sv design.v; {synth} -top {WRAPPER} -json netlist-{family}.json; "
+              f"tee -q -o stat-{family}.json stat -json")
+    y = _run([*yosys_executable(), "-q", "-l", f"yosys-{family}.log", "-p", script], work,
+             timeout)
+    if y.returncode != 0 or not Path(work, f"netlist-{family}.json").exists():
+        raise SynthError(f"yosys {family} for place and route failed: "
+                         f"{y.stderr.strip()[-200:]}")
+    stat = json.loads(Path(work, f"stat-{family}.json").read_text())
+    return stat["design"]["num_cells_by_type"]
+
+
+def _place(work: str, dev: Device, cells: dict[str, int], pins: int, timeout, seed) -> dict:
+    luts = cells.get("SB_LUT4", 0) if dev.family == "ice40" else cells.get("LUT4", 0)
+    brams = sum(v for k, v in cells.items() if k.startswith(("SB_RAM40", "DP16KD", "PDPW16KD")))
+    over = [f"{n:,} {what} of {cap:,}" for n, cap, what in
+            ((luts, dev.luts, "LUTs"), (brams, dev.brams, "BRAMs"), (pins, dev.pins, "pins"))
+            if n > cap]
+    if over:
+        return {"fits": False, "reason": "needs " + ", ".join(over), "device": dev.name}
+    out = f"out/{dev.name}.asc" if dev.family == "ice40" else f"out/{dev.name}.config"
+    flag = "--asc" if dev.family == "ice40" else "--textcfg"
+    report, log = f"report-{dev.name}.json", f"nextpnr-{dev.name}.log"
+    cmd = [*_nextpnr(dev.family), *dev.args, "--json", f"netlist-{dev.family}.json", flag, out,
+           "--report", report, "--seed", str(seed), "--freq", "12", "-q", "-l", log]
+    p = _run(cmd, work, timeout)
+    text = Path(work, log).read_text(errors="replace") if Path(work, log).exists() else ""
+    rpath = Path(work, report)
+    if p.returncode != 0 or not rpath.exists():
+        return {"fits": False, "reason": _fit_error(text + p.stderr), "device": dev.name}
+    rep = json.loads(rpath.read_text())
     fmax = [v.get("achieved") for v in rep.get("fmax", {}).values() if v.get("achieved")]
-    util = rep.get("utilization", {})
-    return {"fits": True, "device": device, "fmax_mhz": round(min(fmax), 2) if fmax else None,
-            "utilization": _utilization(dev.family, util)}
+    return {"fits": True, "device": dev.name,
+            "fmax_mhz": round(min(fmax), 2) if fmax else None,
+            "utilization": _utilization(dev.family, rep.get("utilization", {}))}
 
 
 def _utilization(family: str, util: dict) -> dict:

@@ -40,34 +40,45 @@ def _summary(family: str, cells: dict[str, int], transistors: int | None) -> dic
 
 
 def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True,
-               progress: bool = True) -> dict:
+               progress: bool = True, jobs: int = 1) -> dict:
     """Per family, one yosys run of the top with its hierarchy kept: the design total, and
-    each layer's module with its submodules (its subtree)."""
+    each layer's module with its submodules (its subtree). `jobs` families run at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(fam: str):
+        return fam, run_yosys(src.verilog, fam, src.top, use_cache=use_cache)
+
     results: dict[str, dict] = {}
-    bar = tqdm(families, desc="yosys", unit="family", disable=not progress, leave=False)
-    for fam in bar:
-        bar.set_postfix_str(fam)
-        r = run_yosys(src.verilog, fam, src.top, use_cache=use_cache)
-        res: dict = {"layers": {}}
-        res[TOTAL] = _summary(fam, r.cells, r.subtree_transistors(src.top))
-        res[TOTAL]["module"] = src.top
-        for layer, mod in src.layers:
-            if mod not in r.modules:
-                raise SynthError(f"yosys {fam}: module {mod!r} of layer {layer!r} vanished "
-                                 "during synthesis")
-            row = _summary(fam, r.subtree(mod), r.subtree_transistors(mod))
-            row["module"] = mod
-            res["layers"][layer] = row
-        res["yosys_seconds"] = round(r.seconds, 2)
-        res["cached"] = r.cached
-        results[fam] = res
+    bar = tqdm(total=len(families), desc="yosys", unit="family", disable=not progress,
+               leave=False)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for fam, r in pool.map(one, families):
+            bar.update()
+            results[fam] = _family_result(src, fam, r)
+    bar.close()
     return results
 
 
+def _family_result(src: DesignSource, fam: str, r) -> dict:
+    res: dict = {"layers": {}}
+    res[TOTAL] = _summary(fam, r.cells, r.subtree_transistors(src.top))
+    res[TOTAL]["module"] = src.top
+    for layer, mod in src.layers:
+        if mod not in r.modules:
+            raise SynthError(f"yosys {fam}: module {mod!r} of layer {layer!r} vanished "
+                             "during synthesis")
+        row = _summary(fam, r.subtree(mod), r.subtree_transistors(mod))
+        row["module"] = mod
+        res["layers"][layer] = row
+    res["yosys_seconds"] = round(r.seconds, 2)
+    res["cached"] = r.cached
+    return res
+
+
 def build_report(src: DesignSource, families: list[str], *, fmax: dict | None = None,
-                 use_cache: bool = True, progress: bool = True) -> dict:
+                 use_cache: bool = True, progress: bool = True, jobs: int = 1) -> dict:
     start = time.perf_counter()
-    results = synthesize(src, families, use_cache=use_cache, progress=progress)
+    results = synthesize(src, families, use_cache=use_cache, progress=progress, jobs=jobs)
     report = {
         "design": src.name,
         "source": src.origin,

@@ -29,6 +29,8 @@ def register(sub) -> None:
                    help="report folder (default: SOURCE/report for a build folder, "
                         "else report-NAME)")
     p.add_argument("--no-cache", action="store_true", help="rerun yosys even for cached results")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="yosys runs at once, one family each (default 1)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="analytical LUT/FF/BRAM estimate per layer (instant)")
@@ -50,6 +52,8 @@ def cmd_report(args) -> int:
     from .report import build_report, markdown, write_report
 
     families = check_families(_list(args.family))
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     devices: list[str] = []
     if args.fmax:
         from .fmax import check_devices
@@ -58,7 +62,7 @@ def cmd_report(args) -> int:
     src = load_source(source)
     fmax = _fmax(src, devices) if args.fmax else None
     report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
-                          progress=sys.stderr.isatty())
+                          progress=sys.stderr.isatty(), jobs=args.jobs)
     out = write_report(report, args.out or _default_out(source))
     print(markdown(report))
     print(f"report written to {out}/ (report.json, report.md, resources.png)")
@@ -68,20 +72,16 @@ def cmd_report(args) -> int:
 def _fmax(src, devices: list[str]) -> dict:
     """Place and route on each device; devices it does not fit are reported, and a design
     that fits none of the requested devices is an error (and no report is written)."""
-    from tqdm import tqdm
-
     from .fmax import place_and_route
 
-    results = {}
-    for dev in tqdm(devices, desc="nextpnr", unit="device", disable=not sys.stderr.isatty(),
-                    leave=False):
-        results[dev] = place_and_route(src.verilog, src.top, dev)
-        if not results[dev]["fits"]:
-            print(f"bnngen: {src.name} does not fit {dev}: {results[dev]['reason']}",
-                  file=sys.stderr)
+    results = place_and_route(src.verilog, src.top, devices)
     if not any(r["fits"] for r in results.values()):
         reasons = "; ".join(f"{d}: {r['reason']}" for d, r in results.items())
-        raise UserError(f"{src.name} does not fit any requested device ({reasons})")
+        raise UserError(f"{src.name} does not fit {' or '.join(devices)} ({reasons})")
+    for dev, r in results.items():
+        if not r["fits"]:
+            print(f"bnngen: note: {src.name} does not fit {dev}: {r['reason']}",
+                  file=sys.stderr)
     return results
 
 

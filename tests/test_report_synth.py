@@ -186,3 +186,28 @@ def test_user_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
     err = capsys.readouterr().err.strip()
     assert err.startswith("bnngen: error:") and "\n" not in err
     assert not out.exists()
+
+
+def test_fmax_places_and_routes_and_reports_utilization(tmp_path):
+    from gen.fmax import place_and_route
+    text, _ = popcount_design(6)
+    res = place_and_route(text, "pc", ["up5k", "25f"])
+    for dev in ("up5k", "25f"):
+        assert res[dev]["fits"] and res[dev]["fmax_mhz"] > 1
+        used, avail = res[dev]["utilization"]["lut"]
+        assert 0 < used < avail
+
+
+def test_design_that_fits_no_device_is_an_error_and_writes_nothing(tmp_path, capsys):
+    text, _ = popcount_design(48)          # 48 input pins: more than the UP5K's 39
+    d = tmp_path / "build"
+    d.mkdir()
+    (d / "top.v").write_text(text)
+    (d / "manifest.json").write_text(json.dumps({"top": "pc", "verilog": "top.v"}))
+    out = tmp_path / "out"
+    assert main(["report", str(d), "--family", "ice40", "--fmax", "--device", "up5k",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bnngen: error:") and "\n" not in err
+    assert "does not fit up5k" in err and "pins of 39" in err
+    assert not out.exists()
