@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hw.folded import WeightWord
-from hw.folded_schedule import FoldSchedule, fold_schedule, live_bits
+from hw.folded_schedule import FoldShape, fold_shape, live_bits
 from hw.window_plan import plan_window
 from models.description import Conv, Description, MaxPool, Thermometer
 
@@ -106,27 +105,26 @@ def unrolled_cost(conv: Conv, family: str, stages: int = 1) -> Cost:
     return Cost(lut * LUT_SCALE[family], ff)
 
 
-def folded_cost(conv: Conv, sched: FoldSchedule, family: str, style: str,
+def folded_cost(conv: Conv, shape: FoldShape, pe: int, simd: int, family: str, style: str,
                 stages: int = 1) -> Cost:
     """hw.folded.FoldedEngine: chunk muxes, per-lane popcount + accumulator + threshold
     ROM, the window register and the weight ROM."""
-    word = WeightWord(sched)
     kh, kw = conv.kernel
     window_bits = kh * kw * conv.in_channels_per_group * conv.groups
-    chunks = sched.zero_chunk + 1
-    lut = len(word.mux_columns) * sched.simd * (chunks - 1) * LUTS_PER_MUX_BIT
+    chunks = conv.groups * -(-int(conv.weights[0].size) // simd) + 1
+    lut = shape.mux_columns * simd * (chunks - 1) * LUTS_PER_MUX_BIT
     acc = _bits(conv.weights[0].size * max(1, conv.q, abs(conv.p) + conv.q)) + 1
-    lanes = sum(1 for lane in sched.lanes if lane)
-    per_lane = popcount_luts(sched.simd, variable=True) + LUTS_PER_LANE
+    lanes = shape.lanes_used
+    per_lane = popcount_luts(simd, variable=True) + LUTS_PER_LANE
     if conv.domain == "sparse" and conv.p:
-        per_lane += popcount_luts(sched.simd) + acc
+        per_lane += popcount_luts(simd) + acc
     lut += lanes * per_lane
-    ff = window_bits + lanes * (acc + _bits(sched.simd) * stages) + conv.out_channels
+    ff = window_bits + lanes * (acc + _bits(simd) * stages) + conv.out_channels
     if conv.scores is not None:
         lut += conv.out_channels * (acc + 2) * 3
         ff += conv.out_channels * (acc + 2) * 2
-    lut += 20 + 3 * _bits(sched.steps)
-    mem = memory_cost(family, sched.steps, word.width, style)
+    lut += 20 + 3 * _bits(shape.steps)
+    mem = memory_cost(family, shape.steps, shape.word_width, style)
     return Cost(lut * LUT_SCALE[family], ff) + mem
 
 
@@ -194,4 +192,4 @@ def option_cost(conv: Conv, engine: str, pe: int, simd: int, style: str, family:
                 stages: int = 1) -> Cost:
     if engine == "unrolled":
         return unrolled_cost(conv, family, stages)
-    return folded_cost(conv, fold_schedule(conv, pe, simd), family, style, stages)
+    return folded_cost(conv, fold_shape(conv, pe, simd), pe, simd, family, style, stages)

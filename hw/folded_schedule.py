@@ -159,3 +159,42 @@ def fold_steps(conv: Conv, pe: int, simd: int) -> int:
     chunks = live_chunks(conv, simd)
     lanes = assign_lanes([len(c) for c in chunks], pe)
     return max(1, max(sum(len(chunks[o]) for o in lane) for lane in lanes))
+
+
+@dataclass(frozen=True)
+class FoldShape:
+    """What a folded engine's cost depends on, without building its ops (for planners)."""
+
+    steps: int
+    lanes_used: int
+    mux_columns: int
+    needs_mask: bool
+    word_width: int
+
+
+def fold_shape(conv: Conv, pe: int, simd: int) -> FoldShape:
+    """`fold_schedule`'s sizes, computed from chunk ids alone (same lanes, same columns)."""
+    fan = int(conv.weights[0].size)
+    per_group = -(-fan // simd)
+    og = conv.out_channels_per_group
+    chunks = live_chunks(conv, simd)
+    lanes = assign_lanes([len(c) for c in chunks], pe)
+    steps = max(1, max(sum(len(chunks[o]) for o in lane) for lane in lanes))
+    zero = conv.groups * per_group
+    columns = set()
+    for lane in lanes:
+        col = [(o // og) * per_group + int(c) for o in lane for c in chunks[o]]
+        columns.add(tuple(col + [zero] * (steps - len(col))))
+    needs_mask = False
+    if conv.domain == "bipolar" and conv.mask is not None:
+        kept = channel_bits(conv.kept).astype(bool)
+        ones = np.ones((kept.shape[0], per_group * simd), dtype=bool)
+        zeros = np.zeros_like(ones)
+        ones[:, :fan] = zeros[:, :fan] = kept     # the tail past F needs no mask
+        shape = (kept.shape[0], per_group, simd)
+        visited = zeros.reshape(shape).any(axis=2)
+        needs_mask = bool((visited & ~ones.reshape(shape).all(axis=2)).any())
+    id_width = max(1, zero.bit_length())
+    width = len(columns) * id_width + pe * (simd * (2 if needs_mask else 1) + 2)
+    return FoldShape(steps=steps, lanes_used=sum(1 for lane in lanes if lane),
+                     mux_columns=len(columns), needs_mask=needs_mask, word_width=width)

@@ -246,3 +246,18 @@ def test_planned_top_checks_the_plan(tmp_path):
                                      for lp in plan.layers))
     with pytest.raises(UserError, match="out of range"):
         planned_top(desc, bad)
+
+
+def test_fold_shape_matches_schedule():
+    """The planner's quick sizes equal those of the engine's real schedule and word."""
+    from hw.folded_schedule import fold_shape
+    rng = np.random.default_rng(9)
+    for _ in range(40):
+        conv = random_conv(rng, "c", (4, 4, int(rng.choice([2, 4, 8]))))
+        fan = conv.weights[0].size
+        pe = int(rng.integers(1, conv.out_channels + 1))
+        simd = int(rng.integers(1, fan + 1))
+        sched, shape = fold_schedule(conv, pe, simd), fold_shape(conv, pe, simd)
+        word = WeightWord(sched)
+        assert (shape.steps, shape.mux_columns, shape.needs_mask, shape.word_width) == \
+            (sched.steps, len(word.mux_columns), sched.needs_mask, word.width)
