@@ -144,8 +144,9 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
 
 
 def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
-         progress: bool = False) -> dict[str, str]:
-    """All output files of a build as {relative path: text}."""
+         progress: bool = False, plan=None) -> dict[str, str]:
+    """All output files of a build as {relative path: text}. `plan` (gen.plan.Plan): build
+    each layer as the folding plan says (its popcount stages win over `stages`)."""
     from amaranth.back import verilog
 
     from hw.network import Network, layer_block
@@ -155,7 +156,11 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
     jobs = [("top", None)] + [(name, mod) for name, mod in modules]
     bar = _progress(len(jobs), progress)
     texts: dict[str, str] = {}
-    net = Network(desc, stages=stages)
+    if plan is not None:
+        from gen.plan_build import planned_top
+        net, stages = planned_top(desc, plan), plan.stages
+    else:
+        net = Network(desc, stages=stages)
     texts[f"{top}.v"] = verilog.convert(net, name=top, emit_src=False)
     bar.update()
     shapes = desc.layer_inputs()
@@ -165,7 +170,8 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
             inp = desc.input
             block = Encoder(inp.channels, inp.bits, desc.encoder)
         else:
-            block = layer_block(desc.layers[k - 1], shapes[k - 1], stages)
+            block = (layer_block(desc.layers[k - 1], shapes[k - 1], stages) if plan is None
+                     else _planned_layer(desc.layers[k - 1], shapes[k - 1], plan))
         texts[f"layers/{mod}.v"] = verilog.convert(block, name=mod, emit_src=False)
         bar.update()
     bar.close()
@@ -173,6 +179,9 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
     hashes = {path: hashlib.sha256(text.encode()).hexdigest()
               for path, text in sorted(texts.items()) if path.endswith(".v")}
     doc = manifest(desc, net, top, hashes, stages)
+    if plan is not None:
+        from gen.plan_build import manifest_fields
+        doc.update(manifest_fields(plan))
     texts["manifest.json"] = json.dumps(doc, indent=2, sort_keys=False) + "\n"
     return texts
 
@@ -219,8 +228,14 @@ def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
 
 
 def build(desc: Description, out_dir, *, top: str = DEFAULT_TOP, stages: int = 1,
-          progress: bool = False) -> Path:
-    return write_atomic(out_dir, emit(desc, top=top, stages=stages, progress=progress))
+          progress: bool = False, plan=None) -> Path:
+    return write_atomic(out_dir, emit(desc, top=top, stages=stages, progress=progress,
+                                      plan=plan))
+
+
+def _planned_layer(layer, shape, plan):
+    from hw.folded_layer import planned_block
+    return planned_block(layer, shape, plan.choices().get(layer.name), plan.stages)
 
 
 def _progress(total: int, enabled: bool):

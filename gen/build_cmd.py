@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--top", default=DEFAULT_TOP, help="top module name (default %(default)s)")
     p.add_argument("--popcount-stages", type=int, default=1, metavar="N",
                    help="register stages inside each popcount tree (default %(default)s)")
+    p.add_argument("--plan", metavar="PLAN",
+                   help="folding plan from `bnngen plan` (default: every layer unrolled)")
     p.set_defaults(func=cmd_build)
 
 
@@ -27,8 +29,13 @@ def cmd_build(args) -> int:
     if args.popcount_stages < 0:
         raise UserError(f"--popcount-stages must be >= 0, got {args.popcount_stages}")
     desc = fmt.load(args.file)
+    plan = None
+    if args.plan:
+        from .plan import check_plan, load_plan
+        plan = load_plan(args.plan)
+        check_plan(plan, desc)
     out = build(desc, args.output, top=args.top, stages=args.popcount_stages,
-                progress=sys.stderr.isatty())
+                progress=sys.stderr.isatty(), plan=plan)
     man = json.loads((out / "manifest.json").read_text())
     print(f"{out}/{args.top}.v: {man['name']}, {len(man['layers'])} blocks, "
           f"{man['cycles_per_frame']} cycles per frame "

@@ -261,3 +261,29 @@ def test_fold_shape_matches_schedule():
         word = WeightWord(sched)
         assert (shape.steps, shape.mux_columns, shape.needs_mask, shape.word_width) == \
             (sched.steps, len(word.mux_columns), sched.needs_mask, word.width)
+
+
+def test_build_with_plan(tmp_path, capsys):
+    """`bnngen build --plan`: folded blocks, the plan in the manifest, deterministic."""
+    desc = random_description(3, height=6, width=6)
+    model = tmp_path / "m.json"
+    save(desc, model)
+    floor = analyse(desc, {}).ii
+    assert main(["plan", str(model), "--cycles", str(4 * floor), "--fold-all",
+                 "-o", str(tmp_path / "p.json")]) == 0
+    for out in ("b1", "b2"):
+        assert main(["build", str(model), "--plan", str(tmp_path / "p.json"),
+                     "-o", str(tmp_path / out)]) == 0
+    man = json.loads((tmp_path / "b1" / "manifest.json").read_text())
+    plan = load_plan(tmp_path / "p.json")
+    assert man["plan"]["predicted_ii"] == plan.ii == man["cycles_per_frame"]
+    assert "FoldedConvLayer" in {layer["class"] for layer in man["layers"]}
+    for f in ("bnn_top.v", "manifest.json"):
+        assert (tmp_path / "b1" / f).read_bytes() == (tmp_path / "b2" / f).read_bytes()
+    other = tmp_path / "o.json"
+    save(random_description(4), other)
+    capsys.readouterr()
+    assert main(["build", str(other), "--plan", str(tmp_path / "p.json"),
+                 "-o", str(tmp_path / "b3")]) == 2
+    assert "the plan is for layers" in capsys.readouterr().err
+    assert not (tmp_path / "b3").exists()
