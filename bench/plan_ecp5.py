@@ -82,13 +82,14 @@ def main() -> None:
         "target_cycles": cycles, "fps_target": args.fps, "clock_mhz": args.clock,
         "plan": plan.to_dict(), "plan_seconds": round(plan_s, 2),
         "build_seconds": round(build_s, 1), "verilog_bytes": len(text),
-        "yosys": got, "yosys_seconds": round(yosys_s, 1), "yosys_cells": synth.cells,
+        "yosys": got, "yosys_seconds": round(yosys_s, 1), "yosys_cached": synth.cached,
+        "yosys_cells": synth.cells,
         "estimate": plan.total,
     }
     Path("bench/results/plan_ecp5.json").write_text(json.dumps(result, indent=1) + "\n")
     est = plan.total
     print(f"weights: {weight_bits} bits; plan {plan_s:.1f} s, Verilog {build_s:.1f} s, "
-          f"yosys {yosys_s:.0f} s")
+          f"yosys {yosys_s:.0f} s{' (cached result)' if synth.cached else ''}")
     print(f"yosys synth_ecp5: {got['lut']} LUT4, {got['ff']} FF, {got['bram']} DP16KD, "
           f"{got['lutram']} DPR16X4, {got['carry']} CCU2C")
     print(f"estimate: {est['lut']} LUT, {est['ff']} FF, {est['bram']} BRAM; "
