@@ -69,7 +69,8 @@ def emit(directory: Path, make_component, toplevel: str) -> Path:
 
 def run_bench(name: str, configs: list, make_unit, unit: int, bench: str, simulator: str,
               vectors: dict[str, np.ndarray], toplevel: str = "dut",
-              opt: str = "-O0") -> dict[str, np.ndarray]:
+              opt: str = "-O0", verilog: Path | None = None,
+              quiet: bool = False) -> dict[str, np.ndarray]:
     """Simulate unit `unit` of a `Bundle` of `make_unit(cfg)` over all `configs` (one build
     per block kind and simulator, reused while the configurations and hw/ do not change);
     return the arrays the bench saved, plus `failed`. `opt` is the C++ optimisation of a
@@ -79,17 +80,27 @@ def run_bench(name: str, configs: list, make_unit, unit: int, bench: str, simula
 
     from sim.bundle import Bundle
     _ensure_verilator_on_path()
-    base = config_dir(name, configs)
-    source = emit(base, lambda: Bundle([make_unit(c) for c in configs]), toplevel)
-    vectors = dict(vectors, unit=unit, units=len(configs))
-    build_dir = base / (simulator if simulator != "verilator" else f"verilator{opt}")
+    if verilog is not None:
+        digest = hashlib.sha256(Path(verilog).read_bytes()).hexdigest()
+        base = config_dir(name, [digest, toplevel])
+        base.mkdir(parents=True, exist_ok=True)
+        source = Path(verilog).resolve()
+        vectors = dict(vectors, unit=0, units=0)
+    else:
+        base = config_dir(name, configs)
+        source = emit(base, lambda: Bundle([make_unit(c) for c in configs]), toplevel)
+        vectors = dict(vectors, unit=unit, units=len(configs))
     waves = waves_enabled()
+    build_dir = base / ((simulator if simulator != "verilator" else f"verilator{opt}")
+                        + ("-waves" if waves else ""))
     runner = get_runner(simulator)
     timescale = ("1ns", "1ps")
-    build_args = ["-Wno-fatal"] if simulator == "verilator" else []
+    # Lint has its own test (tests/test_build_emit.py); simulation builds stay quiet.
+    build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if simulator == "verilator" else []
     with _make_flags(simulator, opt):
         runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                     timescale=timescale, waves=waves, build_args=build_args)
+                     timescale=timescale, waves=waves, build_args=build_args,
+                     log_file=build_dir / "build.log" if quiet else None)
     # Per-case files: cases of one build may run one after another in the same directory.
     vec_path = build_dir / f"vectors-{unit}.npz"
     out_path = build_dir / f"outputs-{unit}.npz"
@@ -100,7 +111,8 @@ def run_bench(name: str, configs: list, make_unit, unit: int, bench: str, simula
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     results = _run_quiet(runner,test_module=f"sim.benches.{bench}", hdl_toplevel=toplevel,
                           build_dir=build_dir, test_dir=build_dir, extra_env=env,
-                          waves=waves, timescale=timescale, results_xml=f"results-{unit}.xml")
+                          waves=waves, timescale=timescale, results_xml=f"results-{unit}.xml",
+                          log_file=build_dir / f"test-{unit}.log" if quiet else None)
     from cocotb_tools.check_results import get_results
     _, failed = get_results(results)
     if not out_path.exists():

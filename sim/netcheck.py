@@ -28,43 +28,57 @@ def result_words(desc, scores: np.ndarray, predictions: np.ndarray) -> list[int]
     return words
 
 
-def run_network(name: str, descs: list, unit: int, simulator: str, images: np.ndarray, *,
-                gap: float = 0.3, stall: float = 0.4, seed: int = 5, opt: str = "-O0") -> dict:
-    """Stream `images` through network `unit` of a bundle of `descs`; compare with golden."""
-    desc = descs[unit]
-    gold = forward(desc, images, keep_maps=False)
-    expected = result_words(desc, gold.scores, gold.predictions)
-    pixels = desc.input.height * desc.input.width
+def simulate_network(name: str, descs: list, unit: int, simulator: str, images: np.ndarray,
+                     *, gap: float = 0.3, stall: float = 0.4, seed: int = 5, opt: str = "-O0",
+                     verilog=None, toplevel: str = "dut", quiet: bool = False) -> dict:
+    """Stream `images` through network `unit` of a bundle of `descs` (or through a built
+    `verilog` top); return the bench's arrays plus decoded `classes` and `scores`."""
     from hw.network import port_widths
+    desc = descs[unit]
     in_width, out_width, _ = port_widths(desc)
+    pixels = desc.input.height * desc.input.width
     vec = {"inputs": to_npz(pack_samples(images, desc.input.bits), in_width),
            "count": len(images), "out_width": out_width, "frame_pixels": pixels,
            "seed": seed, "gap": gap, "stall": stall,
            "timeout": 40 * pixels * (len(images) + 2) + 5000}
     out = run_bench(name, [_key(d) for d in descs], lambda k: make_network(_lookup(descs, k)),
-                    unit, "network_bench", simulator, vec, opt=opt)
-    actual = from_npz(out["outputs"])
-    compare_results(desc, expected, actual)
+                    unit, "network_bench", simulator, vec, opt=opt, verilog=verilog,
+                    toplevel=toplevel, quiet=quiet)
+    out["actual"] = from_npz(out["outputs"])
+    decoded = [decode(desc, w) for w in out["actual"]]
+    out["classes"] = np.array([c for c, _ in decoded], dtype=np.int64)
+    out["scores"] = np.array([s for _, s in decoded], dtype=np.int64).reshape(len(decoded), -1)
+    return out
+
+
+def run_network(name: str, descs: list, unit: int, simulator: str, images: np.ndarray,
+                **kwargs) -> dict:
+    """`simulate_network`, then a bit-exact comparison with the golden model."""
+    desc = descs[unit]
+    gold = forward(desc, images, keep_maps=False)
+    expected = result_words(desc, gold.scores, gold.predictions)
+    out = simulate_network(name, descs, unit, simulator, images, **kwargs)
+    compare_results(desc, expected, out["actual"])
     if out["failed"]:
         raise AssertionError(f"{desc.name}: results matched but the cocotb bench failed")
-    out["actual"] = actual
     return out
+
+
+def decode(desc, word: int) -> tuple[int, list[int]]:
+    """(class, scores) from an m_axis_tdata word."""
+    from hw.engine import class_width, score_width
+    conv = desc.layers[-1]
+    cw, sw = class_width(conv.out_channels), score_width(conv)
+    scores = [(word >> (cw + o * sw)) & ((1 << sw) - 1) for o in range(conv.out_channels)]
+    return word & ((1 << cw) - 1), [s - (1 << sw) if s >> (sw - 1) else s for s in scores]
 
 
 def compare_results(desc, expected: list[int], actual: list[int]) -> None:
     """Name the layer (the scores layer), the frame, the class and the values."""
-    from hw.engine import class_width, score_width
     conv = desc.layers[-1]
-    cw, sw = class_width(conv.out_channels), score_width(conv)
-
-    def fields(word):
-        scores = [(word >> (cw + o * sw)) & ((1 << sw) - 1) for o in range(conv.out_channels)]
-        scores = [s - (1 << sw) if s >> (sw - 1) else s for s in scores]
-        return word & ((1 << cw) - 1), scores
-
     for n, (e, a) in enumerate(zip(expected, actual)):
         if e != a:
-            (ec, es), (ac, as_) = fields(e), fields(a)
+            (ec, es), (ac, as_) = decode(desc, e), decode(desc, a)
             bad = next((o for o in range(len(es)) if es[o] != as_[o]), None)
             what = (f"score of class {bad}: expected {es[bad]}, actual {as_[bad]}"
                     if bad is not None else f"class: expected {ec}, actual {ac}")

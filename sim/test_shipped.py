@@ -24,7 +24,7 @@ def shipped():
 
 def test_shipped_100_images_verilator(shipped):
     images, _ = fashion_mnist("test")
-    run_network("network-shipped", [shipped], 0, "verilator", images[:100], opt="-O1")
+    run_network("network-shipped", [shipped], 0, "verilator", images[:100])
 
 
 def test_shipped_cycles_per_frame(shipped):
@@ -32,7 +32,7 @@ def test_shipped_cycles_per_frame(shipped):
     from hw.network import Network
     images, _ = fashion_mnist("test")
     out = run_network("network-shipped", [shipped], 0, "verilator", images[100:106],
-                      gap=0.0, stall=0.0, opt="-O1")
+                      gap=0.0, stall=0.0)
     timing = Network(shipped).timing
     h, w = shipped.input.height, shipped.input.width
     period = np.diff(out["out_cycles"])[2:]

@@ -19,9 +19,10 @@ async def network(dut):
         getattr(dut, f"u{k}_s_axis_tvalid").value = 0
         getattr(dut, f"u{k}_s_axis_tlast").value = 0
         getattr(dut, f"u{k}_m_axis_tready").value = 0
-    tb = StreamTB(dut, prefix=f"u{unit}_", i=AXIS_IN, o=AXIS_OUT, seed=int(vec["seed"]),
+    prefix = f"u{unit}_" if units else ""    # units == 0: a plain top from `bnngen build`
+    tb = StreamTB(dut, prefix=prefix, i=AXIS_IN, o=AXIS_OUT, seed=int(vec["seed"]),
                   gap=float(vec["gap"]), stall=float(vec["stall"]))
-    tb.last = getattr(dut, f"u{unit}_s_axis_tlast")
+    tb.last = getattr(dut, f"{prefix}s_axis_tlast")
     tb.frame_pixels = int(vec["frame_pixels"])
     await tb.start()
     try:
