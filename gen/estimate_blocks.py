@@ -30,20 +30,26 @@ class Block:
 
 def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
     """(half adders of the first level, adder output bits of later levels, register bits)
-    of hw.popcount.build_popcount over `n` leaves with `stages` register stages. A register
-    keeps only the bits its node's count can reach (yosys proves the others constant)."""
+    of hw.popcount.build_popcount over `n` leaves with `stages` register stages.
+
+    A register keeps only the bits its node's count can reach (yosys proves the others
+    constant, through earlier registers too)."""
     if n == 0:
         return 0, 0, stages
     widths = [1] * n
-    leaves = [1] * n
+    bound = [1] * n                      # the largest value yosys can prove for each node
     at = register_levels(tree_levels(n), stages)
     first = later = regs = 0
     stage = level = 0
+
+    def register() -> int:
+        return sum(min(w, _bits(b)) for w, b in zip(widths, bound))
+
     while stage < stages and at[stage] == 0:
-        regs += n
+        regs += register()
         stage += 1
     while len(widths) > 1:
-        nxt, nl = [], []
+        nxt, nb = [], []
         for i in range(0, len(widths) - 1, 2):
             w = max(widths[i], widths[i + 1]) + 1
             if level == 0:
@@ -51,17 +57,17 @@ def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
             else:
                 later += w
             nxt.append(w)
-            nl.append(leaves[i] + leaves[i + 1])
+            nb.append(bound[i] + bound[i + 1])
         if len(widths) % 2:
             nxt.append(widths[-1])
-            nl.append(leaves[-1])
-        widths, leaves = nxt, nl
+            nb.append(bound[-1])
+        widths, bound = nxt, nb
         level += 1
         while stage < stages and at[stage] == level:
-            regs += sum(_bits(k) for k in leaves)
+            regs += register()
             stage += 1
     while stage < stages:
-        regs += sum(_bits(k) for k in leaves)
+        regs += register()
         stage += 1
     return first, later, regs
 
@@ -95,6 +101,7 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
         "out_bits": out_bits,
         "pattern_bits": out_bits * (len(p.patterns) - 1),
         "bank_mux_bits": kh * c * (kh - 1),
+        "banks": kh,
         "step_bits": p.period,
         "counter_bits": counter_bits,
         "one": 1,
@@ -103,30 +110,61 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
     return Block("window", feats, ff=ff, memories=[(w, c)] * kh)
 
 
+def constant_channels(conv: Conv) -> list[bool]:
+    """Output channels whose threshold lies outside the reachable range of s_o: the output
+    is a constant, and a synthesis flow that proves it drops the whole popcount tree."""
+    from hw.engine import sum_range
+    if conv.activation is None:
+        return [False] * conv.out_channels
+    out = []
+    for o in range(conv.out_channels):
+        lo, hi = sum_range(conv, o)
+        tau = int(conv.activation.thresholds[o])
+        if conv.activation.flip[o]:
+            out.append(tau >= hi or tau < lo)
+        else:
+            out.append(tau <= lo or tau > hi)
+    return out
+
+
 def engine_block(conv: Conv, stages: int = 1) -> Block:
     """hw.engine.ConvEngine: one popcount tree per output channel (plus P_all per group in
-    the sparse domain), then thresholds, or scores and an argmax."""
+    the sparse domain), then thresholds, or scores and an argmax. Trees of constant
+    channels are counted apart (`dead_*`): some flows remove them, others keep them."""
     o_n = conv.out_channels
     fan = conv.weights[0].size
-    first = later = regs = 0
+    dead = constant_channels(conv)
+    feats = dict.fromkeys(("half_adders", "adder_bits", "dead_half_adders", "dead_adder_bits",
+                           "scale_bits"), 0)
+    regs = 0
     sums_w = []
     per_o = (conv.kept if conv.domain == "bipolar" else conv.weights).reshape(o_n, -1).sum(1)
-    for n in per_o:
+    for o, n in enumerate(per_o):
         f, la, r = popcount_profile(int(n), stages)
-        first, later, regs = first + f, later + la, regs + r
+        pre = "dead_" if dead[o] else ""
+        feats[pre + "half_adders"] += f
+        feats[pre + "adder_bits"] += la
+        regs += r
         sums_w.append(_bits(int(n)))
-    extra = 0
     if conv.domain == "sparse" and conv.p:
+        og = conv.out_channels_per_group
         f, la, r = popcount_profile(int(fan), stages)
-        first, later, regs = first + conv.groups * f, later + conv.groups * la, \
-            regs + conv.groups * r
-        extra = o_n * (_bits(fan) + _bits(abs(conv.p)) + _bits(conv.q) + 1)
+        for j in range(conv.groups):
+            pre = "dead_" if all(dead[j * og:(j + 1) * og]) else ""
+            feats[pre + "half_adders"] += f
+            feats[pre + "adder_bits"] += la
+            regs += r
+        feats["scale_bits"] += sum(_bits(fan) + _bits(abs(conv.p)) + _bits(conv.q) + 1
+                                   for o in range(o_n) if not dead[o])
     if conv.domain == "sparse" and conv.q > 1:
-        extra += sum(sums_w)
-    feats = {"half_adders": first, "adder_bits": later, "scale_bits": extra, "one": 1}
+        feats["scale_bits"] += sum(w for w, d in zip(sums_w, dead) if not d)
+    # A first-level adder's output is 2 bits: one tree-bit count for every level.
+    feats["tree_bits"] = 2 * feats.pop("half_adders") + feats.pop("adder_bits")
+    feats["dead_tree_bits"] = 2 * feats.pop("dead_half_adders") + feats.pop("dead_adder_bits")
+    feats["one"] = 1
     ff = regs + stages + 1
     if conv.scores is None:
-        feats["cmp_bits"] = sum(sums_w)
+        feats["cmp_bits"] = sum(w for w, d in zip(sums_w, dead) if not d)
         ff += o_n
     else:
         sw = _score_width(conv)

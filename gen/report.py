@@ -72,6 +72,7 @@ def _family_result(src: DesignSource, fam: str, r) -> dict:
         res["layers"][layer] = row
     res["yosys_seconds"] = round(r.seconds, 2)
     res["cached"] = r.cached
+    res["lut_mapper"] = r.mapper
     return res
 
 

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,19 @@ SYNTH_COMMANDS = {
     "asic": "synth -top {top}; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean",
 }
 STAT_COMMANDS = {"asic": "stat -json -tech cmos"}
+# yowasp's ABC9 sometimes aborts ("wasm trap: unreachable", or an internal assertion) on a
+# netlist, reproducibly: where the flow allows it, rerun once with classic ABC instead.
+FALLBACK_COMMANDS = {
+    "ice40": ("synth_ice40 -noflatten -top {top} -run :map_luts; "
+              "techmap -map +/ice40/latches_map.v; abc -lut 4; ice40_wrapcarry -unwrap; "
+              "techmap -map +/ice40/ff_map.v; clean; opt_lut -tech ice40; "
+              "synth_ice40 -noflatten -top {top} -run map_cells:"),
+    "ecp5": ("synth_ecp5 -noflatten -top {top} -run :map_luts; "
+             "techmap -map +/lattice/latches_map.v; abc -lut 4; clean; "
+             "synth_ecp5 -noflatten -top {top} -run map_cells:"),
+    "gowin": ("synth_gowin -noiopads -noflatten -top {top} -run :map_luts; abc -lut 4; clean; "
+              "synth_gowin -noiopads -noflatten -top {top} -run map_cells:"),
+}
 CACHE_VERSION = "2"
 
 
@@ -52,6 +66,7 @@ class SynthResult:
     transistors: dict[str, int]          # asic only: module -> own transistor estimate
     seconds: float = 0.0                 # yosys wall time when it really ran (0 from cache)
     cached: bool = False
+    mapper: str = "abc9"                 # "abc" when the ABC9 crash fallback was used
 
     def subtree(self, module: str) -> dict[str, int]:
         """Primitive cells of `module` with every submodule instance expanded."""
@@ -87,9 +102,10 @@ def check_families(names: list[str] | tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def yosys_script(family: str, top: str, verilog_name: str = "design.v") -> str:
+def yosys_script(family: str, top: str, verilog_name: str = "design.v",
+                 fallback: bool = False) -> str:
     """The whole yosys script: read, synthesize `top` for `family`, write the stats as JSON."""
-    synth = SYNTH_COMMANDS[family].format(top=top)
+    synth = (FALLBACK_COMMANDS if fallback else SYNTH_COMMANDS)[family].format(top=top)
     stat = STAT_COMMANDS.get(family, "stat -json")
     return f"read_verilog -sv {verilog_name}; {synth}; tee -q -o stat.json {stat}"
 
@@ -151,11 +167,27 @@ def _last_error(log: str) -> str:
     return lines[-1] if lines else "no log"
 
 
+def _run_script(verilog: str, family: str, top: str, script: str, timeout: float | None):
+    with tempfile.TemporaryDirectory(prefix="bnngen-yosys-") as work:
+        Path(work, "design.v").write_text(verilog)
+        try:
+            proc = subprocess.run([*yosys_executable(), "-q", "-l", "synth.log", "-p", script],
+                                  cwd=work, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise SynthError(f"yosys {family} on {top}: timed out after {timeout:.0f} s") from e
+        log_path, stat_path = Path(work, "synth.log"), Path(work, "stat.json")
+        log = log_path.read_text(errors="replace") if log_path.exists() else proc.stderr
+        if proc.returncode != 0 or not stat_path.exists():
+            raise SynthError(f"yosys {family} on {top} failed: {_last_error(log + proc.stderr)}")
+        modules, transistors = parse_stat(json.loads(stat_path.read_text()))
+    if top not in modules:
+        raise SynthError(f"yosys {family}: no module {top!r} after synthesis")
+    return modules, transistors
+
+
 def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
               timeout: float | None = None) -> SynthResult:
     """Synthesize module `top` of `verilog` (text) for `family`; cached by content."""
-    import time
-
     script = yosys_script(family, top)
     key = cache_key(verilog, script)
     cfile = cache_dir() / key[:2] / f"{key}.json"
@@ -163,29 +195,26 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
         try:
             data = json.loads(cfile.read_text())
             return SynthResult(family, top, data["modules"], data["transistors"],
-                               cached=True)
+                               cached=True, mapper=data.get("mapper", "abc9"))
         except (OSError, ValueError, KeyError):
             pass  # a broken cache entry is simply recomputed
-    with tempfile.TemporaryDirectory(prefix="bnngen-yosys-") as work:
-        Path(work, "design.v").write_text(verilog)
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run([*yosys_executable(), "-q", "-l", "synth.log", "-p", script],
-                                  cwd=work, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            raise SynthError(f"yosys {family} on {top}: timed out after {timeout:.0f} s") from e
-        seconds = time.perf_counter() - start
-        log_path, stat_path = Path(work, "synth.log"), Path(work, "stat.json")
-        log = log_path.read_text(errors="replace") if log_path.exists() else proc.stderr
-        if proc.returncode != 0 or not stat_path.exists():
-            raise SynthError(f"yosys {family} on {top} failed: {_last_error(log + proc.stderr)}")
-        modules, transistors = parse_stat(json.loads(stat_path.read_text()))
-        if top not in modules:
-            raise SynthError(f"yosys {family}: no module {top!r} after synthesis")
+    start = time.perf_counter()
+    mapper = "abc" if family == "asic" else "abc9"
+    try:
+        modules, transistors = _run_script(verilog, family, top, script, timeout)
+    except SynthError as e:
+        crash = "wasm trap" in str(e) or "Assert" in str(e)
+        if not crash or family not in FALLBACK_COMMANDS:
+            raise
+        modules, transistors = _run_script(verilog, family, top,
+                                           yosys_script(family, top, fallback=True), timeout)
+        mapper = "abc"
+    seconds = time.perf_counter() - start
     if use_cache:
         cfile.parent.mkdir(parents=True, exist_ok=True)
         tmp = cfile.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"family": family, "top": top, "modules": modules,
-                                   "transistors": transistors}, sort_keys=True))
+                                   "transistors": transistors, "mapper": mapper},
+                                  sort_keys=True))
         os.replace(tmp, cfile)
-    return SynthResult(family, top, modules, transistors, seconds=seconds)
+    return SynthResult(family, top, modules, transistors, seconds=seconds, mapper=mapper)

@@ -1,0 +1,112 @@
+"""The estimator's error against yosys: total LUTs (within 15% is the bar) and BRAM counts
+(must be equal) per family, on small factory descriptions the fit never saw (seeds 0-9:
+at most 6x6 inputs, 8 channels, 1-2 convolutions before the dense classifier) and,
+with --shipped, on the shipped model. Writes bench/results/estimate_error.{json,md}.
+
+    nice .venv/bin/python bench/estimate_error.py [--shipped] [--seeds 0-9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gen.estimate import estimate  # noqa: E402
+from gen.estimate_check import yosys_blocks  # noqa: E402
+from gen.synth import SynthError  # noqa: E402
+from models import description as fmt  # noqa: E402
+from models import factory  # noqa: E402
+
+FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
+SHIPPED = "models/zoo/default.json"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# The evaluation nets: small (shared 2-core machines), seeds disjoint from the fit's.
+SMALL = {"height": 6, "width": 6, "max_channels": 8}
+
+
+def small_description(seed: int):
+    return factory.random_description(seed, convs=1 + seed % 2, **SMALL)
+
+
+def seeds(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def compare(desc, cached_only: bool = False) -> dict:
+    t = time.perf_counter()
+    est = estimate(desc, FAMILIES)
+    est_s = time.perf_counter() - t
+    got = yosys_blocks(desc, FAMILIES, cached_only=cached_only)
+    row = {"design": desc.name, "estimate_seconds": round(est_s, 4), "families": {}}
+    for fam in FAMILIES:
+        e, y = est["estimate"][fam]["total"], got[fam]["total"]
+        row["families"][fam] = {
+            "lut_est": e["lut"], "lut_yosys": y["lut"],
+            "lut_err": round((e["lut"] - y["lut"]) / max(1, y["lut"]), 4),
+            "ff_est": e["ff"], "ff_yosys": y["ff"],
+            "bram_est": e["bram"], "bram_yosys": y["bram"],
+            "lutram_est": e["lutram"], "lutram_yosys": y["lutram"]}
+    return row
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    lines = [f"`{command}`", "",
+             "| design | " + " | ".join(f"{f} LUT est/yosys (err)" for f in FAMILIES)
+             + " | BRAM est/yosys (" + "/".join(FAMILIES) + ") |",
+             "|---|" + "---:|" * len(FAMILIES) + "---|"]
+    worst = dict.fromkeys(FAMILIES, 0.0)
+    bram_ok = True
+    for r in rows:
+        cells = []
+        for f in FAMILIES:
+            x = r["families"][f]
+            worst[f] = max(worst[f], abs(x["lut_err"]))
+            cells.append(f"{x['lut_est']:,}/{x['lut_yosys']:,} ({x['lut_err']:+.1%})")
+        brams = [f"{r['families'][f]['bram_est']}/{r['families'][f]['bram_yosys']}"
+                 for f in FAMILIES]
+        bram_ok &= all(r["families"][f]["bram_est"] == r["families"][f]["bram_yosys"]
+                       for f in FAMILIES)
+        lines.append(f"| {r['design']} | " + " | ".join(cells) + " | " + " ".join(brams) + " |")
+    lines += ["", "worst |LUT error|: " + ", ".join(f"{f} {worst[f]:.1%}" for f in FAMILIES)
+              + f"; BRAM counts {'all equal' if bram_ok else 'NOT all equal'}; estimate time "
+              f"max {max(r['estimate_seconds'] for r in rows) * 1000:.0f} ms."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="0-9")
+    ap.add_argument("--shipped", action="store_true", help="also the shipped model (slow)")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="only nets whose yosys results are already cached")
+    args = ap.parse_args()
+    descs = [small_description(s) for s in seeds(args.seeds)]
+    if args.shipped:
+        descs.append(fmt.load(SHIPPED))
+    rows = []
+    for d in descs:
+        try:
+            rows.append(compare(d, args.cached_only))
+        except SynthError as e:
+            print(f"skipped {d.name}: {e}", file=sys.stderr)
+            continue
+        print(json.dumps(rows[-1]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "estimate_error.json").write_text(json.dumps(rows, indent=1) + "\n")
+    cmd = "nice .venv/bin/python bench/estimate_error.py " + " ".join(sys.argv[1:])
+    md = markdown(rows, cmd.strip())
+    (RESULTS / "estimate_error.md").write_text(md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Wall time of `bnngen report` (all five families, yosys cache off) on a model, and where
+the time goes per family. Writes bench/results/report_time.{json,md}.
+
+    nice .venv/bin/python bench/report_time.py [--model models/zoo/default.json] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gen.design_source import load_source  # noqa: E402
+from gen.report import build_report, write_report  # noqa: E402
+from gen.synth import FAMILIES  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="models/zoo/default.json")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    args = ap.parse_args()
+    fams = args.families.split(",")
+    start = time.perf_counter()
+    src = load_source(args.model)
+    elaborate_s = time.perf_counter() - start
+    rep = build_report(src, fams, use_cache=False, progress=True, jobs=args.jobs)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_report(rep, Path(tmp) / "report")
+    total = time.perf_counter() - start
+    row = {"model": args.model, "families": fams, "jobs": args.jobs, "cpus": os.cpu_count(),
+           "load_average_at_end": os.getloadavg()[0], "elaborate_seconds": round(elaborate_s, 1),
+           "yosys_seconds": {f: rep["results"][f]["yosys_seconds"] for f in fams},
+           "total_seconds": round(total, 1),
+           "total_luts": {f: rep["results"][f]["total"].get("lut") for f in fams if f != "asic"}}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "report_time.json").write_text(json.dumps(row, indent=1) + "\n")
+    md = (f"`nice .venv/bin/python bench/report_time.py --model {args.model} --jobs {args.jobs}`"
+          f": {row['total_seconds']:.0f} s in all on {row['cpus']} cores (load average "
+          f"{row['load_average_at_end']:.1f} at the end); elaboration "
+          f"{row['elaborate_seconds']:.0f} s; yosys per family (s): "
+          + ", ".join(f"{f} {s:.0f}" for f, s in row["yosys_seconds"].items()))
+    (RESULTS / "report_time.md").write_text(md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

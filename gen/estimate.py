@@ -1,0 +1,91 @@
+"""`bnngen estimate`: LUT, FF, BRAM and LUT-RAM per layer and family, in milliseconds.
+
+Every hardware block answers for its own cost (FINN style): gen.estimate_blocks counts its
+structure (adder bits, comparator bits, register bits, line buffers), gen.estimate_memory
+decides where yosys puts each line buffer, and per-family coefficients turn the counts
+into LUTs and FFs. The coefficients were fitted against yosys on factory descriptions by
+`bench/estimate_fit.py` (gen/estimate_coeffs.json); `bench/estimate_error.py` states the
+error against yosys on descriptions the fit never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from models.description import Description
+
+from .estimate_blocks import Block, layer_blocks, memory_cost
+
+COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
+METRICS = ("lut", "ff", "bram", "lutram")
+
+
+@lru_cache(maxsize=1)
+def coefficients() -> dict:
+    return json.loads(COEFFS_PATH.read_text())
+
+
+def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
+    """The features of one block on one family, per fitted metric (lut, ff)."""
+    mem = memory_cost(family, block.memories)
+    lut = dict(block.features)
+    ff = {"ff": block.ff, "one": 1}
+    if block.memories:
+        # A LUT-RAM cell is counted as LUT-RAM, not LUT: only its address and enable
+        # logic costs LUTs; a memory in soft logic costs its read multiplexers.
+        lut["logic_mem_bits"] = mem["logic_mem_bits"]
+        lut["lutram"] = mem["lutram"]
+        ff["logic_mem_bits"] = mem["logic_mem_bits"]
+        ff["lutram_out_bits"] = sum(w for d, w in block.memories) if mem["lutram"] else 0
+    return {"lut": lut, "ff": ff}
+
+
+def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[str, float]:
+    coeffs = coeffs or coefficients()
+    feats = block_features(block, family)
+    mem = memory_cost(family, block.memories)
+    out = {"bram": mem["bram"], "lutram": mem["lutram"]}
+    for metric in ("lut", "ff"):
+        c = coeffs[family][block.kind][metric]
+        out[metric] = sum(c.get(k, 0.0) * v for k, v in feats[metric].items())
+    return out
+
+
+def estimate(desc: Description, families: list[str], stages: int = 1) -> dict:
+    """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took."""
+    start = time.perf_counter()
+    coeffs = coefficients()
+    layers = layer_blocks(desc, stages)
+    result = {"design": desc.name, "families": list(families), "layers": [n for n, _ in layers],
+              "estimate": {}}
+    for fam in families:
+        rows = {}
+        for name, blocks in layers:
+            acc = dict.fromkeys(METRICS, 0.0)
+            for b in blocks:
+                for k, v in block_cost(b, fam, coeffs).items():
+                    acc[k] += v
+            rows[name] = {k: int(round(v)) for k, v in acc.items()}
+        total = {k: sum(r[k] for r in rows.values()) for k in METRICS}
+        result["estimate"][fam] = {"layers": rows, "total": total}
+    result["seconds"] = round(time.perf_counter() - start, 4)
+    return result
+
+
+def estimate_table(est: dict) -> str:
+    """A plain-text table: one row per layer, LUT/FF/BRAM/LUT-RAM per family."""
+    fams = est["families"]
+    head = f"{'layer':<12}" + "".join(f"{f + ' lut/ff/bram/lutram':>34}" for f in fams)
+    lines = [f"estimate of {est['design']} (analytical, {est['seconds'] * 1000:.0f} ms)", head,
+             "-" * len(head)]
+    for name in [*est["layers"], "total"]:
+        cells = []
+        for f in fams:
+            e = est["estimate"][f]
+            r = e["total"] if name == "total" else e["layers"][name]
+            cells.append(f"{r['lut']:>10,}/{r['ff']:>7,}/{r['bram']:>4}/{r['lutram']:>5}".rjust(34))
+        lines.append(f"{name:<12}" + "".join(cells))
+    return "\n".join(lines)

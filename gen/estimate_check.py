@@ -1,0 +1,52 @@
+"""The estimator against yosys: synthesize a description's network per family (hierarchy
+kept) and line up each block's and layer's yosys numbers with the estimate's.
+
+Used by bench/estimate_fit.py (to fit the coefficients), bench/estimate_error.py (the error
+table) and tests/test_estimate*.py.
+"""
+
+from __future__ import annotations
+
+from models.description import Description
+
+from .design_source import network_source
+from .estimate_blocks import layer_blocks
+from .resources import classify
+from .synth import SynthError, cache_dir, cache_key, run_yosys, yosys_script
+
+BLOCK_MODULE = {"encoder": "top.encoder", "window": "top.{layer}.window",
+                "engine": "top.{layer}.engine", "reduce": "top.{layer}.reduce"}
+
+
+def block_module(layer: str, kind: str) -> str:
+    if layer == "encoder":
+        return "top.encoder"
+    return BLOCK_MODULE[kind].format(layer=layer)
+
+
+def is_cached(src, family: str) -> bool:
+    key = cache_key(src.verilog, yosys_script(family, src.top))
+    return (cache_dir() / key[:2] / f"{key}.json").exists()
+
+
+def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = True,
+                 src=None, cached_only: bool = False) -> dict:
+    """{family: {"total": classes, "layers": {layer: classes},
+    "blocks": [(layer, Block, classes)]}} from one hierarchical yosys run per family."""
+    src = src or network_source(desc)
+    if cached_only and not all(is_cached(src, f) for f in families):
+        raise SynthError(f"{desc.name}: no cached yosys results")
+    blocks = layer_blocks(desc)
+    out = {}
+    for fam in families:
+        r = run_yosys(src.verilog, fam, src.top, use_cache=use_cache)
+        rows = []
+        for layer, bl in blocks:
+            for b in bl:
+                mod = block_module(layer, b.kind)
+                rows.append((layer, b, classify(fam, r.subtree(mod))))
+        out[fam] = {"total": classify(fam, r.cells),
+                    "layers": {layer: classify(fam, r.subtree(f"top.{layer}"))
+                               for layer, _ in blocks},
+                    "blocks": rows, "seconds": r.seconds}
+    return out
