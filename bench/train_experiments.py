@@ -89,7 +89,11 @@ def sbnn() -> None:
 
 
 def rounding_cost(name: str) -> dict:
-    """Accuracy of one trained SBNN run with (q, p) rounded at several denominators."""
+    """Accuracy of one trained SBNN run with (q, p) rounded at several denominators
+    (cached in the run folder)."""
+    cache = RUNS / name / "rounding.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
     import torch
 
     from models.train.data import load_split
@@ -106,6 +110,7 @@ def rounding_cost(name: str) -> dict:
             conv.qmax = qmax
         model.train(False)
         out[f"qmax{qmax}"] = accuracy(model, xt, yt)[0]
+    cache.write_text(json.dumps(out) + "\n")
     return out
 
 
