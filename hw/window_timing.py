@@ -17,7 +17,9 @@ _FRAMES = 4
 
 @lru_cache(maxsize=256)
 def window_timing(plan: WindowPlan) -> tuple[int, int]:
-    """(latency, ii) in cycles."""
+    """(latency, ii) in cycles. The latency is negative when the last input rows are not
+    used (e.g. a 2x2/2 pool of an odd-sized map): the frame's last window leaves before the
+    frame's last pixel arrives."""
     h, w = plan.height, plan.width
     kh = plan.kernel[0]
     sy = plan.stride[0]
@@ -34,7 +36,7 @@ def window_timing(plan: WindowPlan) -> tuple[int, int]:
     last_out: dict[int, int] = {}
     cycle = 0
     limit = 50 * _FRAMES * (h * w + ho * period + flush + 10)
-    while len(last_out) < _FRAMES and cycle < limit:
+    while (len(last_out) < _FRAMES or len(last_in) < _FRAMES) and cycle < limit:
         if o_valid:  # output always ready
             outputs += 1
             if outputs % per_frame_out == 0:
@@ -74,7 +76,7 @@ def window_timing(plan: WindowPlan) -> tuple[int, int]:
             else:
                 w_x += 1
         cycle += 1
-    if len(last_out) < _FRAMES:
+    if len(last_out) < _FRAMES or len(last_in) < _FRAMES:
         raise RuntimeError(f"window timing model did not converge for {plan}")
     f = _FRAMES - 1
     return last_out[f] - last_in[f], last_out[f] - last_out[f - 1]

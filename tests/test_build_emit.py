@@ -55,7 +55,7 @@ def test_lint_clean_with_justified_waivers(shipped_build):
     man = json.loads((shipped_build / "manifest.json").read_text())
     # The top holds every block; one standalone layer file stands for the others (same
     # generator, and linting the big classifier twice costs CI time).
-    for rel in [f"{man['top']}.v", "layers/conv1.v"]:
+    for rel in [f"{man['top']}.v", man["layers"][1]["file"]]:
         r = subprocess.run([exe, "--lint-only", "-Wall", "lint.vlt", rel], cwd=shipped_build,
                            capture_output=True, text=True)
         assert r.returncode == 0 and not r.stderr.strip(), f"{rel}: {r.stderr[:2000]}"
@@ -72,13 +72,14 @@ def test_manifest_matches_verilog(shipped_build):
     assert man["cycles_per_frame"] == man["initiation_interval_cycles"] == 28 * 28
     assert man["one_pixel_per_clock"]
     assert man["latency_cycles"] == sum(b["latency_cycles"] for b in man["layers"])
-    assert [b["name"] for b in man["layers"]] == ["encoder", "conv1", "pool1", "conv2",
-                                                   "pool2", "fc"]
+    desc = fmt.load(ROOT / "models/zoo/default.json")
+    assert [b["name"] for b in man["layers"]] == ["encoder"] + [x.name for x in desc.layers]
     for block in man["layers"]:
         text = (shipped_build / block["file"]).read_text()
         assert re.search(rf"^module {block['module']}\(", text, re.MULTILINE), block
     scores = man["output"]["scores"]
-    assert len(scores) == 10 and scores[0]["lsb"] == man["output"]["class"]["width"]
+    assert len(scores) == desc.num_classes
+    assert scores[0]["lsb"] == man["output"]["class"]["width"]
     assert scores[-1]["lsb"] + scores[-1]["width"] == man["output"]["result_width"]
     for rel, digest in man["files"].items():
         import hashlib
