@@ -17,7 +17,8 @@ class Timing:
     Attributes
     ----------
     latency : cycles from the transfer of a frame's last input item to the transfer of
-        that frame's last output item.
+        that frame's last output item; negative when a block ignores the last input rows
+        (a 2x2/2 pool of an odd-sized map). Latencies of chained blocks add up.
     ii : initiation interval, cycles per frame at steady state.
     in_width, out_width : payload bits of the input and output streams.
     in_items, out_items : transfers per frame on the input and output streams.
