@@ -125,7 +125,7 @@ def report() -> None:
              "| model | command | weights kept / total (Mbit) | test accuracy (%) | real-valued "
              "eval (%) | torch = golden (images, maps on) | train time |",
              "|---|---|---|---|---|---|---|"]
-    for name in ("fmnist-glt8", "fmnist-glt8-p75"):
+    for name in ("fmnist-glt8", "fmnist-glt8-e3", "fmnist-glt8-p50", "fmnist-glt8-p75"):
         f = ROOT / "runs" / name / "metrics.json"
         if not f.exists():
             continue
@@ -221,7 +221,8 @@ def plot_thresholds() -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     x = np.arange(256)
     uniform = None
-    sources = [("default model (Fashion-MNIST)", ROOT / "runs" / "fmnist-glt8" / "metrics.json")]
+    sources = [("fmnist-glt8-e3 (Fashion-MNIST)",
+                ROOT / "runs" / "fmnist-glt8-e3" / "metrics.json")]
     sources += [(f"{d} seed 0", RUNS / f"enc-{d}-glt-s0" / "metrics.json")
                 for d in ("fashion-mnist", "fashion-mnist-raw")]
     for label, f in sources:
