@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
         "layers": [],
         "classes": 10,
         "score_resolution": 16,
-        "qmax": 8,
+        "qmax": 64,
     },
     "train": {
         "epochs": 10, "batch": 128, "lr": 0.002, "encoder_lr": 0.02, "subset": None,

@@ -5,7 +5,7 @@ Spec (a dict, from a config file):
      "encoder": {"kind": "glt" | "uniform" | "bitplanes", "planes": 8, "shared": true},
      "layers": [{"conv": 64, "kernel": 3, "padding": 1, "groups": 1, "domain": "bipolar",
                  "pad_bit": 0}, {"pool": 2}, ...],
-     "classes": 10, "score_resolution": 16, "qmax": 8}
+     "classes": 10, "score_resolution": 16, "qmax": 64}
 The scores layer (a dense binary layer over the last map) is appended automatically.
 
 In training mode the network computes real pre-activations through straight-through
@@ -48,7 +48,7 @@ class BNN(nn.Module):
                 k, pad, s = ls.get("kernel", 3), ls.get("padding", 1), ls.get("stride", 1)
                 self.layers.append(BinaryConv(
                     c, ls["conv"], k, s, pad, ls.get("pad_bit", 0), ls.get("groups", 1),
-                    ls.get("domain", "bipolar"), qmax=spec.get("qmax", 8)))
+                    ls.get("domain", "bipolar"), qmax=spec.get("qmax", 64)))
                 h, w = conv_out_hw(h, w, (k, k), (s, s), (pad, pad))
                 c = ls["conv"]
             self.shapes.append((h, w, c))
