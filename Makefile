@@ -13,7 +13,7 @@ demo: setup
 	$(VENV)/bin/bnngen demo
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 setup: system $(VENV)/.installed
 
