@@ -27,12 +27,12 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from models.description import Conv, Description
 from models.errors import UserError
+
+from .staging import staged_folder
 
 MANIFEST_VERSION = 1
 DEFAULT_TOP = "bnn_top"
@@ -202,28 +202,11 @@ def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
     if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
         raise UserError(f"{out}: folder is not empty and holds no bnngen build; "
                         "refusing to replace it")
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    except OSError as e:
-        raise UserError(f"{out}: cannot create the output folder ({e.strerror})") from None
-    try:
+    with staged_folder(out) as tmp:
         for rel, text in texts.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        tmp.chmod(0o755)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / "build")
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -9,8 +9,6 @@ frame) into a folder, atomically: a temporary folder renamed into place.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from models.errors import UserError
 from .flow_model import analyse
 from .plan import plan_network
 from .plan_cmd import add_target_options
+from .staging import staged_folder
 
 
 def register(sub) -> None:
@@ -124,20 +123,12 @@ def run_explore(args) -> int:
                    points=args.points, clock_mhz=args.clock)
     family = args.family or ("from " + args.device if args.device else "ecp5")
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         (tmp / "explore.json").write_text(json.dumps(
             {"model": desc.name, "family": family, "plans": rows}, indent=1) + "\n")
         table = markdown(desc, rows, family)
         (tmp / "explore.md").write_text(table)
         plot(rows, tmp / "explore.png", f"{desc.name}: throughput vs resources")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(table, end="")
     print(f"written to {out}/ (explore.json, explore.md, explore.png)")
     return 0

@@ -8,9 +8,6 @@ result is cached by content (gen.synth), so a rerun of an unchanged design is in
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from tqdm import tqdm
 from .design_source import DesignSource
 from .resources import CLASSES, classify, unknown_cells
 from .synth import SynthError, run_yosys, yosys_version
+from .staging import staged_folder
 
 # Columns shown per family in the Markdown table (asic has its own).
 FPGA_COLUMNS = ("lut", "ff", "carry", "bram", "lutram", "dsp", "mux")
@@ -171,20 +169,8 @@ def write_report(report: dict, out: str | Path) -> Path:
     """Write the folder `out` whole or not at all: fill a sibling temporary folder, then
     swap it into place (an older report there is replaced)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
         (tmp / "report.md").write_text(markdown(report))
         plot(report, tmp / "resources.png")
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
