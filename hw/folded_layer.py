@@ -12,16 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth import Module
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.wiring import In
 
 from models.description import Conv, Description
 
 from .folded import FoldedEngine
-from .network import ConvLayer, Network, layer_block, needs_window
+from .network import ConvLayer, Network, layer_block
 from .timing import Timing
-from .window import WindowGenerator
 
 
 @dataclass(frozen=True)
@@ -41,27 +39,8 @@ class FoldedConvLayer(ConvLayer):
 
     def __init__(self, conv: Conv, in_shape: tuple[int, int, int], pe: int, simd: int,
                  stages: int = 1, memory: str = "auto"):
-        h, w, c = in_shape
-        self.conv, self.in_shape = conv, tuple(in_shape)
-        self.engine = FoldedEngine(conv, pe, simd, stages, memory)
-        self.window = (WindowGenerator(h, w, c, conv.kernel, conv.stride, conv.padding,
-                                       conv.pad_bit) if needs_window(conv) else None)
-        wiring.Component.__init__(self, {"i": In(stream.Signature(c)),
-                                         "o": self.engine.signature.members["o"]})
-
-    @property
-    def timing(self) -> Timing:
-        h, w, c = self.in_shape
-        items = self.conv.out_shape[0] * self.conv.out_shape[1]
-        e = self.engine.timing(items)
-        if self.window is None:
-            return Timing(latency=e.latency, ii=max(h * w, e.ii), in_width=c,
-                          out_width=e.out_width, in_items=h * w, out_items=items,
-                          stages=e.stages)
-        t = self.window.timing
-        return Timing(latency=t.latency + e.latency, ii=max(t.ii, e.ii), in_width=c,
-                      out_width=e.out_width, in_items=h * w, out_items=items,
-                      stages=t.stages + e.stages)
+        super().__init__(conv, in_shape, stages,
+                         engine=FoldedEngine(conv, pe, simd, stages, memory))
 
 
 class Buffered(wiring.Component):

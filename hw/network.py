@@ -40,10 +40,12 @@ class ConvLayer(wiring.Component):
     o : stream of C_out-bit pixels (or the scores layer's result) of the output map.
     """
 
-    def __init__(self, conv: Conv, in_shape: tuple[int, int, int], stages: int = 1):
+    def __init__(self, conv: Conv, in_shape: tuple[int, int, int], stages: int = 1,
+                 engine: wiring.Component | None = None):
         h, w, c = in_shape
         self.conv, self.in_shape = conv, tuple(in_shape)
-        self.engine = ConvEngine(conv, stages)
+        # Any engine with ConvEngine's ports and `timing(items)` (a folded one, say).
+        self.engine = ConvEngine(conv, stages) if engine is None else engine
         self.window = (WindowGenerator(h, w, c, conv.kernel, conv.stride, conv.padding,
                                        conv.pad_bit) if needs_window(conv) else None)
         super().__init__({"i": In(stream.Signature(c)),
@@ -55,8 +57,9 @@ class ConvLayer(wiring.Component):
         items = self.conv.out_shape[0] * self.conv.out_shape[1]
         e = self.engine.timing(items)
         if self.window is None:
-            return Timing(latency=e.latency, ii=h * w, in_width=c, out_width=e.out_width,
-                          in_items=h * w, out_items=items, stages=e.stages)
+            return Timing(latency=e.latency, ii=max(h * w, e.ii), in_width=c,
+                          out_width=e.out_width, in_items=h * w, out_items=items,
+                          stages=e.stages)
         t = self.window.timing
         return Timing(latency=t.latency + e.latency, ii=max(t.ii, e.ii), in_width=c,
                       out_width=e.out_width, in_items=h * w, out_items=items,
