@@ -116,27 +116,41 @@ def _verilog_files(folder: Path, manifest: dict) -> list[Path]:
     return paths or sorted(folder.glob("*.v"))
 
 
-def network_source(desc, origin: str = "") -> DesignSource:
-    """The fully unrolled network of a description as Verilog (top `top`, one module per
-    layer named `top.<layer>`), for when no build folder is given."""
+def network_source(desc, origin: str = "", plan=None) -> DesignSource:
+    """The network of a description as Verilog (top `top`, one module per layer named
+    `top.<layer>`), for when no build folder is given: fully unrolled, or built as the
+    folding `plan` (a gen.plan.Plan) says, the way `bnngen build --plan` builds it."""
     from amaranth.back import verilog
 
-    from hw.network import Network
-
-    net = Network(desc)
+    if plan is None:
+        from hw.network import Network
+        net = Network(desc)
+    else:
+        from .plan_build import planned_top
+        net = planned_top(desc, plan)
     text = verilog.convert(net, name="top")
     layers = tuple((name, f"top.{name}") for name, _ in net.blocks)
     return DesignSource(name=desc.name, verilog=text, top="top", layers=layers,
                         origin=origin or desc.name)
 
 
-def load_source(path: str | Path) -> DesignSource:
-    """A build folder as is, or a model description built (in memory) first."""
+def load_source(path: str | Path, plan_path: str | Path | None = None) -> DesignSource:
+    """A build folder as is, or a model description built (in memory) first, unrolled or
+    as the plan file `plan_path` says."""
     path = Path(path)
     if path.is_dir():
+        if plan_path is not None:
+            raise UserError(f"{path}: --plan applies to a model description; a build folder "
+                            "is reported as it was built")
         return load_build_dir(path)
     if not path.exists():
         raise UserError(f"{path}: no such build folder or model description")
     from models import description as fmt
 
-    return network_source(fmt.load(path), origin=str(path))
+    desc = fmt.load(path)
+    plan = None
+    if plan_path is not None:
+        from .plan import check_plan, load_plan
+        plan = load_plan(plan_path)
+        check_plan(plan, desc)
+    return network_source(desc, origin=str(path), plan=plan)

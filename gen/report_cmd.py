@@ -28,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default=None,
                    help="report folder (default: SOURCE/report for a build folder, "
                         "else report-NAME)")
+    p.add_argument("--plan", metavar="PLAN",
+                   help="report a description built as this folding plan (from `bnngen plan`) "
+                        "instead of fully unrolled")
     p.add_argument("--no-cache", action="store_true", help="rerun yosys even for cached results")
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="yosys runs at once, one family each (default 1)")
@@ -59,7 +62,7 @@ def cmd_report(args) -> int:
         from .fmax import check_devices
         devices = check_devices(_list(args.device))
     source = Path(args.source)
-    src = load_source(source)
+    src = load_source(source, args.plan)
     fmax = _fmax(src, devices) if args.fmax else None
     report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
                           progress=sys.stderr.isatty(), jobs=args.jobs)

@@ -211,3 +211,52 @@ def test_design_that_fits_no_device_is_an_error_and_writes_nothing(tmp_path, cap
     assert err.startswith("bnngen: error:") and "\n" not in err
     assert "does not fit up5k" in err and "pins of 39" in err
     assert not out.exists()
+
+
+def _described(tmp_path, seed: int = 3):
+    """A small factory description on disk, and a fold-everything plan for it."""
+    from gen.flow_model import analyse
+    from gen.plan import plan_network
+    from models import description as fmt
+    from models.factory import random_description
+
+    desc = random_description(seed, height=6, width=6, max_channels=6)
+    tmp_path.mkdir(exist_ok=True)
+    path = tmp_path / "net.json"
+    fmt.save(desc, path)
+    plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True)
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(plan.to_dict()))
+    return desc, path, plan, plan_path
+
+
+def test_description_reports_as_its_folding_plan_builds_it(tmp_path):
+    from gen.design_source import load_source
+
+    desc, path, plan, plan_path = _described(tmp_path)
+    unrolled, folded = load_source(path), load_source(path, plan_path)
+    assert [n for n, _ in folded.layers] == ["encoder"] + [la.name for la in desc.layers]
+    assert folded.verilog != unrolled.verilog
+    assert main(["report", str(path), "--plan", str(plan_path), "--family", "ice40",
+                 "-o", str(tmp_path / "rep")]) == 0
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["layers"] == [n for n, _ in folded.layers]
+    assert rep["results"]["ice40"]["total"]["lut"] > 0
+
+
+@pytest.mark.parametrize("case", ["plan_on_build", "plan_of_other_model", "plan_garbled"])
+def test_plan_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
+    desc, path, plan, plan_path = _described(tmp_path)
+    if case == "plan_on_build":
+        args = [_build_dir(tmp_path, {"top": "pc"}), "--plan", str(plan_path)]
+    elif case == "plan_of_other_model":
+        _, _, _, other = _described(tmp_path / "other", seed=8)
+        args = [str(path), "--plan", str(other)]
+    else:
+        plan_path.write_text("{")
+        args = [str(path), "--plan", str(plan_path)]
+    out = tmp_path / "out"
+    assert main(["report", *args, "--family", "ice40", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bnngen: error:") and "\n" not in err
+    assert not out.exists()
