@@ -2,6 +2,9 @@
 the time goes per family. Writes bench/results/report_time.{json,md}.
 
     nice .venv/bin/python bench/report_time.py [--model models/zoo/default.json] [--jobs 2]
+        [--plan PLAN]
+
+With --plan the model is reported as that folding plan builds it (`bnngen report --plan`).
 """
 
 from __future__ import annotations
@@ -28,23 +31,27 @@ def main() -> int:
     ap.add_argument("--model", default="models/zoo/default.json")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--plan", help="report the model built as this plan (from `bnngen plan`)")
     args = ap.parse_args()
     fams = args.families.split(",")
     start = time.perf_counter()
-    src = load_source(args.model)
+    src = load_source(args.model, args.plan)
     elaborate_s = time.perf_counter() - start
     rep = build_report(src, fams, use_cache=False, progress=True, jobs=args.jobs)
     with tempfile.TemporaryDirectory() as tmp:
         write_report(rep, Path(tmp) / "report")
     total = time.perf_counter() - start
-    row = {"model": args.model, "families": fams, "jobs": args.jobs, "cpus": os.cpu_count(),
+    row = {"model": args.model, "plan": args.plan, "families": fams, "jobs": args.jobs,
+           "cpus": os.cpu_count(),
            "load_average_at_end": os.getloadavg()[0], "elaborate_seconds": round(elaborate_s, 1),
            "yosys_seconds": {f: rep["results"][f]["yosys_seconds"] for f in fams},
            "total_seconds": round(total, 1),
            "total_luts": {f: rep["results"][f]["total"].get("lut") for f in fams if f != "asic"}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "report_time.json").write_text(json.dumps(row, indent=1) + "\n")
-    md = (f"`nice .venv/bin/python bench/report_time.py --model {args.model} --jobs {args.jobs}`"
+    plan = f" --plan {args.plan}" if args.plan else ""
+    md = (f"`nice .venv/bin/python bench/report_time.py --model {args.model} --jobs {args.jobs}"
+          f"{plan}`"
           f": {row['total_seconds']:.0f} s in all on {row['cpus']} cores (load average "
           f"{row['load_average_at_end']:.1f} at the end); elaboration "
           f"{row['elaborate_seconds']:.0f} s; yosys per family (s): "
