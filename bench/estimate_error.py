@@ -53,7 +53,8 @@ def compare(desc, cached_only: bool = False) -> dict:
             "lut_err": round((e["lut"] - y["lut"]) / max(1, y["lut"]), 4),
             "ff_est": e["ff"], "ff_yosys": y["ff"],
             "bram_est": e["bram"], "bram_yosys": y["bram"],
-            "lutram_est": e["lutram"], "lutram_yosys": y["lutram"]}
+            "lutram_est": e["lutram"], "lutram_yosys": y["lutram"],
+            "mapper": got[fam]["mapper"]}
     return row
 
 
@@ -63,13 +64,18 @@ def markdown(rows: list[dict], command: str) -> str:
              + " | BRAM est/yosys (" + "/".join(FAMILIES) + ") |",
              "|---|" + "---:|" * len(FAMILIES) + "---|"]
     worst = dict.fromkeys(FAMILIES, 0.0)
+    worst_abc9 = dict.fromkeys(FAMILIES, 0.0)
     bram_ok = True
     for r in rows:
         cells = []
         for f in FAMILIES:
             x = r["families"][f]
             worst[f] = max(worst[f], abs(x["lut_err"]))
-            cells.append(f"{x['lut_est']:,}/{x['lut_yosys']:,} ({x['lut_err']:+.1%})")
+            fallback = x.get("mapper", "abc9") != "abc9"
+            if not fallback:
+                worst_abc9[f] = max(worst_abc9[f], abs(x["lut_err"]))
+            cells.append(f"{x['lut_est']:,}/{x['lut_yosys']:,} ({x['lut_err']:+.1%})"
+                         + (" †" if fallback else ""))
         brams = [f"{r['families'][f]['bram_est']}/{r['families'][f]['bram_yosys']}"
                  for f in FAMILIES]
         bram_ok &= all(r["families"][f]["bram_est"] == r["families"][f]["bram_yosys"]
@@ -78,6 +84,11 @@ def markdown(rows: list[dict], command: str) -> str:
     lines += ["", "worst |LUT error|: " + ", ".join(f"{f} {worst[f]:.1%}" for f in FAMILIES)
               + f"; BRAM counts {'all equal' if bram_ok else 'NOT all equal'}; estimate time "
               f"max {max(r['estimate_seconds'] for r in rows) * 1000:.0f} ms."]
+    if worst != worst_abc9:
+        lines += ["", "† yosys's ABC9 crashed on this net and family; gen.synth's classic-ABC "
+                  "fallback (LUT4s only, no wide muxes) gave the number. Worst |LUT error| "
+                  "without those: " + ", ".join(f"{f} {worst_abc9[f]:.1%}" for f in FAMILIES)
+                  + "."]
     return "\n".join(lines)
 
 

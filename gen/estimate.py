@@ -17,7 +17,7 @@ from pathlib import Path
 
 from models.description import Description
 
-from .estimate_blocks import Block, layer_blocks, memory_cost
+from .estimate_blocks import Block, layer_blocks, memory_cost, mux_luts
 
 COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
 METRICS = ("lut", "ff", "bram", "lutram")
@@ -32,6 +32,8 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
     """The features of one block on one family, per fitted metric (lut, ff)."""
     mem = memory_cost(family, block.memories)
     lut = dict(block.features)
+    if block.muxes:
+        lut["mux_luts"] = mux_luts(family, block.muxes)
     ff = {"ff": block.ff, "one": 1}
     if block.memories:
         # A LUT-RAM cell is counted as LUT-RAM, not LUT: only its address and enable

@@ -7,6 +7,8 @@ table) and tests/test_estimate*.py.
 
 from __future__ import annotations
 
+import re
+
 from models.description import Description
 
 from .design_source import network_source
@@ -18,6 +20,17 @@ BLOCK_MODULE = {"encoder": "top.encoder", "window": "top.{layer}.window",
                 "engine": "top.{layer}.engine", "reduce": "top.{layer}.reduce"}
 
 
+# Amaranth tags every net with `(* src = "/abs/path/hw/x.py:LINE" *)`: debug text that
+# changes with every edit of hw/ (and with the checkout's path) but not the circuit.
+# Dropped before synthesis, so the cached yosys results stay valid across such edits.
+_SRC_ATTR = re.compile(r'\(\* src = "[^"]*" \*\)\s*')
+
+
+def synthesis_text(verilog: str) -> str:
+    """The Verilog without its source-location attributes (yosys ignores them)."""
+    return _SRC_ATTR.sub("", verilog)
+
+
 def block_module(layer: str, kind: str) -> str:
     if layer == "encoder":
         return "top.encoder"
@@ -25,21 +38,22 @@ def block_module(layer: str, kind: str) -> str:
 
 
 def is_cached(src, family: str) -> bool:
-    key = cache_key(src.verilog, yosys_script(family, src.top))
+    key = cache_key(synthesis_text(src.verilog), yosys_script(family, src.top))
     return (cache_dir() / key[:2] / f"{key}.json").exists()
 
 
 def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = True,
                  src=None, cached_only: bool = False) -> dict:
     """{family: {"total": classes, "layers": {layer: classes},
-    "blocks": [(layer, Block, classes)]}} from one hierarchical yosys run per family."""
+    "blocks": [(layer, Block, classes)], "mapper": "abc9" or "abc" (gen.synth's fallback
+    after an ABC9 crash)}} from one hierarchical yosys run per family."""
     src = src or network_source(desc)
     if cached_only and not all(is_cached(src, f) for f in families):
         raise SynthError(f"{desc.name}: no cached yosys results")
     blocks = layer_blocks(desc)
     out = {}
     for fam in families:
-        r = run_yosys(src.verilog, fam, src.top, use_cache=use_cache)
+        r = run_yosys(synthesis_text(src.verilog), fam, src.top, use_cache=use_cache)
         rows = []
         for layer, bl in blocks:
             for b in bl:
@@ -48,5 +62,5 @@ def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = Tr
         out[fam] = {"total": classify(fam, r.cells),
                     "layers": {layer: classify(fam, r.subtree(f"top.{layer}"))
                                for layer, _ in blocks},
-                    "blocks": rows, "seconds": r.seconds}
+                    "blocks": rows, "seconds": r.seconds, "mapper": r.mapper}
     return out

@@ -14,7 +14,7 @@ from gen import synth
 from gen.cli import main
 from gen.estimate import estimate
 from gen.estimate_blocks import memory_cost, popcount_profile, window_block
-from gen.estimate_check import yosys_blocks
+from gen.estimate_check import synthesis_text, yosys_blocks
 from gen.resources import classify
 from hw.popcount import build_popcount
 from hw.window import WindowGenerator
@@ -57,11 +57,11 @@ def test_line_buffers_land_where_the_memory_model_says(shape, kernel):
         assert (got["bram"], got["lutram"]) == (want["bram"], want["lutram"]), fam
 
 
-# Evaluation nets of bench/estimate_error.py (never seen by the fit).
+# Evaluation nets of bench/estimate_error.py (never seen by the fit), the smallest ones so
+# that yosys stays quick; the issue's bar on every family: total LUTs within 15% of yosys,
+# BRAM counts equal (BENCHMARKS.md, "Estimator vs yosys", has all ten evaluation nets).
 SMALL = [0, 3, 5]
-# The bound each family meets so far (BENCHMARKS.md, "Resources"): ice40 meets the 15%
-# bar; the others are looser until the fit sees more nets.
-LUT_BOUND = {"ice40": 0.15, "ecp5": 0.20, "xilinx": 0.30, "gowin": 0.30}
+LUT_BOUND = 0.15
 
 
 @pytest.mark.parametrize("seed", SMALL)
@@ -72,8 +72,18 @@ def test_estimate_lut_bound_and_same_brams(seed):
     got = yosys_blocks(desc, FAMILIES)
     for fam in FAMILIES:
         e, y = est[fam]["total"], got[fam]["total"]
-        assert abs(e["lut"] - y["lut"]) <= LUT_BOUND[fam] * y["lut"], (fam, e["lut"], y["lut"])
+        assert abs(e["lut"] - y["lut"]) <= LUT_BOUND * y["lut"], (fam, e["lut"], y["lut"])
         assert e["bram"] == y["bram"], fam
+
+
+def test_synthesis_text_drops_only_source_attributes():
+    text = """(* src = "/x/hw/a.py:3" *)
+  wire a;
+  assign b = ~ (* src = "/x/hw/a.py:9" *) a;
+  (* init = 1'h0 *)
+  reg c;
+"""
+    assert synthesis_text(text) == "wire a;\n  assign b = ~ a;\n  (* init = 1'h0 *)\n  reg c;\n"
 
 
 def test_estimate_cli_prints_every_layer(tmp_path, capsys):
