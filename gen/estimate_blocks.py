@@ -10,6 +10,7 @@ building blocks; gen.estimate turns them into LUT/FF/BRAM per family.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from hw.popcount import register_levels, tree_levels
 from hw.window_plan import plan_window
@@ -29,6 +30,7 @@ class Block:
     muxes: list[tuple[int, int]] = field(default_factory=list)      # (bits, ways)
 
 
+@lru_cache(maxsize=4096)  # pure in its integers; big layers repeat tree sizes
 def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
     """(half adders of the first level, adder output bits of later levels, register bits)
     of hw.popcount.build_popcount over `n` leaves with `stages` register stages.
@@ -73,6 +75,22 @@ def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
     return first, later, regs
 
 
+# Adders of at least this many output bits sit at the top of a tree of 64+ leaves: ABC9
+# maps those long ripple chains with wide LUTs (ECP5/Gowin muxes) at a higher cost per bit.
+WIDE_ADDER = 7
+
+
+@lru_cache(maxsize=4096)  # pure in its integers; big layers repeat tree sizes
+def wide_adder_bits(n: int) -> int:
+    """Output bits of the adders of at least WIDE_ADDER bits in the popcount of n leaves."""
+    widths, total = [1] * n, 0
+    while len(widths) > 1:
+        nxt = [max(widths[i], widths[i + 1]) + 1 for i in range(0, len(widths) - 1, 2)]
+        total += sum(w for w in nxt if w >= WIDE_ADDER)
+        widths = nxt + ([widths[-1]] if len(widths) % 2 else [])
+    return total
+
+
 def _bits(v: int) -> int:
     return max(1, int(v).bit_length())
 
@@ -113,6 +131,7 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
     return Block("window", feats, ff=ff, memories=[(w, c)] * kh, muxes=[(kh * c, kh)])
 
 
+@lru_cache(maxsize=4096)  # pure in its integers; big layers repeat tree sizes
 def visible_max(n: int, stages: int) -> int:
     """The largest popcount over `n` leaves that synthesis can rule in behind the tree's
     registers: each register keeps the bits its node can reach, but the logic after it
@@ -208,7 +227,7 @@ def engine_block(conv: Conv, stages: int = 1) -> Block:
     feats = {f"{pre}{k}": 0 for pre in ("", "dead_", "arith_dead_")
              for k in ("half_adders", "adder_bits")}
     feats["scale_bits"] = 0
-    regs = 0
+    regs = wide = 0
     sums_w = []
     per_o = (conv.kept if conv.domain == "bipolar" else conv.weights).reshape(o_n, -1).sum(1)
     for o, n in enumerate(per_o):
@@ -216,6 +235,7 @@ def engine_block(conv: Conv, stages: int = 1) -> Block:
         pre = dead_kind if dead[o] else ""
         feats[pre + "half_adders"] += f
         feats[pre + "adder_bits"] += la
+        wide += 0 if dead[o] else wide_adder_bits(int(n))
         regs += r
         sums_w.append(_bits(int(n)))
     if conv.domain == "sparse" and conv.p:
@@ -225,6 +245,7 @@ def engine_block(conv: Conv, stages: int = 1) -> Block:
             pre = dead_kind if all(dead[j * og:(j + 1) * og]) else ""
             feats[pre + "half_adders"] += f
             feats[pre + "adder_bits"] += la
+            wide += 0 if pre else wide_adder_bits(int(fan))
             regs += r
         feats["scale_bits"] += sum(_bits(fan) + _bits(abs(conv.p)) + _bits(conv.q) + 1
                                    for o in range(o_n) if not dead[o])
@@ -234,8 +255,12 @@ def engine_block(conv: Conv, stages: int = 1) -> Block:
     for pre in ("", "dead_", "arith_dead_"):
         feats[pre + "tree_bits"] = (2 * feats.pop(pre + "half_adders")
                                     + feats.pop(pre + "adder_bits"))
+    # The live trees' wide adders, apart (tree_bits keeps the narrow ones).
+    feats["tree_bits"] -= wide
+    feats["wide_tree_bits"] = wide
     if _arithmetic(conv):  # trees that feed the scale adders map differently
         feats["arith_tree_bits"] = feats.pop("tree_bits")
+        feats["wide_arith_tree_bits"] = feats.pop("wide_tree_bits")
     feats["one"] = 1
     ff = regs + stages + 1
     if conv.scores is None:
