@@ -4,7 +4,8 @@ the time goes per family. Writes bench/results/report_time.{json,md}.
     nice .venv/bin/python bench/report_time.py [--model models/zoo/default.json] [--jobs 2]
         [--plan PLAN]
 
-With --plan the model is reported as that folding plan builds it (`bnngen report --plan`).
+With --plan the model is reported as that folding plan builds it (`bnngen report --plan`),
+and the plan's estimate (`bnngen estimate --plan`) is set against yosys per family.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gen.design_source import load_source  # noqa: E402
+from gen.plan import load_plan, plan_estimate  # noqa: E402
 from gen.report import build_report, write_report  # noqa: E402
 from gen.synth import FAMILIES  # noqa: E402
+from models import description as fmt  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -47,6 +50,16 @@ def main() -> int:
            "yosys_seconds": {f: rep["results"][f]["yosys_seconds"] for f in fams},
            "total_seconds": round(total, 1),
            "total_luts": {f: rep["results"][f]["total"].get("lut") for f in fams if f != "asic"}}
+    fpga = [f for f in fams if f != "asic"]
+    row["yosys"] = {f: {layer: {k: r.get(k) for k in ("lut", "ff", "bram")}
+                        for layer, r in [*rep["results"][f]["layers"].items(),
+                                         ("total", rep["results"][f]["total"])]}
+                    for f in fpga}
+    if args.plan and fpga:
+        est = plan_estimate(fmt.load(args.model), load_plan(args.plan), fpga)["estimate"]
+        row["estimate"] = {f: {**est[f]["layers"], "total": est[f]["total"]} for f in fpga}
+        row["lut_error"] = {f: round(est[f]["total"]["lut"] / row["total_luts"][f] - 1, 4)
+                            for f in fpga}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "report_time.json").write_text(json.dumps(row, indent=1) + "\n")
     plan = f" --plan {args.plan}" if args.plan else ""
@@ -56,6 +69,13 @@ def main() -> int:
           f"{row['load_average_at_end']:.1f} at the end); elaboration "
           f"{row['elaborate_seconds']:.0f} s; yosys per family (s): "
           + ", ".join(f"{f} {s:.0f}" for f, s in row["yosys_seconds"].items()))
+    if "estimate" in row:
+        md += "\n\n| family | yosys LUT | plan estimate | error | yosys BRAM | estimate |\n"
+        md += "|---|---:|---:|---:|---:|---:|\n"
+        for f in fpga:
+            y, e = row["yosys"][f]["total"], row["estimate"][f]["total"]
+            md += (f"| {f} | {y['lut']:,} | {e['lut']:,} | {row['lut_error'][f]:+.1%} | "
+                   f"{y['bram']} | {e['bram']} |\n")
     (RESULTS / "report_time.md").write_text(md + "\n")
     print(md)
     return 0

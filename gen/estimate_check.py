@@ -7,14 +7,13 @@ table) and tests/test_estimate*.py.
 
 from __future__ import annotations
 
-import re
-
 from models.description import Description
 
 from .design_source import network_source
 from .estimate_blocks import layer_blocks
 from .resources import classify
-from .synth import SynthError, cache_dir, cache_key, run_yosys, yosys_script
+from .synth import (SynthError, cache_dir, cache_key, run_yosys, synthesis_text,
+                    yosys_script)
 
 BLOCK_MODULE = {"encoder": "top.encoder", "window": "top.{layer}.window",
                 "engine": "top.{layer}.engine", "reduce": "top.{layer}.reduce"}
@@ -23,14 +22,6 @@ BLOCK_MODULE = {"encoder": "top.encoder", "window": "top.{layer}.window",
 # Amaranth tags every net with `(* src = "/abs/path/hw/x.py:LINE" *)`: debug text that
 # changes with every edit of hw/ (and with the checkout's path) but not the circuit.
 # Dropped before synthesis, so the cached yosys results stay valid across such edits.
-_SRC_ATTR = re.compile(r'\(\* src = "[^"]*" \*\)\s*')
-
-
-def synthesis_text(verilog: str) -> str:
-    """The Verilog without its source-location attributes (yosys ignores them)."""
-    return _SRC_ATTR.sub("", verilog)
-
-
 def block_module(layer: str, kind: str) -> str:
     if layer == "encoder":
         return "top.encoder"
@@ -43,7 +34,7 @@ def is_cached(src, family: str) -> bool:
 
 
 def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = True,
-                 src=None, cached_only: bool = False) -> dict:
+                 src=None, cached_only: bool = False, classic_abc: bool = False) -> dict:
     """{family: {"total": classes, "layers": {layer: classes},
     "blocks": [(layer, Block, classes)], "mapper": "abc9" or "abc" (gen.synth's fallback
     after an ABC9 crash)}} from one hierarchical yosys run per family."""
@@ -53,7 +44,8 @@ def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = Tr
     blocks = layer_blocks(desc)
     out = {}
     for fam in families:
-        r = run_yosys(synthesis_text(src.verilog), fam, src.top, use_cache=use_cache)
+        r = run_yosys(src.verilog, fam, src.top, use_cache=use_cache,
+                      classic_abc=classic_abc)
         rows = []
         for layer, bl in blocks:
             for b in bl:

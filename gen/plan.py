@@ -169,6 +169,30 @@ def check_plan(plan: Plan, desc: Description) -> None:
                                 f"range (1..{layer.out_channels} / 1..{fan})")
 
 
+def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
+    """The plan's own choices costed on each family, in gen.estimate.estimate's shape (the
+    planner costs folded engines with gen/plan_cost.py, so a planned build is estimated by the
+    same functions that chose it)."""
+    check_plan(plan, desc)
+    result = {"design": f"{desc.name} as planned", "families": list(families),
+              "layers": ["encoder", *(lp.name for lp in plan.layers)], "estimate": {}}
+    for fam in families:
+        fixed = shared_costs(desc, check_family(fam))
+        rows = {"encoder": fixed["encoder"]}
+        for lp, layer in zip(plan.layers, desc.layers):
+            c = fixed[layer.name]
+            if isinstance(layer, Conv):
+                c = c + option_cost(layer, lp.engine, lp.pe, lp.simd, lp.memory, fam,
+                                    plan.stages)
+            rows[lp.name] = c
+        total = sum(rows.values(), Cost())
+        result["estimate"][fam] = {
+            "layers": {k: {**c.rounded(), "lutram": 0} for k, c in rows.items()},
+            "total": {**total.rounded(), "lutram": 0}}
+    result["seconds"] = 0.0
+    return result
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 

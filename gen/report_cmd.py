@@ -40,6 +40,8 @@ def register(sub) -> None:
     p.add_argument("file", help="model description (JSON)")
     p.add_argument("--family", default="ice40,ecp5,xilinx,gowin",
                    help="comma-separated FPGA families (default: ice40,ecp5,xilinx,gowin)")
+    p.add_argument("--plan", metavar="PLAN",
+                   help="estimate the description built as this folding plan (from `bnngen plan`)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_estimate)
 
@@ -99,6 +101,10 @@ def cmd_estimate(args) -> int:
     if "asic" in families:
         raise UserError("the estimator covers FPGA families only (ice40, ecp5, xilinx, gowin)")
     desc = fmt.load(args.file)
-    est = estimate(desc, families)
+    if args.plan:
+        from .plan import load_plan, plan_estimate
+        est = plan_estimate(desc, load_plan(args.plan), families)
+    else:
+        est = estimate(desc, families)
     print(json.dumps(est, indent=1, sort_keys=True) if args.json else estimate_table(est))
     return 0

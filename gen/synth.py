@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,10 +186,24 @@ def _run_script(verilog: str, family: str, top: str, script: str, timeout: float
     return modules, transistors
 
 
+_SRC_ATTR = re.compile(r'\(\* src = "[^"]*" \*\)\s*')
+
+
+def synthesis_text(verilog: str) -> str:
+    """The Verilog without Amaranth's source-location attributes: yosys ignores them, they
+    make the text a third longer to parse, and a moved line of Python must not miss the cache."""
+    return _SRC_ATTR.sub("", verilog)
+
+
 def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
-              timeout: float | None = None) -> SynthResult:
-    """Synthesize module `top` of `verilog` (text) for `family`; cached by content."""
-    script = yosys_script(family, top)
+              timeout: float | None = None, classic_abc: bool = False) -> SynthResult:
+    """Synthesize module `top` of `verilog` (text) for `family`; cached by content.
+    `classic_abc` maps with the crash fallback's classic ABC from the start, so that two
+    designs can be compared under one mapper when ABC9 crashed on only one of them."""
+    verilog = synthesis_text(verilog)
+    if classic_abc and family not in FALLBACK_COMMANDS:
+        classic_abc = False  # xilinx has no fallback; asic always maps with classic ABC
+    script = yosys_script(family, top, fallback=classic_abc)
     key = cache_key(verilog, script)
     cfile = cache_dir() / key[:2] / f"{key}.json"
     if use_cache and cfile.exists():
@@ -199,12 +214,12 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
         except (OSError, ValueError, KeyError):
             pass  # a broken cache entry is simply recomputed
     start = time.perf_counter()
-    mapper = "abc" if family == "asic" else "abc9"
+    mapper = "abc" if family == "asic" or classic_abc else "abc9"
     try:
         modules, transistors = _run_script(verilog, family, top, script, timeout)
     except SynthError as e:
         crash = "wasm trap" in str(e) or "Assert" in str(e)
-        if not crash or family not in FALLBACK_COMMANDS:
+        if not crash or family not in FALLBACK_COMMANDS or classic_abc:
             raise
         modules, transistors = _run_script(verilog, family, top,
                                            yosys_script(family, top, fallback=True), timeout)

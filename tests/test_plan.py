@@ -198,6 +198,14 @@ def test_plan_cli(tmp_path, capsys):
     assert "fits" in capsys.readouterr().out
     plan = load_plan(out)
     assert plan.device == "ecp5-85f" and plan.ii <= 4 * floor
+    capsys.readouterr()
+    # `bnngen estimate --plan` costs the plan's choices on every family with the functions
+    # that made them: on the plan's own family it must reproduce the plan's total.
+    assert main(["estimate", str(model), "--plan", str(out), "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)["estimate"]
+    assert {k: est[plan.family]["total"][k] for k in ("lut", "ff", "bram")} == plan.total
+    assert set(est) == {"ice40", "ecp5", "xilinx", "gowin"}
+    assert est["xilinx"]["total"]["lut"] < est["ice40"]["total"]["lut"]   # LUT6 vs LUT4
     assert main(["plan", str(model), "--cycles", "2", "-o", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
     assert main(["plan", str(model), "--fps", "10", "--clock", "1", "--device", "foo"]) == 2

@@ -78,6 +78,18 @@ def test_cache_returns_the_same_numbers_without_yosys():
     assert not first.cached and again.cached and again.cells == first.cells
 
 
+def test_classic_abc_maps_the_same_registers_without_wide_muxes():
+    """The crash fallback's mapper, asked for up front (to compare two nets under one mapper):
+    plain LUT4s, no PFUMX, the same flip-flops, and its own cache entry."""
+    text, ffs = popcount_design(12)
+    abc9 = synth.run_yosys(text, "ecp5", "pc")
+    abc = synth.run_yosys(text, "ecp5", "pc", classic_abc=True)
+    assert (abc9.mapper, abc.mapper) == ("abc9", "abc") and not abc.cached
+    assert classify("ecp5", abc.cells)["ff"] == classify("ecp5", abc9.cells)["ff"] == ffs
+    assert "PFUMX" not in abc.cells and abc.cells.get("LUT4", 0) > 0
+    assert synth.run_yosys(text, "ecp5", "pc", classic_abc=True).cells == abc.cells
+
+
 def test_asic_counts_transistors_from_the_gates():
     text, ffs = popcount_design(8)
     r = synth.run_yosys(text, "asic", "pc")

@@ -20,12 +20,14 @@ def load_split(name: str, split: str, subset: int | None, seed: int
     return x, torch.from_numpy(labels)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tensor:
-    """Random horizontal flip and a random translation of up to `shift` pixels (zero fill),
-    per image. Samples stay integers."""
+def augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2,
+            flip: bool = True) -> torch.Tensor:
+    """Random horizontal flip (clothes are symmetric, digits are not: `flip=False`) and a
+    random translation of up to `shift` pixels (zero fill), per image. Samples stay integers."""
     n, _, h, w = x.shape
-    flip = torch.rand(n, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if flip:
+        mirror = torch.rand(n, generator=gen) < 0.5
+        x = torch.where(mirror[:, None, None, None], x.flip(3), x)
     padded = F.pad(x, (shift, shift, shift, shift))
     dy = torch.randint(0, 2 * shift + 1, (n,), generator=gen)
     dx = torch.randint(0, 2 * shift + 1, (n,), generator=gen)

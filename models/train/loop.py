@@ -81,7 +81,8 @@ def train_teacher(cfg: dict, x, y, xt, yt, progress: bool) -> Teacher:
         bar = tqdm(list(_batches(len(x), batch, gen)), desc=f"teacher {epoch + 1}/{epochs}",
                    disable=not progress, leave=False)
         for idx in bar:
-            xb = augment(x[idx], gen) if cfg["train"]["augment"] else x[idx]
+            xb = (augment(x[idx], gen, flip=cfg["train"]["flip"]) if cfg["train"]["augment"]
+                  else x[idx])
             loss = F.cross_entropy(teacher(xb), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -158,7 +159,7 @@ def run(cfg: dict, progress: bool = True, resume: bool = False) -> dict:
             step = epoch * steps_per_epoch + i
             if pruner is not None and epoch >= pr["start_epoch"]:
                 pruner.step(step - pr["start_epoch"] * steps_per_epoch)
-            xb = augment(x[idx], gen) if tr["augment"] else x[idx]
+            xb = augment(x[idx], gen, flip=tr["flip"]) if tr["augment"] else x[idx]
             logits = model(xb)
             if teacher is not None:
                 with torch.no_grad():
