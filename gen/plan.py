@@ -170,25 +170,37 @@ def check_plan(plan: Plan, desc: Description) -> None:
 
 
 def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
-    """The plan's own choices costed on each family, in gen.estimate.estimate's shape (the
-    planner costs folded engines with gen/plan_cost.py, so a planned build is estimated by the
-    same functions that chose it)."""
+    """A planned build estimated per family, in gen.estimate.estimate's shape: the encoder,
+    every window generator, pool and unrolled engine from the fitted block costs of gen/
+    estimate.py (the same hardware as in an unrolled build), every folded engine from gen/
+    plan_cost.py's folded_cost (the function that chose it)."""
+    from .estimate import METRICS, block_cost, coefficients
+    from .estimate_blocks import layer_blocks
+
     check_plan(plan, desc)
+    coeffs = coefficients()
+    chosen = {lp.name: lp for lp in plan.layers}
+    by_name = {layer.name: layer for layer in desc.layers}
+    blocks = layer_blocks(desc, plan.stages)
     result = {"design": f"{desc.name} as planned", "families": list(families),
-              "layers": ["encoder", *(lp.name for lp in plan.layers)], "estimate": {}}
+              "layers": [name for name, _ in blocks], "estimate": {}}
     for fam in families:
-        fixed = shared_costs(desc, check_family(fam))
-        rows = {"encoder": fixed["encoder"]}
-        for lp, layer in zip(plan.layers, desc.layers):
-            c = fixed[layer.name]
-            if isinstance(layer, Conv):
-                c = c + option_cost(layer, lp.engine, lp.pe, lp.simd, lp.memory, fam,
+        rows = {}
+        for name, bl in blocks:
+            acc = dict.fromkeys(METRICS, 0.0)
+            lp = chosen.get(name)
+            for b in bl:
+                if b.kind == "engine" and lp is not None and lp.engine == "folded":
+                    c = option_cost(by_name[name], "folded", lp.pe, lp.simd, lp.memory, fam,
                                     plan.stages)
-            rows[lp.name] = c
-        total = sum(rows.values(), Cost())
-        result["estimate"][fam] = {
-            "layers": {k: {**c.rounded(), "lutram": 0} for k, c in rows.items()},
-            "total": {**total.rounded(), "lutram": 0}}
+                    part = {"lut": c.lut, "ff": c.ff, "bram": c.bram}
+                else:
+                    part = block_cost(b, fam, coeffs)
+                for k, v in part.items():
+                    acc[k] += v
+            rows[name] = {k: int(round(v)) for k, v in acc.items()}
+        total = {k: sum(r[k] for r in rows.values()) for k in METRICS}
+        result["estimate"][fam] = {"layers": rows, "total": total}
     result["seconds"] = 0.0
     return result
 

@@ -199,13 +199,23 @@ def test_plan_cli(tmp_path, capsys):
     plan = load_plan(out)
     assert plan.device == "ecp5-85f" and plan.ii <= 4 * floor
     capsys.readouterr()
-    # `bnngen estimate --plan` costs the plan's choices on every family with the functions
-    # that made them: on the plan's own family it must reproduce the plan's total.
-    assert main(["estimate", str(model), "--plan", str(out), "--json"]) == 0
-    est = json.loads(capsys.readouterr().out)["estimate"]
-    assert {k: est[plan.family]["total"][k] for k in ("lut", "ff", "bram")} == plan.total
-    assert set(est) == {"ice40", "ecp5", "xilinx", "gowin"}
-    assert est["xilinx"]["total"]["lut"] < est["ice40"]["total"]["lut"]   # LUT6 vs LUT4
+    # `bnngen estimate --plan`: the fitted block costs, with folded engines costed as the
+    # planner costs them; a plan that unrolls everything is the plain estimate, exactly.
+    folding = plan_network(desc, 4 * floor, fold=True)
+    (tmp_path / "folded.json").write_text(json.dumps(folding.to_dict()))
+    assert main(["estimate", str(model), "--plan", str(tmp_path / "folded.json"),
+                 "--json"]) == 0
+    folded = json.loads(capsys.readouterr().out)
+    assert set(folded["estimate"]) == {"ice40", "ecp5", "xilinx", "gowin"}
+    unrolled = plan_network(desc, floor)
+    assert all(lp.engine != "folded" for lp in unrolled.layers)
+    (tmp_path / "unrolled.json").write_text(json.dumps(unrolled.to_dict()))
+    assert main(["estimate", str(model), "--plan", str(tmp_path / "unrolled.json"),
+                 "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert main(["estimate", str(model), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert same["estimate"] == plain["estimate"] != folded["estimate"]
     assert main(["plan", str(model), "--cycles", "2", "-o", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
     assert main(["plan", str(model), "--fps", "10", "--clock", "1", "--device", "foo"]) == 2
