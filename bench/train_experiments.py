@@ -242,14 +242,16 @@ def plot_thresholds() -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     x = np.arange(256)
     uniform = None
-    sources = [("fmnist-glt8-wide, the default (Fashion-MNIST)",
-                ROOT / "runs" / "fmnist-glt8-wide" / "metrics.json")]
-    sources += [(f"{d} seed 0", RUNS / f"enc-{d}-glt-s0" / "metrics.json")
-                for d in ("fashion-mnist", "fashion-mnist-raw")]
-    for label, f in sources:
+    default = json.loads((ROOT / "models" / "zoo" / "default.json").read_text())
+    curves = [(f"{default['name']}, the default (Fashion-MNIST)",
+               default["encoder"]["thresholds"][0])]
+    for d in ("fashion-mnist", "fashion-mnist-raw"):
+        f = RUNS / f"enc-{d}-glt-s0" / "metrics.json"
         if f.exists():
-            th = np.array(json.loads(f.read_text())["encoder_thresholds"][0])
-            ax.step(x, (x[:, None] >= th[None, :]).sum(1), where="post", label=label)
+            curves.append((f"{d} seed 0", json.loads(f.read_text())["encoder_thresholds"][0]))
+    for label, th in curves:
+        th = np.array(th)
+        ax.step(x, (x[:, None] >= th[None, :]).sum(1), where="post", label=label)
     u = RUNS / "enc-fashion-mnist-uniform-s0" / "metrics.json"
     if u.exists():
         uniform = np.array(json.loads(u.read_text())["encoder_thresholds"][0])
