@@ -12,6 +12,11 @@ from .synth import FAMILIES, check_families
 DEFAULT_DEVICES = ("up5k", "hx8k", "25f", "85f")
 
 
+# Above this many estimated LUTs (any FPGA family) a fully unrolled description fits no
+# iCE40, ECP5 or Gowin device and yosys runs for hours: `report` asks for a plan instead.
+UNROLLED_LIMIT_LUTS = 100_000
+
+
 def _list(text: str) -> list[str]:
     return [t.strip().lower() for t in text.split(",") if t.strip()]
 
@@ -34,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--no-cache", action="store_true", help="rerun yosys even for cached results")
     p.add_argument("-j", "--jobs", type=int, default=1,
                    help="yosys runs at once, one family each (default 1)")
+    p.add_argument("--force", action="store_true",
+                   help=f"synthesize a description fully unrolled even above "
+                        f"{UNROLLED_LIMIT_LUTS:,} estimated LUTs (yosys takes hours)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="analytical LUT/FF/BRAM estimate per layer (instant)")
@@ -64,6 +72,8 @@ def cmd_report(args) -> int:
         from .fmax import check_devices
         devices = check_devices(_list(args.device))
     source = Path(args.source)
+    if source.is_file() and not args.plan and not args.force:
+        _check_unrolled_size(source, families)
     src = load_source(source, args.plan)
     fmax = _fmax(src, devices) if args.fmax else None
     report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
@@ -72,6 +82,24 @@ def cmd_report(args) -> int:
     print(markdown(report))
     print(f"report written to {out}/ (report.json, report.md, resources.png)")
     return 0
+
+
+def _check_unrolled_size(path: Path, families: list[str]) -> None:
+    """Refuse, before elaborating, a fully unrolled build that only a plan makes sensible."""
+    from models import description as fmt
+
+    from .estimate import estimate
+
+    desc = fmt.load(path)
+    fams = [f for f in families if f != "asic"] or ["ice40"]
+    est = estimate(desc, fams)["estimate"]
+    fam = max(fams, key=lambda f: est[f]["total"]["lut"])
+    luts = est[fam]["total"]["lut"]
+    if luts > UNROLLED_LIMIT_LUTS:
+        raise UserError(f"{path}: fully unrolled, {desc.name} is about {luts:,} {fam} LUTs by "
+                        f"the estimate and yosys would run for hours; report it as a folding "
+                        f"plan builds it (bnngen plan {path} --fps N --clock MHZ -o PLAN, then "
+                        f"bnngen report {path} --plan PLAN), or pass --force")
 
 
 def _fmax(src, devices: list[str]) -> dict:

@@ -4,6 +4,7 @@ designs whose register and memory bits are known from their parameters (real yos
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from amaranth import Module, Signal
@@ -254,6 +255,18 @@ def test_description_reports_as_its_folding_plan_builds_it(tmp_path):
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert rep["layers"] == [n for n, _ in folded.layers]
     assert rep["results"]["ice40"]["total"]["lut"] > 0
+
+
+def test_shipped_model_unrolled_asks_for_a_plan(tmp_path, capsys):
+    """The shipped model fully unrolled is hundreds of thousands of LUTs: refused in
+    milliseconds, before elaboration, with the way out in the one line."""
+    shipped = Path(__file__).resolve().parents[1] / "models" / "zoo" / "default.json"
+    out = tmp_path / "out"
+    assert main(["report", str(shipped), "--family", "ecp5", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bnngen: error:") and "\n" not in err
+    assert "--plan PLAN" in err and "--force" in err and "ecp5 LUTs" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("case", ["plan_on_build", "plan_of_other_model", "plan_garbled"])
