@@ -19,9 +19,6 @@ BLOCK_MODULE = {"encoder": "top.encoder", "window": "top.{layer}.window",
                 "engine": "top.{layer}.engine", "reduce": "top.{layer}.reduce"}
 
 
-# Amaranth tags every net with `(* src = "/abs/path/hw/x.py:LINE" *)`: debug text that
-# changes with every edit of hw/ (and with the checkout's path) but not the circuit.
-# Dropped before synthesis, so the cached yosys results stay valid across such edits.
 def block_module(layer: str, kind: str) -> str:
     if layer == "encoder":
         return "top.encoder"

@@ -188,12 +188,14 @@ def _run_script(verilog: str, family: str, top: str, script: str, timeout: float
     return modules, transistors
 
 
+# Amaranth tags every net with `(* src = "/abs/path/hw/x.py:LINE" *)`: debug text that
+# changes with every edit of hw/ (and with the checkout's path) but not the circuit.
+# Dropped before synthesis, so the cached yosys results stay valid across such edits.
 _SRC_ATTR = re.compile(r'\(\* src = "[^"]*" \*\)\s*')
 
 
 def synthesis_text(verilog: str) -> str:
-    """The Verilog without Amaranth's source-location attributes: yosys ignores them, they
-    make the text a third longer to parse, and a moved line of Python must not miss the cache."""
+    """The Verilog without Amaranth's source-location attributes (yosys ignores them)."""
     return _SRC_ATTR.sub("", verilog)
 
 
