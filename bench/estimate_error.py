@@ -1,7 +1,9 @@
 """The estimator's error against yosys: total LUTs (within 15% is the bar) and BRAM counts
 (must be equal) per family, on small factory descriptions the fit never saw (seeds 0-9:
 at most 6x6 inputs, 8 channels, 1-2 convolutions before the dense classifier) and,
-with --shipped, on the shipped model. Writes bench/results/estimate_error.{json,md}.
+with --shipped, on the shipped model as its committed folding plan builds it (fully
+unrolled it is ~0.5 M LUTs and hours of yosys; `bnngen estimate --plan` against the
+planned build). Writes bench/results/estimate_error.{json,md}.
 
     nice .venv/bin/python bench/estimate_error.py [--shipped] [--seeds 0-9]
 """
@@ -16,14 +18,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gen.design_source import network_source  # noqa: E402
 from gen.estimate import estimate  # noqa: E402
 from gen.estimate_check import yosys_blocks  # noqa: E402
+from gen.plan import load_plan, plan_estimate  # noqa: E402
 from gen.synth import SynthError  # noqa: E402
 from models import description as fmt  # noqa: E402
 from models import factory  # noqa: E402
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 SHIPPED = "models/zoo/default.json"
+SHIPPED_PLAN = "bench/results/default-plan-25f-1000fps.json"   # 1000 fps at 50 MHz on a 25F
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -40,12 +45,14 @@ def seeds(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def compare(desc, cached_only: bool = False) -> dict:
+def compare(desc, cached_only: bool = False, plan=None) -> dict:
     t = time.perf_counter()
-    est = estimate(desc, FAMILIES)
+    est = plan_estimate(desc, plan, FAMILIES) if plan else estimate(desc, FAMILIES)
     est_s = time.perf_counter() - t
-    got = yosys_blocks(desc, FAMILIES, cached_only=cached_only)
-    row = {"design": desc.name, "estimate_seconds": round(est_s, 4), "families": {}}
+    src = network_source(desc, plan=plan) if plan else None
+    got = yosys_blocks(desc, FAMILIES, cached_only=cached_only, src=src)
+    name = f"{desc.name} (planned)" if plan else desc.name
+    row = {"design": name, "estimate_seconds": round(est_s, 4), "families": {}}
     for fam in FAMILIES:
         e, y = est["estimate"][fam]["total"], got[fam]["total"]
         row["families"][fam] = {
@@ -99,13 +106,13 @@ def main() -> int:
     ap.add_argument("--cached-only", action="store_true",
                     help="only nets whose yosys results are already cached")
     args = ap.parse_args()
-    descs = [small_description(s) for s in seeds(args.seeds)]
+    descs = [(small_description(s), None) for s in seeds(args.seeds)]
     if args.shipped:
-        descs.append(fmt.load(SHIPPED))
+        descs.append((fmt.load(SHIPPED), load_plan(SHIPPED_PLAN)))
     rows = []
-    for d in descs:
+    for d, plan in descs:
         try:
-            rows.append(compare(d, args.cached_only))
+            rows.append(compare(d, args.cached_only, plan))
         except SynthError as e:
             print(f"skipped {d.name}: {e}", file=sys.stderr)
             continue
