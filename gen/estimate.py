@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,8 +57,11 @@ def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[st
     return out
 
 
-def estimate(desc: Description, families: list[str], stages: int = 1) -> dict:
-    """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took."""
+def estimate(desc: Description, families: list[str], stages: int = 1,
+             cost: Callable[[str, Block, str], dict | None] | None = None) -> dict:
+    """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took.
+    `cost(layer, block, family)` may answer for a block instead of its fitted cost (a
+    folding plan's engines, gen.plan.plan_estimate); None keeps the fitted one."""
     start = time.perf_counter()
     coeffs = coefficients()
     layers = layer_blocks(desc, stages)
@@ -68,7 +72,8 @@ def estimate(desc: Description, families: list[str], stages: int = 1) -> dict:
         for name, blocks in layers:
             acc = dict.fromkeys(METRICS, 0.0)
             for b in blocks:
-                for k, v in block_cost(b, fam, coeffs).items():
+                part = cost(name, b, fam) if cost else None
+                for k, v in (part if part is not None else block_cost(b, fam, coeffs)).items():
                     acc[k] += v
             rows[name] = {k: int(round(v)) for k, v in acc.items()}
         total = {k: sum(r[k] for r in rows.values()) for k in METRICS}

@@ -171,37 +171,24 @@ def check_plan(plan: Plan, desc: Description) -> None:
 
 def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
     """A planned build estimated per family, in gen.estimate.estimate's shape: the encoder,
-    every window generator, pool and unrolled engine from the fitted block costs of gen/
-    estimate.py (the same hardware as in an unrolled build), every folded engine from gen/
-    plan_cost.py's folded_cost (the function that chose it)."""
-    from .estimate import METRICS, block_cost, coefficients
-    from .estimate_blocks import layer_blocks
+    every window generator, pool and unrolled engine from the fitted block costs (the same
+    hardware as in an unrolled build), every folded engine from gen/plan_cost.py's
+    folded_cost (the function that chose it)."""
+    from .estimate import estimate
 
     check_plan(plan, desc)
-    coeffs = coefficients()
-    chosen = {lp.name: lp for lp in plan.layers}
-    by_name = {layer.name: layer for layer in desc.layers}
-    blocks = layer_blocks(desc, plan.stages)
-    result = {"design": f"{desc.name} as planned", "families": list(families),
-              "layers": [name for name, _ in blocks], "estimate": {}}
-    for fam in families:
-        rows = {}
-        for name, bl in blocks:
-            acc = dict.fromkeys(METRICS, 0.0)
-            lp = chosen.get(name)
-            for b in bl:
-                if b.kind == "engine" and lp is not None and lp.engine == "folded":
-                    c = option_cost(by_name[name], "folded", lp.pe, lp.simd, lp.memory, fam,
-                                    plan.stages)
-                    part = {"lut": c.lut, "ff": c.ff, "bram": c.bram}
-                else:
-                    part = block_cost(b, fam, coeffs)
-                for k, v in part.items():
-                    acc[k] += v
-            rows[name] = {k: int(round(v)) for k, v in acc.items()}
-        total = {k: sum(r[k] for r in rows.values()) for k in METRICS}
-        result["estimate"][fam] = {"layers": rows, "total": total}
-    result["seconds"] = 0.0
+    folded = {lp.name: lp for lp in plan.layers if lp.engine == "folded"}
+    layers = {layer.name: layer for layer in desc.layers}
+
+    def engine_cost(name: str, block, family: str) -> dict | None:
+        lp = folded.get(name)
+        if block.kind != "engine" or lp is None:
+            return None
+        c = option_cost(layers[name], "folded", lp.pe, lp.simd, lp.memory, family, plan.stages)
+        return {"lut": c.lut, "ff": c.ff, "bram": c.bram}
+
+    result = estimate(desc, families, plan.stages, cost=engine_cost)
+    result["design"] = f"{desc.name} as planned"
     return result
 
 

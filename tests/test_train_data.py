@@ -41,3 +41,17 @@ def test_mnist5k_or_clear_error():
     xt, yt = load_dataset("mnist5k", "test")
     assert x.shape == (4000, 28, 28, 1) and xt.shape == (1000, 28, 28, 1)
     assert set(np.unique(y)) == set(range(10))
+
+
+def test_augment_mirrors_only_when_asked():
+    """Shift 0: the flip is the only change. With flip=False (digits) no image is mirrored;
+    with flip=True some are, and each one is either itself or its mirror."""
+    torch = pytest.importorskip("torch")
+    from models.train.data import augment
+    x = torch.arange(64 * 5 * 7, dtype=torch.float32).reshape(64, 1, 5, 7)
+    kept = augment(x, torch.Generator().manual_seed(0), shift=0, flip=False)
+    assert torch.equal(kept, x)
+    mixed = augment(x, torch.Generator().manual_seed(0), shift=0, flip=True)
+    same = (mixed == x).flatten(1).all(1)
+    mirrored = (mixed == x.flip(3)).flatten(1).all(1)
+    assert bool((same | mirrored).all()) and 0 < int(mirrored.sum()) < 64
