@@ -3,9 +3,10 @@
 Every hardware block answers for its own cost (FINN style): gen.estimate_blocks counts its
 structure (adder bits, comparator bits, register bits, line buffers), gen.estimate_memory
 decides where yosys puts each line buffer, and per-family coefficients turn the counts
-into LUTs and FFs. The coefficients were fitted against yosys on factory descriptions by
-`bench/estimate_fit.py` (gen/estimate_coeffs.json); `bench/estimate_error.py` states the
-error against yosys on descriptions the fit never saw.
+into LUTs and FFs. The coefficients (gen/estimate_coeffs.json) were fitted against yosys:
+encoder and unrolled engines on factory networks by `bench/estimate_fit.py`, window
+generators, window ORs and folded engines on standalone modules by `bench/fit_blocks.py`;
+`bench/estimate_error.py` states the error against yosys on descriptions no fit saw.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from models.description import Description
 
-from .estimate_blocks import Block, layer_blocks, memory_cost, mux_luts
+from .estimate_blocks import Block, layer_blocks, memory_cost, mux_luts, or_luts, rom_cost
 
 COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
 METRICS = ("lut", "ff", "bram", "lutram")
@@ -35,6 +36,10 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
     lut = dict(block.features)
     if block.muxes:
         lut["mux_luts"] = mux_luts(family, block.muxes)
+    if block.ors:
+        lut["or_luts"] = or_luts(family, block.ors)
+    if block.roms:
+        lut["rom_mux_luts"] = rom_cost(family, block.roms)["mux_luts"]
     ff = {"ff": block.ff, "one": 1}
     if block.memories:
         # A LUT-RAM cell is counted as LUT-RAM, not LUT: only its address and enable
@@ -50,7 +55,7 @@ def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[st
     coeffs = coeffs or coefficients()
     feats = block_features(block, family)
     mem = memory_cost(family, block.memories)
-    out = {"bram": mem["bram"], "lutram": mem["lutram"]}
+    out = {"bram": mem["bram"] + rom_cost(family, block.roms)["bram"], "lutram": mem["lutram"]}
     for metric in ("lut", "ff"):
         c = coeffs[family][block.kind][metric]
         out[metric] = sum(c.get(k, 0.0) * v for k, v in feats[metric].items())

@@ -16,7 +16,7 @@ from hw.popcount import register_levels, tree_levels
 from hw.window_plan import plan_window
 from models.description import Conv, Description, MaxPool, Thermometer
 
-from .estimate_memory import map_memory
+from .estimate_memory import map_memory, map_rom
 
 
 @dataclass
@@ -28,6 +28,8 @@ class Block:
     ff: int = 0                                 # register bits outside memories
     memories: list[tuple[int, int]] = field(default_factory=list)   # (depth, width)
     muxes: list[tuple[int, int]] = field(default_factory=list)      # (bits, ways)
+    roms: list[tuple[int, int]] = field(default_factory=list)       # block-RAM ROMs
+    ors: list[tuple[int, int]] = field(default_factory=list)        # (bits, inputs)
 
 
 @lru_cache(maxsize=4096)  # pure in its integers; big layers repeat tree sizes
@@ -126,6 +128,13 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
     }
     # The line buffers' read data (kh x C bits), whatever memory holds them.
     feats["mem_out_bits"] = kh * c
+    # Measured: a map whose last row or column no window reaches costs a few LUTs more per
+    # row bit, and a window as large as the map (a dense layer's) more per output bit.
+    ph, pw = p.padding
+    sy, sx = p.stride
+    ragged = (h + 2 * ph - kh) % sy or (w + 2 * pw - kw) % sx
+    feats["ragged_bits"] = kh * c if ragged else 0
+    feats["whole_map_bits"] = out_bits if (kh, kw) == (h + 2 * ph, w + 2 * pw) else 0
     ff = out_bits + shift_bits + counter_bits + kh + 8
     # Row ky reads bank (r_rbank + ky) mod kh: a kh-way multiplexer per output bit.
     return Block("window", feats, ff=ff, memories=[(w, c)] * kh, muxes=[(kh * c, kh)])
@@ -289,7 +298,69 @@ def _score_width(conv: Conv) -> int:
 
 def reduce_block(channels: int, taps: int) -> Block:
     """hw.pool.WindowOr: an OR of `taps` bits per channel into a register."""
-    return Block("reduce", {"or_inputs": channels * taps, "one": 1}, ff=channels + 1)
+    return Block("reduce", {"or_inputs": channels * taps, "one": 1}, ff=channels + 1,
+                 ors=[(channels, taps)])
+
+
+def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -> Block:
+    """hw.folded.FoldedEngine: per mux column a `chunks`-way multiplexer of `simd` bits; per
+    lane an XNOR/AND popcount of `simd` variable bits (and P_all's), an accumulator, a
+    threshold ROM read by the lane's channel counter and a comparator (or the sums of a
+    scores layer), a shift register of results; the weight ROM of `steps` words in block
+    RAM or in logic; the window register."""
+    from hw.folded import pick_style, signed_width
+    from hw.folded_schedule import assign_lanes, fold_shape, live_chunks
+
+    shape = fold_shape(conv, pe, simd)
+    fan = int(conv.weights[0].size)
+    chunks = conv.groups * -(-fan // simd) + 1
+    lanes = [lane for lane in assign_lanes([len(c) for c in live_chunks(conv, simd)], pe)
+             if lane]
+    lo = hi = 0
+    for o in range(conv.out_channels):
+        s_lo, s_hi = _sum_range(conv, o)
+        lo, hi = min(lo, s_lo), max(hi, s_hi)
+    acc = signed_width(lo, hi)
+    first, later, regs = popcount_profile(simd, stages)
+    trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
+    feats = {"tree_bits": trees * (2 * first + later), "acc_bits": len(lanes) * acc,
+             "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
+             "step_bits": _bits(shape.steps), "one": 1}
+    ff = (kh_kw_c(conv) + 1 + _bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
+          + len(lanes) * acc)
+    if conv.scores is None:
+        ths = conv.activation.thresholds
+        tw = signed_width(min(lo, int(ths.min())), max(hi, int(ths.max())))
+        feats["cmp_bits"] = len(lanes) * tw
+        feats["thr_rom_bits"] = sum(len(lane) * (tw + 1) for lane in lanes)
+        feats["result_bits"] = sum(len(lane) for lane in lanes)
+        ff += sum(len(lane) + _bits(len(lane) + 1) for lane in lanes) + conv.out_channels + 1
+    else:
+        sw = _score_width(conv)
+        feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
+        feats["score_bits"] = conv.out_channels * sw
+        feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
+        ff += (feats["result_bits"] + 2 * conv.out_channels * sw + _bits(conv.out_channels)
+               + 2)
+    style = pick_style(memory, shape.steps, shape.word_width)
+    roms = []
+    if style == "block":
+        roms.append((shape.steps, shape.word_width))
+    else:
+        feats["rom_bits"] = shape.steps * shape.word_width
+        ff += shape.word_width
+    return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
+                 roms=roms)
+
+
+def kh_kw_c(conv: Conv) -> int:
+    """Bits of a window (the folded engine's input register)."""
+    return conv.kernel[0] * conv.kernel[1] * conv.in_channels_per_group * conv.groups
+
+
+def _sum_range(conv: Conv, o: int) -> tuple[int, int]:
+    from hw.engine import sum_range
+    return sum_range(conv, o)
 
 
 def layer_blocks(desc: Description, stages: int = 1) -> list[tuple[str, list[Block]]]:
@@ -315,6 +386,15 @@ def layer_blocks(desc: Description, stages: int = 1) -> list[tuple[str, list[Blo
 WAYS_PER_LUT = {"ice40": 1, "ecp5": 2, "gowin": 2, "xilinx": 4}
 
 
+LUT_INPUTS = {"ice40": 4, "ecp5": 4, "gowin": 4, "xilinx": 6}
+
+
+def or_luts(family: str, ors: list[tuple[int, int]]) -> int:
+    """LUTs of `bits` ORs of `inputs` inputs each: a tree of k-input LUTs."""
+    k = LUT_INPUTS[family]
+    return sum(bits * -(-(inputs - 1) // (k - 1)) for bits, inputs in ors if inputs > 1)
+
+
 def mux_luts(family: str, muxes: list[tuple[int, int]]) -> float:
     """LUTs of a block's multiplexers on one family."""
     per = WAYS_PER_LUT[family]
@@ -336,4 +416,15 @@ def memory_cost(family: str, memories: list[tuple[int, int]]) -> dict[str, float
             res["logic_mem_bits"] += depth * width
         elif m.kind == "distributed":
             res["lutram_bits"] += depth * width
+    return res
+
+
+def rom_cost(family: str, roms: list[tuple[int, int]]) -> dict[str, float]:
+    """Block RAMs of a block's ROMs, and the LUTs of the multiplexers that pick a word's
+    slice when yosys packs several address ranges side by side in one wide cell."""
+    res = {"bram": 0, "mux_luts": 0.0}
+    for depth, width in roms:
+        m = map_rom(family, depth, width)
+        res["bram"] += m.bram
+        res["mux_luts"] += mux_luts(family, [(width, m.slices)])
     return res

@@ -53,3 +53,13 @@ def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = Tr
                                for layer, _ in blocks},
                     "blocks": rows, "seconds": r.seconds, "mapper": r.mapper}
     return out
+
+
+def yosys_component(component, family: str, use_cache: bool = True) -> dict[str, int]:
+    """Resource classes of one hardware block synthesized on its own (its module and the
+    modules below it): the blocks keep their hierarchy in a network, so alone they cost
+    the same."""
+    from amaranth.back import verilog
+
+    text = verilog.convert(component, name="block")
+    return classify(family, run_yosys(text, family, "block", use_cache=use_cache).cells)

@@ -171,10 +171,11 @@ def check_plan(plan: Plan, desc: Description) -> None:
 
 def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
     """A planned build estimated per family, in gen.estimate.estimate's shape: the encoder,
-    every window generator, pool and unrolled engine from the fitted block costs (the same
-    hardware as in an unrolled build), every folded engine from gen/plan_cost.py's
-    folded_cost (the function that chose it)."""
-    from .estimate import estimate
+    every window generator, pool and unrolled engine as in an unrolled build, every folded
+    engine as the folded block it becomes (gen.estimate_blocks.folded_block), all from
+    the fitted block costs."""
+    from .estimate import block_cost, estimate
+    from .estimate_blocks import folded_block
 
     check_plan(plan, desc)
     folded = {lp.name: lp for lp in plan.layers if lp.engine == "folded"}
@@ -184,8 +185,8 @@ def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
         lp = folded.get(name)
         if block.kind != "engine" or lp is None:
             return None
-        c = option_cost(layers[name], "folded", lp.pe, lp.simd, lp.memory, family, plan.stages)
-        return {"lut": c.lut, "ff": c.ff, "bram": c.bram}
+        return block_cost(folded_block(layers[name], lp.pe, lp.simd, lp.memory, plan.stages),
+                          family)
 
     result = estimate(desc, families, plan.stages, cost=engine_cost)
     result["design"] = f"{desc.name} as planned"

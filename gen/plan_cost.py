@@ -18,6 +18,8 @@ from hw.folded_schedule import FoldShape, fold_shape, live_bits
 from hw.window_plan import plan_window
 from models.description import Conv, Description, MaxPool, Thermometer
 
+from .estimate_memory import map_rom
+
 FAMILIES = ("ice40", "ecp5", "gowin", "xilinx")
 LUT_SCALE = {"ice40": 1.0, "ecp5": 1.0, "gowin": 1.0, "xilinx": 0.6}
 # Block RAM geometries (depth, width) per family: ice40 SB_RAM40_4K, ECP5 DP16KD/PDPW16KD,
@@ -56,6 +58,11 @@ def bram_count(family: str, depth: int, width: int) -> int:
     return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM_GEOMETRIES[family])
 
 
+def rom_bram_count(family: str, depth: int, width: int) -> int:
+    """Block RAMs for a depth x width ROM, packed as yosys packs it."""
+    return map_rom(family, depth, width).bram
+
+
 def rom_luts(family: str, depth: int, width: int) -> float:
     """LUTs of a depth x width ROM or LUT-RAM in logic (plus the read mux above one LUT)."""
     per = LUT_BITS[family]
@@ -65,7 +72,7 @@ def rom_luts(family: str, depth: int, width: int) -> float:
 
 def memory_cost(family: str, depth: int, width: int, style: str) -> Cost:
     if style == "block":
-        return Cost(bram=bram_count(family, depth, width))
+        return Cost(bram=rom_bram_count(family, depth, width))
     return Cost(lut=rom_luts(family, depth, width), ff=width)
 
 

@@ -199,8 +199,8 @@ def test_plan_cli(tmp_path, capsys):
     plan = load_plan(out)
     assert plan.device == "ecp5-85f" and plan.ii <= 4 * floor
     capsys.readouterr()
-    # `bnngen estimate --plan`: the fitted block costs, with folded engines costed as the
-    # planner costs them; a plan that unrolls everything is the plain estimate, exactly.
+    # `bnngen estimate --plan`: the fitted block costs, folded engines as their own fitted
+    # block kind; a plan that unrolls everything is the plain estimate, exactly.
     folding = plan_network(desc, 4 * floor, fold=True)
     (tmp_path / "folded.json").write_text(json.dumps(folding.to_dict()))
     assert main(["estimate", str(model), "--plan", str(tmp_path / "folded.json"),

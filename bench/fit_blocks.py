@@ -1,0 +1,186 @@
+"""Fit the costs of the window generator, the window OR and the folded engine on standalone
+modules, from a few channels up to the 64-256 of a trained network.
+
+These blocks do not depend on their neighbours (yosys keeps the hierarchy, so nothing is
+optimized across a module boundary): each is elaborated alone over a grid of shapes and
+synthesized per family, and a non-negative least-squares fit per (family, block kind,
+metric) sets their entries of gen/estimate_coeffs.json (bench/estimate_fit.py owns the
+others: encoder and unrolled engines, which need whole networks). The folded engines are
+random layers under random folds, not the shipped model's.
+
+    nice .venv/bin/python bench/fit_blocks.py [--jobs 2]     # ~25 min cold on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.estimate_fit import fit, training_descriptions  # noqa: E402
+from gen.estimate import COEFFS_PATH, block_features  # noqa: E402
+from gen.estimate_blocks import folded_block, reduce_block, window_block  # noqa: E402
+from gen.estimate_check import yosys_component  # noqa: E402
+from gen.plan import pe_options, simd_options  # noqa: E402
+from hw.folded import FoldedEngine  # noqa: E402
+from hw.folded_schedule import fold_shape  # noqa: E402
+from hw.pool import WindowOr  # noqa: E402
+from hw.network import needs_window  # noqa: E402
+from hw.window import WindowGenerator  # noqa: E402
+from models.description import MaxPool  # noqa: E402
+from models.factory import random_conv  # noqa: E402
+
+FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
+KINDS = ("window", "reduce", "folded")
+
+# (height, width, channels, kernel, stride, padding): the small maps of the factory nets
+# and the wide ones of trained networks (3x3 convolutions, 2x2 pools), near but not equal
+# to the shipped model's shapes (which bench/estimate_error.py evaluates).
+WINDOWS = [
+    (6, 6, 1, 3, 1, 1), (6, 6, 2, 2, 2, 0), (6, 6, 4, 3, 1, 0), (6, 6, 8, 5, 1, 2),
+    (5, 7, 3, 3, 2, 1), (8, 8, 6, 2, 1, 0), (4, 4, 8, 3, 1, 1), (6, 6, 8, 1, 2, 0),
+    (10, 10, 4, 5, 2, 2), (7, 5, 12, 3, 1, 1), (8, 8, 16, 3, 1, 1), (9, 9, 16, 2, 2, 0),
+    (26, 26, 8, 3, 1, 1), (24, 24, 64, 2, 2, 0), (12, 12, 64, 3, 1, 1), (10, 10, 128, 2, 2, 0),
+    (5, 5, 128, 3, 1, 1), (9, 9, 192, 2, 2, 0), (12, 12, 32, 3, 1, 1), (16, 16, 32, 2, 2, 0),
+    (8, 8, 96, 3, 1, 1), (10, 10, 48, 3, 2, 1), (6, 6, 192, 2, 2, 0), (32, 32, 16, 3, 1, 1),
+    (9, 9, 64, 3, 1, 1), (5, 5, 256, 3, 1, 0), (11, 11, 96, 2, 2, 0), (20, 20, 24, 3, 1, 1),
+    # a dense layer's window: the kernel covers the whole map
+    (3, 3, 128, 3, 1, 0), (4, 4, 96, 4, 1, 0), (2, 2, 256, 2, 1, 0), (3, 3, 320, 3, 1, 0),
+    (5, 5, 32, 5, 1, 0), (3, 3, 16, 3, 1, 0),
+]
+REDUCES = [(4, 1), (4, 8), (9, 4), (4, 64), (4, 128), (4, 256), (9, 32), (2, 16), (25, 8)]
+FOLDED = 36           # random folded engines
+
+
+def folded_samples(n: int, seed: int = 7) -> list[tuple]:
+    """(conv, pe, simd, memory): layers of 8-256 channels (3x3, 1x1 or dense; bipolar,
+    pruned or sparse) under a random fold, small enough for yosys in a minute or two;
+    then the layer shapes of a trained network (random weights) under other folds."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        c_in = int(rng.choice([8, 16, 32, 64, 128]))
+        dense = rng.random() < 0.25
+        scores = dense and rng.random() < 0.6
+        hw_ = int(rng.choice([3, 4, 6])) if dense else 8
+        oc = 10 if scores else int(rng.choice([10, 16, 32, 64, 128, 256]))
+        groups = int(rng.choice([g for g in (1, 2, 4) if c_in % g == 0 and oc % g == 0]))
+        domain = "sparse" if rng.random() < 0.25 else "bipolar"
+        conv = random_conv(rng, "conv", (hw_, hw_, c_in), out_channels=oc,
+                           kernel=None if dense else (3, 3) if rng.random() < 0.8 else (1, 1),
+                           stride=(1, 1), padding=(0, 0), groups=1 if dense else groups,
+                           domain=domain, prune=float(rng.choice([0.0, 0.0, 0.5])),
+                           scores=scores, dense=dense)
+        fan = int(conv.weights[0].size)
+        simd = int(rng.choice([s for s in simd_options(conv) if 2 <= s <= 256] or [fan]))
+        pe = int(rng.choice([p for p in pe_options(conv) if p <= 8]))
+        chunks = conv.groups * -(-fan // simd) + 1
+        if simd * chunks * pe > 24000 or pe * simd > 1024:
+            continue
+        steps = fold_shape(conv, pe, simd)
+        small = steps.steps * steps.word_width <= 16384
+        out.append((conv, pe, simd, str(rng.choice(["block", "distributed"])) if small
+                    else "block"))
+    for (h, c_in, oc, g, dense, pe, simd, mem) in TRAINED_SHAPES:
+        conv = random_conv(rng, "conv", (h, h, c_in), out_channels=oc, kernel=(3, 3),
+                           stride=(1, 1), padding=(1, 1), groups=g, domain="bipolar",
+                           prune=0.0, scores=dense, dense=dense)
+        out.append((conv, pe, simd, mem))
+    return out
+
+
+# (map size, C_in, C_out, groups, dense, pe, simd, memory): a GLT-8 Fashion-MNIST net's
+# layers (conv64, conv128 g2, conv256 g2, dense 10) under folds other than its plan's.
+TRAINED_SHAPES = [
+    (28, 8, 64, 1, False, 4, 36, "distributed"), (28, 8, 64, 1, False, 1, 72, "block"),
+    (14, 64, 128, 2, False, 1, 144, "block"), (14, 64, 128, 2, False, 4, 48, "block"),
+    (7, 128, 256, 2, False, 2, 96, "block"), (7, 128, 256, 2, False, 1, 288, "block"),
+    (3, 256, 10, 1, True, 2, 9, "block"), (3, 256, 10, 1, True, 10, 2, "block"),
+]
+
+
+def factory_shapes() -> tuple[list[tuple], list[tuple]]:
+    """The window generators and window ORs of bench/estimate_fit.py's training nets (the
+    small factory nets; the evaluation seeds are disjoint), as (h, w, c, kernel, stride,
+    padding) and (taps, c)."""
+    windows, ors = [], []
+    for desc in training_descriptions():
+        for layer, (h, w, c) in zip(desc.layers, desc.layer_inputs()):
+            if isinstance(layer, MaxPool):
+                windows.append(((h, w, c), layer.kernel, layer.stride, (0, 0)))
+                ors.append((layer.kernel[0] * layer.kernel[1], c))
+            elif needs_window(layer):
+                windows.append(((h, w, c), layer.kernel, layer.stride, layer.padding))
+    return list(dict.fromkeys(windows)), list(dict.fromkeys(ors))
+
+
+def jobs() -> list[tuple]:
+    """(kind, label, component factory, Block)."""
+    out = []
+    small_windows, small_ors = factory_shapes()
+    shapes = [((h, w, c), (k, k), (s, s), (p, p)) for h, w, c, k, s, p in WINDOWS]
+    for shape, k, s, p in list(dict.fromkeys(shapes + small_windows)):
+        h, w, c = shape
+        out.append(("window", f"window {h}x{w}x{c} k{k} s{s} p{p}",
+                    lambda h=h, w=w, c=c, k=k, s=s, p=p: WindowGenerator(h, w, c, k, s, p),
+                    window_block(shape, k, s, p)))
+    for taps, c in list(dict.fromkeys(REDUCES + small_ors)):
+        out.append(("reduce", f"or {taps}x{c}", lambda t=taps, c=c: WindowOr(t, c),
+                    reduce_block(c, taps)))
+    for i, (conv, pe, simd, mem) in enumerate(folded_samples(FOLDED)):
+        label = (f"folded#{i} {conv.weights.shape} g{conv.groups} {conv.domain} pe{pe} "
+                 f"simd{simd} {mem}")
+        out.append(("folded", label,
+                    lambda conv=conv, pe=pe, simd=simd, mem=mem: FoldedEngine(
+                        conv, pe, simd, 1, mem),
+                    folded_block(conv, pe, simd, mem)))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(COEFFS_PATH))
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--data", default="bench/results/fit_blocks.json")
+    args = ap.parse_args()
+    start = time.perf_counter()
+    todo = [(j, fam) for j in jobs() for fam in FAMILIES]
+    rows = []
+
+    def one(item):
+        (kind, label, make, block), fam = item
+        return kind, label, block, fam, yosys_component(make(), fam)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for kind, label, block, fam, got in tqdm(pool.map(one, todo), total=len(todo),
+                                                 desc="yosys", unit="run"):
+            rows.append((kind, label, block, fam, got))
+    samples: dict = {}
+    data = []
+    for kind, label, block, fam, got in rows:
+        feats = block_features(block, fam)
+        for metric in ("lut", "ff"):
+            samples.setdefault((fam, kind, metric), []).append((feats[metric], got[metric]))
+        data.append({"kind": kind, "block": label, "family": fam, "yosys": got,
+                     "features": feats})
+    coeffs = json.loads(Path(args.out).read_text())
+    for (fam, kind, metric), rs in sorted(samples.items()):
+        # Relative errors weigh alike (rows by 1/yosys): leave-one-out over these samples
+        # favours it over bench/estimate_fit.py's 1/sqrt(yosys) on every family.
+        coeffs[fam].setdefault(kind, {})[metric] = fit(rs, power=1.0)
+    Path(args.out).write_text(json.dumps(coeffs, indent=1, sort_keys=True) + "\n")
+    Path(args.data).write_text(json.dumps(data, indent=1) + "\n")
+    print(f"fitted {len(rows)} runs in {time.perf_counter() - start:.0f} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
