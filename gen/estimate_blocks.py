@@ -135,6 +135,9 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
     ragged = (h + 2 * ph - kh) % sy or (w + 2 * pw - kw) % sx
     feats["ragged_bits"] = kh * c if ragged else 0
     feats["whole_map_bits"] = out_bits if (kh, kw) == (h + 2 * ph, w + 2 * pw) else 0
+    # A bank count that is not a power of two: the bank index wraps modulo kh by compare
+    # and subtract, and the kh-way row multiplexers fill their LUTs unevenly.
+    feats["odd_bank_bits"] = kh * c if kh > 1 and kh & (kh - 1) else 0
     ff = out_bits + shift_bits + counter_bits + kh + 8
     # Row ky reads bank (r_rbank + ky) mod kh: a kh-way multiplexer per output bit.
     return Block("window", feats, ff=ff, memories=[(w, c)] * kh, muxes=[(kh * c, kh)])
