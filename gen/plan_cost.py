@@ -18,18 +18,12 @@ from hw.folded_schedule import FoldShape, fold_shape, live_bits
 from hw.window_plan import plan_window
 from models.description import Conv, Description, MaxPool, Thermometer
 
+# Block RAM geometries (depth, width) per family: the ROM mapper's table.
+from .estimate_memory import ROM_GEOMETRIES as BRAM_GEOMETRIES
 from .estimate_memory import map_rom
 
 FAMILIES = ("ice40", "ecp5", "gowin", "xilinx")
 LUT_SCALE = {"ice40": 1.0, "ecp5": 1.0, "gowin": 1.0, "xilinx": 0.6}
-# Block RAM geometries (depth, width) per family: ice40 SB_RAM40_4K, ECP5 DP16KD/PDPW16KD,
-# Gowin SDPB, Xilinx RAMB18.
-BRAM_GEOMETRIES = {
-    "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
-    "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
-    "gowin": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
-    "xilinx": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
-}
 # Bits one LUT holds as a ROM / LUT-RAM (LUT4: 16, LUT6: 64).
 LUT_BITS = {"ice40": 16, "ecp5": 16, "gowin": 16, "xilinx": 64}
 

@@ -136,3 +136,24 @@ def test_float_eval_close_to_integer_eval(tmp_path):
     metrics = run(cfg, progress=False)
     assert metrics["float_integer_agreement"] >= 0.95
     assert logits_float is not None
+
+
+def test_warm_start_into_another_head(tmp_path):
+    """`init` from a checkpoint of another architecture (here: without the last pool, so the
+    dense layer sees 2x2 instead of 1x1 maps): the layers that match are copied exactly, the
+    dense layer starts fresh and is named, and the run trains and exports as usual."""
+    base = tiny_config(tmp_path, name="base")
+    run(base, progress=False)
+    ckpt = tmp_path / "base" / "checkpoint.pt"
+    cfg = tiny_config(tmp_path, name="warm", init=str(ckpt),
+                      model={"encoder": {"kind": "glt", "planes": 4},
+                             "layers": TINY_LAYERS[:-1]})
+    model = BNN(cfg["model"])
+    state = torch.load(ckpt, weights_only=False)["model"]
+    assert model.load_state(state, partial=True) == ["head"]
+    for key, value in model.state_dict().items():
+        if not key.startswith("head."):
+            assert torch.equal(value, state[key]), key
+    with pytest.raises(RuntimeError):  # a plain load still refuses the mismatch
+        BNN(cfg["model"]).load_state(state)
+    assert run(cfg, progress=False)["golden_check"]["identical"]

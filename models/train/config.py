@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "train": {
         "epochs": 10, "batch": 128, "lr": 0.002, "encoder_lr": 0.02, "subset": None,
         "test_subset": None, "augment": True, "flip": True, "threads": 2,
-        "eval_each_epoch": True,
+        "eval_each_epoch": True, "eval_every": 1,   # test accuracy every N epochs
     },
     "distill": {"enabled": False, "temperature": 4.0, "alpha": 0.7, "teacher_epochs": 3,
                 "teacher_width": 32, "teacher_checkpoint": None},

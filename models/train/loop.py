@@ -122,7 +122,9 @@ def run(cfg: dict, progress: bool = True, resume: bool = False) -> dict:
     model = BNN(cfg["model"])
     if cfg["init"]:
         state = torch.load(cfg["init"], weights_only=False)["model"]
-        model.load_state(state)
+        fresh = model.load_state(state, partial=True)
+        if fresh and progress:
+            tqdm.write(f"{cfg['name']}: warm start from {cfg['init']}; fresh: {', '.join(fresh)}")
     enc_params = list(model.encoder.parameters())
     other = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     groups = [{"params": other, "lr": tr["lr"]}]
@@ -181,7 +183,8 @@ def run(cfg: dict, progress: bool = True, resume: bool = False) -> dict:
         if pruner is not None and epoch + 1 >= pr["end_epoch"]:
             pruner.step(pruner.total)  # reach the final sparsity exactly
         entry = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1)}
-        if tr["eval_each_epoch"] or epoch + 1 == tr["epochs"]:
+        if ((tr["eval_each_epoch"] and (epoch + 1) % tr["eval_every"] == 0)
+                or epoch + 1 == tr["epochs"]):
             model.eval()
             entry["accuracy"], _ = accuracy(model, xt, yt)
             entry["float_accuracy"], _ = accuracy(lambda b: logits_float(model, b), xt, yt)

@@ -67,9 +67,26 @@ class BNN(nn.Module):
         object.__setattr__(self, "_int", None if mode else IntegerNet(self.to_description()))
         return self
 
-    def load_state(self, state: dict) -> None:
-        """load_state_dict, ignoring derived integer-net entries of older checkpoints."""
-        self.load_state_dict({k: v for k, v in state.items() if not k.startswith("_int.")})
+    def load_state(self, state: dict, partial: bool = False) -> list[str]:
+        """load_state_dict, ignoring derived integer-net entries of older checkpoints.
+
+        With `partial` (a warm start from another architecture), a module whose tensors are
+        missing or differ in shape keeps its fresh initialization; returns those modules."""
+        state = {k: v for k, v in state.items() if not k.startswith("_int.")}
+        if not partial:
+            self.load_state_dict(state)
+            return []
+        own = self.state_dict()
+
+        def module(key: str) -> str:
+            return key.rsplit(".", 1)[0]
+
+        fresh = {module(k) for k, v in own.items()
+                 if k not in state or state[k].shape != v.shape}
+        fresh |= {module(k) for k in state if k not in own}
+        self.load_state_dict({k: v for k, v in state.items() if module(k) not in fresh},
+                             strict=False)
+        return sorted(fresh)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, C, H, W) float samples in [0, 2^B - 1]. Returns logits (training) or
