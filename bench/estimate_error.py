@@ -6,6 +6,7 @@ unrolled it is ~0.5 M LUTs and hours of yosys; `bnngen estimate --plan` against 
 planned build). Writes bench/results/estimate_error.{json,md}.
 
     nice .venv/bin/python bench/estimate_error.py [--shipped] [--seeds 0-9]
+    nice .venv/bin/python bench/estimate_error.py --shipped --seeds "" --merge   # shipped row only
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from models import factory  # noqa: E402
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 SHIPPED = "models/zoo/default.json"
-SHIPPED_PLAN = "bench/results/default-plan-25f-1000fps.json"   # 1000 fps at 50 MHz on a 25F
+SHIPPED_PLAN = "bench/results/default-plan-85f-1000fps.json"   # 1000 fps at 50 MHz on an 85F
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -103,12 +104,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0-9")
     ap.add_argument("--shipped", action="store_true", help="also the shipped model (slow)")
+    ap.add_argument("--model", default=SHIPPED, help="the shipped model (with --shipped)")
+    ap.add_argument("--plan", default=SHIPPED_PLAN, help="its folding plan (with --shipped)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of estimate_error.json that this run does not redo")
     ap.add_argument("--cached-only", action="store_true",
                     help="only nets whose yosys results are already cached")
     args = ap.parse_args()
-    descs = [(small_description(s), None) for s in seeds(args.seeds)]
+    descs = [(small_description(s), None) for s in seeds(args.seeds)] if args.seeds else []
     if args.shipped:
-        descs.append((fmt.load(SHIPPED), load_plan(SHIPPED_PLAN)))
+        descs.append((fmt.load(args.model), load_plan(args.plan)))
     rows = []
     for d, plan in descs:
         try:
@@ -118,6 +123,12 @@ def main() -> int:
             continue
         print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
+    if args.merge and (RESULTS / "estimate_error.json").exists():
+        redone = {r["design"] for r in rows}
+        kept = [r for r in json.loads((RESULTS / "estimate_error.json").read_text())
+                if r["design"] not in redone
+                and not (args.shipped and r["design"].endswith("(planned)"))]
+        rows = kept + rows   # one shipped row: the one this run measured, if any
     (RESULTS / "estimate_error.json").write_text(json.dumps(rows, indent=1) + "\n")
     cmd = "nice .venv/bin/python bench/estimate_error.py " + " ".join(sys.argv[1:])
     md = markdown(rows, cmd.strip())

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from models import description as fmt
@@ -41,9 +40,15 @@ def test_zoo_torch_matches_golden(path):
     assert result["identical"], result["first_difference"]
 
 
-def test_default_is_a_trained_zoo_model():
+def test_default_is_the_best_trained_fashion_mnist_model():
+    """default.json is a copy of a trained zoo model (the one its metadata names), and no
+    shipped Fashion-MNIST model records a higher accuracy."""
     default = fmt.load(ZOO / "default.json")
-    if default.metadata.get("trained_by") != "bnngen train":
-        pytest.skip("default.json is still the random placeholder")
+    meta = default.metadata
+    assert meta.get("trained_by") == "bnngen train"
     assert default.input.shape == (28, 28, 1) and default.input.bits == 8
-    assert np.isclose(default.metadata["accuracy"], default.metadata["accuracy"])
+    twin = fmt.load(ZOO / f"{meta['config']}.json")
+    assert fmt.dumps(twin) == fmt.dumps(default)
+    best = max(fmt.load(p).metadata["accuracy"] for p in TRAINED
+               if fmt.load(p).metadata["dataset"] == "fashion-mnist")
+    assert meta["accuracy"] == best
