@@ -71,7 +71,8 @@ class BNN(nn.Module):
         """load_state_dict, ignoring derived integer-net entries of older checkpoints.
 
         With `partial` (a warm start from another architecture), a module whose tensors are
-        missing or differ in shape keeps its fresh initialization; returns those modules."""
+        missing or differ in shape keeps its fresh initialization (returned, sorted);
+        checkpoint tensors this model has no place for are ignored."""
         state = {k: v for k, v in state.items() if not k.startswith("_int.")}
         if not partial:
             self.load_state_dict(state)
@@ -83,7 +84,6 @@ class BNN(nn.Module):
 
         fresh = {module(k) for k, v in own.items()
                  if k not in state or state[k].shape != v.shape}
-        fresh |= {module(k) for k in state if k not in own}
         self.load_state_dict({k: v for k, v in state.items() if module(k) not in fresh},
                              strict=False)
         return sorted(fresh)
