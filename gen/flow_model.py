@@ -11,7 +11,9 @@ Each block is a recurrence over its stream items, the way the RTL schedules them
   a step reading column t only once that column of the row's last input row is written;
   the steps that emit a window hand it to the engine, which takes one every S cycles (its
   fold) and holds the read side while it is busy;
-- an engine without a window generator (1x1 kernel) takes a pixel every S cycles.
+- an engine without a window generator (1x1 kernel) takes a pixel every S cycles;
+- a streamed dense layer (hw/dense.py) takes pixel p of a frame S_p cycles after the
+  previous one and answers once per frame, after the frame's last pixel.
 
 Blocks are chained without backpressure (as if every FIFO were unbounded): with a source
 that sends a pixel per cycle, the rate that comes out at the end is the best the chain can
@@ -44,6 +46,7 @@ class Stage:
     plan: WindowPlan | None
     steps: int
     latency: int
+    pixel_steps: tuple[int, ...] | None = None     # a streamed dense layer's S_p
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,18 @@ class Flow:
     backlog: dict[str, int]        # layer name -> most items waiting in front of it
 
 
-def stages_of(desc: Description, steps: dict[str, int], stages: int = 1) -> list[Stage]:
+def stages_of(desc: Description, steps: dict[str, int | tuple[int, ...]],
+              stages: int = 1) -> list[Stage]:
     """The model's stages for a description; `steps` gives a folded conv's cycles per window
-    (absent: 1, unrolled)."""
+    (absent: 1, unrolled), or a streamed dense layer's cycles per pixel (a tuple)."""
     out = []
     for layer, (h, w, _) in zip(desc.layers, desc.layer_inputs()):
-        if isinstance(layer, Conv):
+        if isinstance(layer, Conv) and isinstance(steps.get(layer.name), tuple):
+            # hw.dense.StreamingDense: pixel register, popcount stages, accumulator, output
+            lat = stages + 2 + (2 if layer.scores is not None else 1)
+            out.append(Stage(layer.name, h, w, None, 1, lat,
+                             pixel_steps=tuple(steps[layer.name])))
+        elif isinstance(layer, Conv):
             s = steps.get(layer.name, 1)
             lat = stages + (2 if layer.scores is not None else 1) + (1 if s > 1 else 0)
             windowed = not (layer.kernel == (1, 1) and layer.stride == (1, 1)
@@ -80,6 +89,21 @@ def direct(arrivals: np.ndarray, steps: int, latency: int) -> tuple[np.ndarray, 
         last = max(int(a), last + steps)
         accept[n] = last
     return accept, accept + steps + latency - 1
+
+
+def streamed(arrivals: np.ndarray, pixel_steps: tuple[int, ...],
+             latency: int) -> tuple[np.ndarray, np.ndarray]:
+    """(accept, output) times of a streamed dense layer: one output per frame."""
+    accept = np.empty_like(arrivals)
+    per = np.resize(np.asarray(pixel_steps, dtype=np.int64), len(arrivals))
+    last, busy = -(1 << 60), 0
+    for n, a in enumerate(arrivals):
+        last = max(int(a), last + busy)
+        accept[n] = last
+        busy = int(per[n])
+    ends = accept[len(pixel_steps) - 1::len(pixel_steps)]
+    last_steps = int(pixel_steps[-1])
+    return accept, ends + last_steps + latency - 1
 
 
 def windowed(arrivals: np.ndarray, st: Stage, frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +196,9 @@ def run_chain(desc: Description, stages_: list[Stage], arrivals: np.ndarray, fra
     times = arrivals + 1                      # the encoder: one register
     record = []
     for st in stages_:
-        if st.plan is None:
+        if st.pixel_steps is not None:
+            acc, out = streamed(times, st.pixel_steps, st.latency)
+        elif st.plan is None:
             acc, out = direct(times, st.steps, st.latency)
         else:
             acc, out = windowed(times, st, frames)
@@ -187,9 +213,10 @@ def backlog(produced: np.ndarray, accepted: np.ndarray) -> int:
     return int(max(0, waiting.max())) if len(accepted) else 0
 
 
-def analyse(desc: Description, steps: dict[str, int], stages: int = 1,
+def analyse(desc: Description, steps: dict[str, int | tuple[int, ...]], stages: int = 1,
             frames: int = FRAMES) -> Flow:
-    """Initiation interval, latency and per-layer backlog of a folding (layer -> steps)."""
+    """Initiation interval, latency and per-layer backlog of a folding (layer -> steps, as
+    for `stages_of`)."""
     sts = stages_of(desc, steps, stages)
     h, w = desc.input.height, desc.input.width
     pixels = h * w

@@ -2,7 +2,8 @@
 
 `LayerChoice` is one layer's entry of a plan (hw/ never reads plan files: gen/plan.py does
 and hands these over). `FoldedConvLayer` is `ConvLayer` with a `FoldedEngine`;
-`Buffered` puts a FIFO of the planned depth in front of any layer block; `PlannedNetwork`
+`FoldedDenseLayer` is a dense layer (kernel = the whole input map) on the streaming
+`StreamingDense` engine, which needs no window of the map; `Buffered` puts a FIFO of the planned depth in front of any layer block; `PlannedNetwork`
 is `Network` with its layer blocks replaced accordingly, so the ports, the packing and the
 manifest fields stay those of the unrolled top.
 """
@@ -17,6 +18,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 
 from models.description import Conv, Description
 
+from .dense import StreamingDense, is_dense
 from .folded import FoldedEngine
 from .network import ConvLayer, Network, layer_block
 from .timing import Timing
@@ -41,6 +43,15 @@ class FoldedConvLayer(ConvLayer):
                  stages: int = 1, memory: str = "auto"):
         super().__init__(conv, in_shape, stages,
                          engine=FoldedEngine(conv, pe, simd, stages, memory))
+
+
+class FoldedDenseLayer(ConvLayer):
+    """`StreamingDense` straight on the pixel stream; the ports of `ConvLayer`."""
+
+    def __init__(self, conv: Conv, in_shape: tuple[int, int, int], pe: int, simd: int,
+                 stages: int = 1, memory: str = "auto"):
+        super().__init__(conv, in_shape, stages, windowed=False,
+                         engine=StreamingDense(conv, pe, simd, stages, memory))
 
 
 class Buffered(wiring.Component):
@@ -75,7 +86,9 @@ class Buffered(wiring.Component):
 def planned_block(layer, in_shape, choice: LayerChoice | None, stages: int = 1):
     """The block of one layer as its plan entry says (None: the unrolled default)."""
     choice = choice or LayerChoice()
-    if isinstance(layer, Conv) and choice.engine == "folded":
+    if isinstance(layer, Conv) and choice.engine == "folded" and is_dense(layer, in_shape):
+        block = FoldedDenseLayer(layer, in_shape, choice.pe, choice.simd, stages, choice.memory)
+    elif isinstance(layer, Conv) and choice.engine == "folded":
         block = FoldedConvLayer(layer, in_shape, choice.pe, choice.simd, stages, choice.memory)
     elif choice.engine in ("unrolled", "folded"):
         block = layer_block(layer, in_shape, stages)

@@ -41,13 +41,15 @@ class ConvLayer(wiring.Component):
     """
 
     def __init__(self, conv: Conv, in_shape: tuple[int, int, int], stages: int = 1,
-                 engine: wiring.Component | None = None):
+                 engine: wiring.Component | None = None, windowed: bool | None = None):
         h, w, c = in_shape
         self.conv, self.in_shape = conv, tuple(in_shape)
-        # Any engine with ConvEngine's ports and `timing(items)` (a folded one, say).
+        # Any engine with ConvEngine's ports and `timing(items)` (a folded one, say); one
+        # that takes pixels instead of windows (hw.dense) says windowed=False.
         self.engine = ConvEngine(conv, stages) if engine is None else engine
+        windowed = needs_window(conv) if windowed is None else windowed
         self.window = (WindowGenerator(h, w, c, conv.kernel, conv.stride, conv.padding,
-                                       conv.pad_bit) if needs_window(conv) else None)
+                                       conv.pad_bit) if windowed else None)
         super().__init__({"i": In(stream.Signature(c)),
                           "o": self.engine.signature.members["o"]})
 

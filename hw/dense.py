@@ -1,0 +1,484 @@
+"""The streaming dense engine: a layer whose kernel covers its whole input map, computed as
+the pixels arrive, with no window of the map.
+
+A dense layer's sum s_o is a sum over the map's pixels of each pixel's XNOR/AND popcount
+against that position's weights. A folded `FoldedEngine` behind a window generator would
+first gather the whole map (H*W*C bits of registers, twice) and then multiplex chunks out of
+it; here a pixel register of C bits is all the input storage, and per output channel an
+accumulator carries the partial sum from pixel to pixel.
+
+Schedule (computed at elaboration time, like `folded_schedule.py`): pixel p takes
+`pixel_steps[p]` cycles; each cycle each of `pe` lanes reads one `simd`-bit chunk of the
+pixel (chunk c of group j: the group's channels [c*simd, (c+1)*simd)), XNORs or ANDs it with
+the weights of (its channel, p, c) and adds the popcount to that channel's accumulator.
+Channels go to lanes as in a folded engine (longest first onto the least-loaded lane); a
+chunk with no live weight at p is never visited, so block pruning saves cycles and memory
+words; a pixel where no lane has work still takes one (idle) cycle.
+
+Pipeline, one enable (`adv`: the output register is free or being read) as in
+`FoldedEngine`: pixel register -> weight word (read one step ahead from a ROM of
+sum(pixel_steps) words) -> chunk mux, XNOR/AND, popcount (`stages` registers) ->
+accumulator bank (per lane, one register per channel; a channel's first op of the frame
+restarts it) -> after the frame's last step, thresholds (or scores and argmax) of every
+accumulator into the output register. An idle op reads the zero chunk and adds 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from models.description import Conv
+
+from .engine import result_layout, score_width, sum_range
+from .folded import MEMORY_STYLES, memory_attrs, pick_style, signed_width
+from .folded_schedule import assign_lanes
+from .popcount import build_popcount, pipeline_valid
+from .timing import Timing, payload_width
+
+
+def is_dense(conv: Conv, in_shape: tuple[int, int, int]) -> bool:
+    """A kernel over the whole unpadded input map: one output pixel per frame."""
+    return tuple(conv.kernel) == tuple(in_shape[:2]) and tuple(conv.padding) == (0, 0)
+
+
+def position_live(conv: Conv) -> np.ndarray:
+    """(O, kh, kw, cg) bool: the weights that need a visit (kept bits when bipolar; one-bits
+    in the sparse domain with p = 0; every input when the sparse sum needs P_all)."""
+    if conv.domain == "bipolar":
+        return conv.kept.astype(bool)
+    if conv.p != 0:
+        return np.ones(conv.weights.shape, dtype=bool)
+    return conv.weights.astype(bool)
+
+
+@dataclass(frozen=True)
+class DenseOp:
+    """One lane's work in one step."""
+
+    channel: int      # output channel, -1 for an idle step
+    chunk: int        # global chunk id (group * chunks_per_group + c), or the zero chunk
+    first: bool       # the channel's first op of the frame: its accumulator restarts
+    slot: int         # the channel's accumulator in the lane's bank
+
+
+@dataclass(frozen=True)
+class DenseSchedule:
+    pe: int
+    simd: int
+    group_bits: int                      # cg: a group's bits of one pixel
+    groups: int
+    chunks_per_group: int
+    lanes: tuple[tuple[int, ...], ...]   # per lane with work: its channels (slot order)
+    pixel_steps: tuple[int, ...]         # cycles per pixel, raster order
+    ops: tuple[tuple[DenseOp, ...], ...]  # per lane: sum(pixel_steps) ops
+    pixel_of: tuple[int, ...]            # per step: its pixel
+    constant: tuple[int, ...]            # channels with no live weight at all
+    needs_mask: bool                     # a visited chunk holds a pruned weight
+
+    @property
+    def steps(self) -> int:
+        return len(self.pixel_of)
+
+    @property
+    def zero_chunk(self) -> int:
+        return self.groups * self.chunks_per_group
+
+    def pixel_ends(self) -> list[bool]:
+        return [t == self.steps - 1 or self.pixel_of[t + 1] != self.pixel_of[t]
+                for t in range(self.steps)]
+
+
+def live_position_chunks(conv: Conv, simd: int) -> np.ndarray:
+    """(O, kh*kw, chunks_per_group) bool: chunk c of pixel p holds a live weight of o."""
+    live = position_live(conv)
+    o_n, kh, kw, cg = live.shape
+    n = -(-cg // simd)
+    padded = np.zeros((o_n, kh * kw, n * simd), dtype=bool)
+    padded[:, :, :cg] = live.reshape(o_n, kh * kw, cg)
+    return padded.reshape(o_n, kh * kw, n, simd).any(axis=3)
+
+
+def _lanes(live: np.ndarray, pe: int) -> list[list[int]]:
+    """The lanes that get channels (as in a folded engine), from (O, P, n) live chunks."""
+    return [lane for lane in assign_lanes(live.sum(axis=(1, 2)).tolist(), pe) if lane]
+
+
+def dense_pixel_steps(conv: Conv, pe: int, simd: int) -> tuple[int, ...]:
+    """Cycles per pixel (cheaper than the full schedule: no ops are built)."""
+    live = live_position_chunks(conv, simd)
+    per_pixel = live.sum(axis=2)                         # (O, P)
+    lanes = _lanes(live, pe)
+    if not lanes:
+        return (1,) * live.shape[1]
+    loads = np.stack([per_pixel[lane].sum(axis=0) for lane in lanes])
+    return tuple(int(s) for s in np.maximum(1, loads.max(axis=0)))
+
+
+def _needs_mask(conv: Conv, live: np.ndarray, simd: int) -> bool:
+    """A visited chunk holds a pruned weight (the tail past the group's bits needs none)."""
+    if conv.domain != "bipolar" or conv.mask is None:
+        return False
+    o_n, kh, kw, cg = conv.weights.shape
+    n = live.shape[2]
+    kept = np.ones((o_n, kh * kw, n * simd), dtype=bool)
+    kept[:, :, :cg] = conv.kept.astype(bool).reshape(o_n, kh * kw, cg)
+    whole = kept.reshape(o_n, kh * kw, n, simd).all(axis=3)
+    return bool((live & ~whole).any())
+
+
+def check_dense(conv: Conv, pe: int, simd: int) -> None:
+    cg = conv.in_channels_per_group
+    if not 1 <= pe <= conv.out_channels:
+        raise ValueError(f"{conv.name}: pe must be in 1..{conv.out_channels}, not {pe}")
+    if not 1 <= simd <= cg:
+        raise ValueError(f"{conv.name}: a streamed dense layer reads at most one pixel's "
+                         f"{cg} group bits per lane and cycle: simd must be in 1..{cg}, "
+                         f"not {simd}")
+
+
+def _lane_columns(live: np.ndarray, lanes: list[list[int]], og: int,
+                  pixel_steps: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Per lane, the chunk id of every step (idle steps read the zero chunk)."""
+    o_n, pixels, n = live.shape
+    zero = -(-o_n // og) * n
+    ids = [[(o // og) * n + np.flatnonzero(live[o, p]) for p in range(pixels)]
+           for o in range(o_n)]
+    columns = []
+    for lane in lanes:
+        col: list[int] = []
+        for p in range(pixels):
+            row = [int(c) for o in lane for c in ids[o][p]]
+            col += row + [zero] * (pixel_steps[p] - len(row))
+        columns.append(tuple(col))
+    return columns
+
+
+@dataclass(frozen=True)
+class DenseShape:
+    """What a streamed dense engine's cost depends on, without its ops (for planners)."""
+
+    steps: int
+    lanes: tuple[tuple[int, ...], ...]
+    mux_columns: int
+    needs_mask: bool
+    word_width: int
+
+
+def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
+    """`dense_schedule`'s sizes (same lanes, same columns, same word)."""
+    check_dense(conv, pe, simd)
+    live = live_position_chunks(conv, simd)
+    lanes = _lanes(live, pe)
+    pixel_steps = dense_pixel_steps(conv, pe, simd)
+    columns = set(_lane_columns(live, lanes, conv.out_channels_per_group, pixel_steps))
+    mask = _needs_mask(conv, live, simd)
+    id_width = max(1, (conv.groups * live.shape[2]).bit_length())
+    width = 1 + len(columns) * id_width + sum(
+        simd * (2 if mask else 1) + 1 + (len(lane) - 1).bit_length() for lane in lanes)
+    return DenseShape(steps=sum(pixel_steps), lanes=tuple(map(tuple, lanes)),
+                      mux_columns=len(columns), needs_mask=mask, word_width=width)
+
+
+def dense_schedule(conv: Conv, pe: int, simd: int) -> DenseSchedule:
+    """The schedule of dense layer `conv` on `pe` lanes of `simd` bits (lanes without a
+    channel are left out)."""
+    check_dense(conv, pe, simd)
+    og = conv.out_channels_per_group
+    live = live_position_chunks(conv, simd)
+    o_n, pixels, n = live.shape
+    lanes = _lanes(live, pe)
+    pixel_steps = dense_pixel_steps(conv, pe, simd)
+    zero = conv.groups * n
+    ops: list[list[DenseOp]] = [[] for _ in lanes]
+    pixel_of: list[int] = []
+    started = set()
+    for p in range(pixels):
+        for k, lane in enumerate(lanes):
+            row = []
+            for slot, o in enumerate(lane):
+                for c in np.flatnonzero(live[o, p]):
+                    row.append(DenseOp(o, (o // og) * n + int(c), o not in started, slot))
+                    started.add(o)
+            ops[k] += row + [DenseOp(-1, zero, False, 0)] * (pixel_steps[p] - len(row))
+        pixel_of += [p] * pixel_steps[p]
+    constant = tuple(o for o in range(o_n) if not live[o].any())
+    return DenseSchedule(pe=pe, simd=simd, group_bits=conv.in_channels_per_group,
+                         groups=conv.groups, chunks_per_group=n,
+                         lanes=tuple(tuple(x) for x in lanes), pixel_steps=pixel_steps,
+                         ops=tuple(tuple(x) for x in ops), pixel_of=tuple(pixel_of),
+                         constant=constant, needs_mask=_needs_mask(conv, live, simd))
+
+
+class DenseWord:
+    """Bit layout of one step's memory word: the pixel-end flag, mux-group chunk ids, then
+    per lane weights, mask (optional), first and slot."""
+
+    def __init__(self, sched: DenseSchedule):
+        self.sched = sched
+        columns: dict[tuple, int] = {}
+        self.lane_mux = [columns.setdefault(tuple(op.chunk for op in lane), len(columns))
+                         for lane in sched.ops]
+        self.mux_columns = sorted(columns, key=columns.__getitem__)
+        self.id_width = max(1, sched.zero_chunk.bit_length())
+        self.fields: dict[tuple, tuple[int, int]] = {}
+        at = 0
+
+        def add(key, width):
+            nonlocal at
+            self.fields[key] = (at, width)
+            at += width
+
+        add(("end",), 1)
+        for k in range(len(self.mux_columns)):
+            add(("chunk", k), self.id_width)
+        for lane, channels in enumerate(sched.lanes):
+            add(("w", lane), sched.simd)
+            if sched.needs_mask:
+                add(("m", lane), sched.simd)
+            add(("first", lane), 1)
+            add(("slot", lane), max(0, (len(channels) - 1).bit_length()))
+        self.width = at
+
+    def get(self, word, key):
+        start, width = self.fields[key]
+        return word[start:start + width]
+
+    def encode(self, conv: Conv) -> list[int]:
+        """The memory's initial contents, one int per step."""
+        s = self.sched
+        cg, n, simd = s.group_bits, s.chunks_per_group, s.simd
+        weights = conv.weights.reshape(conv.out_channels, -1, cg)
+        kept = conv.kept.reshape(conv.out_channels, -1, cg)
+        # Chunk positions past the group's bits and idle steps read a constant 0; a weight
+        # of 1 there makes XNOR (bipolar) and AND (sparse) both give 0.
+        fill = 1 if conv.domain == "bipolar" else 0
+        ends = s.pixel_ends()
+        words = []
+        for t in range(s.steps):
+            word = int(ends[t]) << self.fields[("end",)][0]
+            for k, col in enumerate(self.mux_columns):
+                word |= col[t] << self.fields[("chunk", k)][0]
+            p = s.pixel_of[t]
+            for lane in range(len(s.lanes)):
+                op = s.ops[lane][t]
+                wv = mv = 0
+                for b in range(simd):
+                    r = (op.chunk % n) * simd + b
+                    if op.channel >= 0 and r < cg:
+                        wv |= int(weights[op.channel, p, r]) << b
+                        mv |= int(kept[op.channel, p, r]) << b
+                    else:
+                        wv |= fill << b
+                word |= wv << self.fields[("w", lane)][0]
+                if s.needs_mask:
+                    word |= mv << self.fields[("m", lane)][0]
+                word |= int(op.first) << self.fields[("first", lane)][0]
+                word |= op.slot << self.fields[("slot", lane)][0]
+            words.append(word)
+        return words
+
+
+class StreamingDense(wiring.Component):
+    """Dense (whole-map) binary layer on a pixel stream, with thresholds or scores + argmax.
+
+    Parameters
+    ----------
+    conv : the layer; its kernel is the whole input map, unpadded.
+    pe : output channels computed in parallel (1..C_out).
+    simd : bits of a pixel's group read per lane per cycle (1..C_in/g).
+    stages : register stages inside each lane's popcount tree.
+    memory : weight memory style, as for `FoldedEngine`.
+
+    Attributes
+    ----------
+    i : stream of C_in-bit pixels, H*W per frame in raster order.
+    o : one C_out-bit pixel, or `result_layout(conv)` for a scores layer, per frame.
+    schedule : the `DenseSchedule`; `steps` cycles per frame.
+    """
+
+    def __init__(self, conv: Conv, pe: int = 1, simd: int | None = None, stages: int = 1,
+                 memory: str = "auto"):
+        if not isinstance(conv, Conv):
+            raise TypeError(f"conv must be a Conv, not {conv!r}")
+        if not isinstance(stages, int) or stages < 0:
+            raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
+        if memory not in MEMORY_STYLES:
+            raise ValueError(f"memory must be one of {MEMORY_STYLES}, not {memory!r}")
+        simd = conv.in_channels_per_group if simd is None else simd
+        self.conv, self.stages, self.pe, self.simd = conv, stages, pe, simd
+        self.schedule = dense_schedule(conv, pe, simd)
+        self.word = DenseWord(self.schedule)
+        self.memory_style = pick_style(memory, self.schedule.steps, self.word.width)
+        self.in_channels = conv.in_channels_per_group * conv.groups
+        out = result_layout(conv) if conv.scores is not None else conv.out_channels
+        super().__init__({"i": In(stream.Signature(self.in_channels)),
+                          "o": Out(stream.Signature(out))})
+
+    @property
+    def steps(self) -> int:
+        return self.schedule.steps
+
+    @property
+    def weight_memory_bits(self) -> int:
+        return self.steps * self.word.width
+
+    @property
+    def depth(self) -> int:
+        """Register stages from the pixel register to the output (the output included)."""
+        return 2 + self.stages + (2 if self.conv.scores is not None else 1)
+
+    def timing(self, items: int = 1) -> Timing:
+        """Latency counts from the frame's last pixel transfer with the engine idle: that
+        pixel's steps, the popcount stages, the accumulator, the output registers."""
+        s = self.schedule
+        return Timing(latency=s.pixel_steps[-1] + self.depth - 1, ii=self.steps,
+                      in_width=self.in_channels, out_width=payload_width(self.o),
+                      in_items=len(s.pixel_steps), out_items=1, stages=self.depth)
+
+    def _chunk_values(self, pixel) -> list:
+        """Every chunk of the pixel (by global id), the zero chunk last."""
+        s = self.schedule
+        chunks = []
+        for j in range(s.groups):
+            for c in range(s.chunks_per_group):
+                bits = [pixel[j * s.group_bits + r] if r < s.group_bits else Const(0, 1)
+                        for r in range(c * s.simd, (c + 1) * s.simd)]
+                chunks.append(Cat(*bits))
+        chunks.append(Const(0, s.simd))
+        return chunks
+
+    def elaborate(self, platform):
+        m = Module()
+        conv, s, ww = self.conv, self.schedule, self.word
+        steps = s.steps
+        adv = Signal()
+        m.d.comb += adv.eq(~self.o.valid | self.o.ready)
+
+        # ---- pixel register and step counter
+        full = Signal()
+        t = Signal(range(max(steps, 2)))
+        pixel = Signal(self.in_channels)
+        fire = Signal()
+        last_step = Signal()
+        m.d.comb += [fire.eq(full & adv), last_step.eq(t == steps - 1)]
+
+        # ---- weight memory, read one step ahead: its data always belongs to step t
+        mem = Memory(shape=ww.width, depth=steps, init=ww.encode(conv),
+                     attrs=memory_attrs(self.memory_style))
+        m.submodules.weights = mem
+        rp = mem.read_port()
+        m.d.comb += rp.addr.eq(Mux(fire, Mux(last_step, 0, t + 1), t))
+        word = rp.data
+        pixel_end = ww.get(word, ("end",))
+
+        m.d.comb += self.i.ready.eq(~full | (fire & pixel_end))
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [pixel.eq(self.i.payload), full.eq(1)]
+        with m.Elif(fire & pixel_end):
+            m.d.sync += full.eq(0)
+        with m.If(fire):
+            m.d.sync += t.eq(Mux(last_step, 0, t + 1))
+
+        # ---- per lane: chunk, XNOR/AND, popcount, accumulator bank
+        # Multiplexers as shifts of one value (continuous assignments): an `always @*` case
+        # over registers that keep their reset value stays X on Icarus (see hw/window.py).
+        table = Cat(*self._chunk_values(pixel))
+        muxed = []
+        for k in range(len(ww.mux_columns)):
+            value = Signal(s.simd, name=f"chunk{k}")
+            m.d.comb += value.eq(table.word_select(ww.get(word, ("chunk", k)), s.simd))
+            muxed.append(value)
+        v_d = pipeline_valid(m, fire, self.stages, adv)
+        final_d = _delay(m, fire & last_step, self.stages, adv, "final")
+        lo = hi = 0
+        for o in range(conv.out_channels):
+            s_lo, s_hi = sum_range(conv, o)
+            lo, hi = min(lo, s_lo), max(hi, s_hi)
+        acc_width = signed_width(lo, hi)
+        sums = {}
+        for lane, channels in enumerate(s.lanes):
+            a = muxed[ww.lane_mux[lane]]
+            w = ww.get(word, ("w", lane))
+            if conv.domain == "bipolar":
+                x = ~(a ^ w)
+                if s.needs_mask:
+                    x = x & ww.get(word, ("m", lane))
+                contrib = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
+                                         name=f"pc{lane}")
+            else:
+                x = a & w
+                count = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
+                                       name=f"pc{lane}")
+                contrib = conv.q * count
+                if conv.p:
+                    every = build_popcount(m, [a[b] for b in range(s.simd)], self.stages, adv,
+                                           name=f"pall{lane}")
+                    contrib = contrib + conv.p * every
+            first_d = _delay(m, ww.get(word, ("first", lane)), self.stages, adv,
+                             f"first{lane}")
+            slot_d = (_delay(m, ww.get(word, ("slot", lane)), self.stages, adv, f"slot{lane}")
+                      if len(channels) > 1 else None)
+            bank = [Signal(signed(acc_width), name=f"acc{lane}_{o}") for o in channels]
+            current = (Cat(*bank).word_select(slot_d, acc_width).as_signed() if len(bank) > 1
+                       else bank[0])
+            total = Signal(signed(acc_width), name=f"total{lane}")
+            m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)
+            for k, reg in enumerate(bank):
+                with m.If(adv & v_d & ((slot_d == k) if len(bank) > 1 else 1)):
+                    m.d.sync += reg.eq(total)
+            sums.update(zip(channels, bank))
+
+        # ---- output: one cycle after the frame's last accumulation
+        done = Signal()
+        with m.If(adv):
+            m.d.sync += done.eq(v_d & final_d)
+        if conv.scores is None:
+            out = Signal(conv.out_channels)
+            for o in range(conv.out_channels):
+                tau, flip = int(conv.activation.thresholds[o]), conv.activation.flip[o]
+                if o in sums:
+                    m.d.comb += out[o].eq(sums[o] <= tau if flip else sums[o] >= tau)
+                else:
+                    m.d.comb += out[o].eq(int(0 <= tau if flip else 0 >= tau))
+            with m.If(adv):
+                m.d.sync += self.o.valid.eq(done)
+            with m.If(adv & done):
+                m.d.sync += self.o.payload.eq(out)
+            return m
+        sw = score_width(conv)
+        scores = []
+        for o in range(conv.out_channels):
+            reg = Signal(signed(sw), name=f"score{o}")
+            sm = sums.get(o, Const(0, 1))
+            with m.If(adv & done):
+                m.d.sync += reg.eq(int(conv.scores.scale[o]) * sm + int(conv.scores.offset[o]))
+            scores.append(reg)
+        valid = pipeline_valid(m, done, 1, adv)
+        best, best_idx = scores[0], 0
+        for o in range(1, len(scores)):  # strict > keeps the lowest index on ties
+            take = scores[o] > best
+            best = Mux(take, scores[o], best)
+            best_idx = Mux(take, o, best_idx)
+        result = Signal(result_layout(conv))
+        m.d.comb += result.cls.eq(best_idx)
+        m.d.comb += [result.scores[o].eq(sc) for o, sc in enumerate(scores)]
+        with m.If(adv):
+            m.d.sync += self.o.valid.eq(valid)
+        with m.If(adv & valid):
+            m.d.sync += self.o.payload.eq(result)
+        return m
+
+
+def _delay(m: Module, value, stages: int, en, name: str):
+    for k in range(stages):
+        reg = Signal(len(value), name=f"{name}_d{k}")
+        with m.If(en):
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value

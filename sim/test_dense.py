@@ -1,0 +1,128 @@
+"""StreamingDense against the golden model on both simulators: bit-exact pixels (and scores
+and class) from a pixel stream under random input gaps and output backpressure; the frame
+interval and latency equal the block's `timing`, and half the blocks pruned take at most
+55% of the cycles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import golden
+from models.description import Conv
+from models.factory import random_conv
+from sim.harness import SIMULATORS, run_bench
+from sim.test_folded import _with, decode_results, half_pruned, verilator_makeflags
+from sim.vectors import compare_words, from_npz, pack_bits, to_npz
+
+
+@pytest.fixture(autouse=True)
+def _verilator_make(monkeypatch):
+    monkeypatch.setenv("MAKEFLAGS", verilator_makeflags())
+
+
+def layer(**options) -> dict:
+    return dict(options, dense=True)
+
+
+# (name, in_shape, conv options, pe, simd, stages): both domains (P_all or not), groups,
+# masks inside chunks, whole-channel pruning, a partial last chunk, lanes holding several
+# channels or none, scores and thresholds, stage counts 0..2.
+CONFIGS = [
+    ("bip", (3, 3, 8), layer(out_channels=6, groups=1, domain="bipolar", prune=0.0), 2, 3, 1),
+    ("bip-groups-mask", (2, 3, 6), layer(out_channels=4, groups=2, domain="bipolar",
+                                         prune=0.5), 3, 2, 0),
+    ("sparse-p0", (3, 2, 4), layer(out_channels=4, groups=2, domain="sparse"), 4, 2, 2),
+    ("sparse-pall", (2, 2, 6), layer(out_channels=3, groups=1, domain="sparse"), 1, 4, 1),
+    ("scores", (3, 3, 4), layer(out_channels=5, groups=1, domain="bipolar", prune=0.5,
+                                scores=True), 2, 3, 1),
+    ("scores-wide", (2, 2, 8), layer(out_channels=10, groups=1, domain="bipolar",
+                                     prune=0.0, scores=True), 10, 8, 1),
+]
+# The pruning measurement: a layer, and the same with half its (o, i) blocks pruned.
+II_LAYER = ((3, 3, 8), layer(out_channels=4, groups=1, domain="bipolar", prune=0.0), 2, 1, 1)
+UNITS = CONFIGS + [("ii-dense", *II_LAYER), ("ii-pruned", *II_LAYER)]
+
+
+def unit_conv(cfg) -> Conv:
+    name, in_shape, opts = cfg[:3]
+    conv = random_conv(np.random.default_rng(len(name) + 40), name, in_shape, **opts)
+    if name == "sparse-pall" and conv.p == 0:
+        conv = _with(conv, p=-1)
+    if name == "sparse-p0" and conv.p != 0:
+        conv = _with(conv, p=0)
+    if name == "ii-pruned":
+        conv = half_pruned(conv, 6)
+    return conv
+
+
+def make_unit(cfg):
+    from hw.dense import StreamingDense
+    _, _, _, pe, simd, stages = cfg
+    return StreamingDense(unit_conv(cfg), pe, simd, stages)
+
+
+def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, seed: int = 1):
+    """Random frames, one pixel per transfer, through unit `unit`: (conv, x, out, timing)."""
+    from hw.dense import StreamingDense
+    from hw.engine import result_layout
+    cfg = UNITS[unit]
+    name, in_shape, _, pe, simd, stages = cfg
+    conv = unit_conv(cfg)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, (frames, *in_shape)).astype(np.uint8)
+    x[0] = 1
+    words = pack_bits(x.reshape(-1, in_shape[2]))
+    timing = StreamingDense(conv, pe, simd, stages).timing()
+    out_width = result_layout(conv).size if conv.scores is not None else conv.out_channels
+    vec = {"inputs": to_npz(words, in_shape[2]), "count": frames, "out_width": out_width,
+           "seed": seed, "gap": gap, "stall": stall,
+           "timeout": 20 * frames * (timing.ii + timing.latency) + 2000}
+    out = run_bench("dense", UNITS, make_unit, unit, "stream_bench", simulator, vec)
+    return conv, x, out, timing
+
+
+def check_outputs(conv: Conv, x: np.ndarray, words: list[int]) -> None:
+    sums = golden.conv_sums(x, conv)
+    if conv.scores is None:
+        expected = golden.activate(sums, conv.activation)
+        compare_words(conv.name, pack_bits(expected), words, expected.shape[:3])
+        return
+    scores = (sums * conv.scores.scale + conv.scores.offset).reshape(-1, conv.out_channels)
+    cls, got = decode_results(words, conv)
+    assert len(got) == len(scores), f"{conv.name}: {len(got)} of {len(scores)} results"
+    for n in range(len(scores)):
+        if not (got[n] == scores[n]).all() or cls[n] != int(np.argmax(scores[n])):
+            o = int(np.flatnonzero(got[n] != scores[n])[0]) if (got[n] != scores[n]).any() else -1
+            raise AssertionError(f"{conv.name}: frame {n}: channel {o}: expected scores "
+                                 f"{scores[n].tolist()} class {int(np.argmax(scores[n]))}, "
+                                 f"actual {got[n].tolist()} class {cls[n]}")
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(CONFIGS)), ids=[c[0] for c in CONFIGS])
+def test_streaming_dense(unit, simulator):
+    conv, x, out, _ = run_dense(unit, simulator, frames=6, gap=0.3, stall=0.4)
+    check_outputs(conv, x, from_npz(out["outputs"]))
+    assert not out["failed"], f"{conv.name}: the bench failed"
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_dense_timing_and_pruning(simulator):
+    """Without gaps or backpressure: frames every `timing.ii` cycles, the first result
+    `timing.latency` cycles after the frame's last pixel; half the blocks pruned takes at
+    most 55% of the cycles (simd 1: a chunk is one block's bit at one pixel)."""
+    ii = {}
+    for unit in range(len(CONFIGS), len(UNITS)):
+        conv, x, out, timing = run_dense(unit, simulator, frames=3, gap=0.0, stall=0.0)
+        check_outputs(conv, x, from_npz(out["outputs"]))
+        outs = np.asarray(out["out_cycles"], dtype=np.int64)
+        ins = np.asarray(out["in_cycles"], dtype=np.int64)
+        pixels = x.shape[1] * x.shape[2]
+        assert list(np.diff(outs)) == [timing.ii] * 2, (UNITS[unit][0], outs, timing)
+        assert outs[0] - ins[pixels - 1] == timing.latency, (UNITS[unit][0], outs, ins, timing)
+        ii[UNITS[unit][0]] = timing.ii
+    ratio = ii["ii-pruned"] / ii["ii-dense"]
+    print(f"{simulator}: cycles per frame dense {ii['ii-dense']}, 50% pruned "
+          f"{ii['ii-pruned']}: ratio {ratio:.3f}")
+    assert ratio <= 0.55, f"pruned/dense cycles {ratio:.3f}"
