@@ -29,7 +29,7 @@ from models import factory  # noqa: E402
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 SHIPPED = "models/zoo/default.json"
-SHIPPED_PLAN = "bench/results/default-plan-85f-1000fps.json"   # 1000 fps at 50 MHz on an 85F
+SHIPPED_PLAN = "bench/results/default-plan-25f-1000fps.json"   # 1000 fps at 50 MHz on a 25F
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -356,6 +356,50 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
                  roms=roms)
 
 
+def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -> Block:
+    """hw.dense.StreamingDense, in the folded engine's terms (its coefficients): a `chunks`-way
+    multiplexer of `simd` bits per mux column over one pixel; per lane an XNOR/AND popcount,
+    an adder and a bank of accumulators read through a multiplexer; per channel a compare
+    (or a score) at the frame's end; the weight ROM; the pixel register."""
+    from hw.dense import dense_shape
+    from hw.folded import pick_style, signed_width
+
+    shape = dense_shape(conv, pe, simd)
+    cg = conv.in_channels_per_group
+    chunks = conv.groups * -(-cg // simd) + 1
+    lanes = shape.lanes
+    lo = hi = 0
+    for o in range(conv.out_channels):
+        s_lo, s_hi = _sum_range(conv, o)
+        lo, hi = min(lo, s_lo), max(hi, s_hi)
+    acc = signed_width(lo, hi)
+    first, later, regs = popcount_profile(simd, stages)
+    trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
+    live = sum(len(lane) for lane in lanes)
+    feats = {"tree_bits": trees * (2 * first + later), "acc_bits": len(lanes) * acc,
+             "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
+             "step_bits": _bits(shape.steps), "one": 1}
+    ff = (cg * conv.groups + 1 + _bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
+          + live * acc + 1)
+    if conv.scores is None:
+        feats["cmp_bits"] = live * acc
+        ff += conv.out_channels + 1
+    else:
+        sw = _score_width(conv)
+        feats["score_bits"] = conv.out_channels * sw
+        feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
+        ff += 2 * conv.out_channels * sw + _bits(conv.out_channels) + 2
+    style = pick_style(memory, shape.steps, shape.word_width)
+    roms = []
+    if style == "block":
+        roms.append((shape.steps, shape.word_width))
+    else:
+        feats["rom_bits"] = shape.steps * shape.word_width
+        ff += shape.word_width
+    muxes = [(shape.mux_columns * simd, chunks)] + [(acc, len(lane)) for lane in lanes]
+    return Block("folded", feats, ff=ff, muxes=muxes, roms=roms)
+
+
 def kh_kw_c(conv: Conv) -> int:
     """Bits of a window (the folded engine's input register)."""
     return conv.kernel[0] * conv.kernel[1] * conv.in_channels_per_group * conv.groups

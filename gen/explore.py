@@ -36,9 +36,12 @@ def register(sub) -> None:
 
 def slowest(desc: Description) -> int:
     """The interval with every convolution on one lane of one bit."""
+    from hw.dense import dense_pixel_steps, is_dense
     steps = {}
-    for layer in desc.layers:
-        if isinstance(layer, Conv):
+    for layer, shape in zip(desc.layers, desc.layer_inputs()):
+        if isinstance(layer, Conv) and is_dense(layer, shape):
+            steps[layer.name] = dense_pixel_steps(layer, 1, 1)
+        elif isinstance(layer, Conv):
             steps[layer.name] = max(1, int(layer.kept.sum()) if layer.domain == "bipolar"
                                     else int(layer.weights.size))
     return analyse(desc, steps).ii

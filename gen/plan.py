@@ -4,11 +4,12 @@ Given a target in cycles per frame (or frames per second at a clock) and optiona
 device, every convolution layer gets the engine with the least estimated cost (gen/
 plan_cost.py) whose cycles per frame, steps x output pixels, stay within the target:
 unrolled (one window per clock), or folded on `pe` lanes of `simd` bits with its weights in
-BRAM or LUT-RAM. Layers do not compete for cycles (the network's interval is the slowest
-layer's), so the choice is per layer; a device budget weighs LUTs against BRAMs by the
-device's own ratio and is checked on the total. Then the chain's timing model (gen/
-flow_model.py) predicts the initiation interval and latency and sizes the FIFO in front of
-every layer.
+BRAM or LUT-RAM (a dense layer folded is the streaming engine of hw/dense.py, which needs no
+window of the map: its cycles per frame are the sum of its cycles per pixel). Layers do
+not compete for cycles (the network's interval is the slowest layer's), so the choice is
+per layer; a device budget weighs LUTs against BRAMs by the device's own ratio and is
+checked on the total. Then the chain's timing model (gen/flow_model.py) predicts the
+initiation interval and latency and sizes the FIFO in front of every layer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
+from hw.dense import dense_pixel_steps, is_dense
 from hw.folded_layer import LayerChoice
 from hw.folded_schedule import assign_lanes, live_chunks
 from models.description import Conv, Description
@@ -80,7 +82,7 @@ class LayerPlan:
     engine: str               # unrolled | folded | fixed (pools)
     pe: int = 0
     simd: int = 0
-    steps: int = 1            # cycles per output pixel of the engine
+    steps: int = 1            # cycles per output pixel of the engine (a dense layer: per frame)
     memory: str = ""          # block | distributed (folded only)
     cycles: int = 0           # engine cycles per frame
     fifo_depth: int = 0
@@ -161,12 +163,26 @@ def check_plan(plan: Plan, desc: Description) -> None:
     if [lp.name for lp in plan.layers] != names:
         raise UserError(f"the plan is for layers {[lp.name for lp in plan.layers]}, the model "
                         f"has {names}")
-    for lp, layer in zip(plan.layers, desc.layers):
+    for lp, layer, shape in zip(plan.layers, desc.layers, desc.layer_inputs()):
         if lp.engine == "folded":
-            fan = int(layer.weights[0].size)
+            # a streamed dense layer reads one pixel's group bits at most per lane and cycle
+            fan = layer.in_channels_per_group if is_dense(layer, shape) \
+                else int(layer.weights[0].size)
             if not (1 <= lp.pe <= layer.out_channels and 1 <= lp.simd <= fan):
                 raise UserError(f"plan layer {lp.name}: pe {lp.pe} / simd {lp.simd} out of "
                                 f"range (1..{layer.out_channels} / 1..{fan})")
+
+
+def flow_steps(desc: Description, plan: Plan) -> dict:
+    """The plan's folded layers as gen.flow_model.analyse takes them: cycles per window,
+    or a streamed dense layer's cycles per pixel."""
+    out = {}
+    for lp, layer, shape in zip(plan.layers, desc.layers, desc.layer_inputs()):
+        if lp.kind != "conv" or lp.engine != "folded":
+            continue
+        out[lp.name] = (dense_pixel_steps(layer, lp.pe, lp.simd) if is_dense(layer, shape)
+                        else lp.steps)
+    return out
 
 
 def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
@@ -175,15 +191,24 @@ def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
     engine as the folded block it becomes (gen.estimate_blocks.folded_block), all from
     the fitted block costs."""
     from .estimate import block_cost, estimate
-    from .estimate_blocks import folded_block
+    from .estimate_blocks import dense_block, folded_block
 
     check_plan(plan, desc)
     folded = {lp.name: lp for lp in plan.layers if lp.engine == "folded"}
     layers = {layer.name: layer for layer in desc.layers}
+    dense = {layer.name for layer, shape in zip(desc.layers, desc.layer_inputs())
+             if isinstance(layer, Conv) and is_dense(layer, shape)}
 
     def engine_cost(name: str, block, family: str) -> dict | None:
         lp = folded.get(name)
-        if block.kind != "engine" or lp is None:
+        if lp is None or block.kind not in ("engine", "window"):
+            return None
+        if name in dense:   # the streaming engine replaces window and engine
+            if block.kind == "window":
+                return {"lut": 0, "ff": 0, "bram": 0, "lutram": 0}
+            return block_cost(dense_block(layers[name], lp.pe, lp.simd, lp.memory,
+                                          plan.stages), family)
+        if block.kind != "engine":
             return None
         return block_cost(folded_block(layers[name], lp.pe, lp.simd, lp.memory, plan.stages),
                           family)
@@ -197,9 +222,13 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def simd_options(conv: Conv) -> list[int]:
+def simd_options(conv: Conv, dense: bool = False) -> list[int]:
     """Divisors of the receptive field, and multiples of a kernel slice (a pruning block)
-    up to it: chunk boundaries on block boundaries skip pruned blocks whole."""
+    up to it: chunk boundaries on block boundaries skip pruned blocks whole. A streamed
+    dense layer reads one pixel at a time: divisors of its group bits, and powers of two."""
+    if dense:
+        cg = conv.in_channels_per_group
+        return sorted(set(divisors(cg)) | {1 << k for k in range(cg.bit_length()) if 1 << k <= cg})
     fan = int(conv.weights[0].size)
     slice_ = conv.kernel[0] * conv.kernel[1]
     opts = set(divisors(fan)) | {k * slice_ for k in range(1, fan // slice_ + 1)}
@@ -211,16 +240,23 @@ def pe_options(conv: Conv) -> list[int]:
 
 
 class StepTable:
-    """fold_steps for every (pe, simd) of a layer, sharing the chunk analysis per simd."""
+    """fold_steps for every (pe, simd) of a layer, sharing the chunk analysis per simd; for a
+    streamed dense layer its cycles per frame (`flow`: per pixel)."""
 
-    def __init__(self, conv: Conv):
-        self.conv = conv
+    def __init__(self, conv: Conv, dense: bool = False):
+        self.conv, self.dense = conv, dense
 
     @cache  # noqa: B019 - one table per planning run
     def counts(self, simd: int) -> tuple[int, ...]:
         return tuple(len(c) for c in live_chunks(self.conv, simd))
 
+    @cache  # noqa: B019 - one table per planning run
+    def flow(self, pe: int, simd: int) -> int | tuple[int, ...]:
+        return dense_pixel_steps(self.conv, pe, simd) if self.dense else self.steps(pe, simd)
+
     def steps(self, pe: int, simd: int) -> int:
+        if self.dense:
+            return sum(self.flow(pe, simd))
         counts = self.counts(simd)
         lanes = assign_lanes(list(counts), pe)
         return max(1, max(sum(counts[o] for o in lane) for lane in lanes))
@@ -234,25 +270,31 @@ class Option:
     steps: int
     memory: str
     cost: Cost
+    flow: int | tuple[int, ...] = 1     # what gen.flow_model.analyse takes for it
 
 
 def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto",
-                  stages: int = 1, fold: bool = False) -> list[Option]:
+                  stages: int = 1, fold: bool = False,
+                  in_shape: tuple[int, int, int] | None = None) -> list[Option]:
     """The options worth costing that take at most `limit_steps` cycles per pixel: per pe,
     the few smallest simd that meet it (logic grows with simd at a given pe, while the
     memory's shape may favour a slightly wider word), and unrolled."""
-    table = StepTable(conv)
+    dense = in_shape is not None and is_dense(conv, in_shape)
+    table = StepTable(conv, dense)
     out = [] if fold else [Option("unrolled", conv.out_channels, int(conv.weights[0].size), 1,
-                                  "", option_cost(conv, "unrolled", 0, 0, "", family, stages))]
+                                  "", option_cost(conv, "unrolled", 0, 0, "", family, stages,
+                                                  in_shape))]
     styles = ("block", "distributed") if memory == "auto" else (memory,)
     for pe in pe_options(conv):
         taken = 0
-        for simd in simd_options(conv):
+        for simd in simd_options(conv, dense):
             steps = table.steps(pe, simd)
             if steps <= limit_steps:
                 for style in styles:
-                    cost = option_cost(conv, "folded", pe, simd, style, family, stages)
-                    out.append(Option("folded", pe, simd, steps, style, cost))
+                    cost = option_cost(conv, "folded", pe, simd, style, family, stages,
+                                       in_shape)
+                    out.append(Option("folded", pe, simd, steps, style, cost,
+                                      table.flow(pe, simd)))
                 taken += 1
                 if taken == SIMD_TRIES:
                     break
@@ -282,15 +324,15 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     budget = cycles
     for _ in range(4):   # tighten if the chain model finds the layers' rates interfere
         chosen = []
-        for layer in desc.layers:
+        for layer, shape in zip(desc.layers, desc.layer_inputs()):
             if not isinstance(layer, Conv):
                 chosen.append(None)
                 continue
             pixels = layer.out_shape[0] * layer.out_shape[1]
             opts = layer_options(layer, max(1, budget // pixels), family, memory, stages,
-                                 fold)
+                                 fold, shape)
             chosen.append(min(opts, key=lambda o: (weigh(o.cost, family, dev), -o.steps)))
-        steps = {layer.name: o.steps for layer, o in zip(desc.layers, chosen) if o}
+        steps = {layer.name: o.flow for layer, o in zip(desc.layers, chosen) if o}
         flow = analyse(desc, steps, stages)
         if flow.ii <= cycles:
             break

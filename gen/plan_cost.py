@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hw.dense import DenseShape, dense_shape, is_dense
 from hw.folded_schedule import FoldShape, fold_shape, live_bits
 from hw.window_plan import plan_window
 from models.description import Conv, Description, MaxPool, Thermometer
@@ -129,6 +130,31 @@ def folded_cost(conv: Conv, shape: FoldShape, pe: int, simd: int, family: str, s
     return Cost(lut * LUT_SCALE[family], ff) + mem
 
 
+def dense_cost(conv: Conv, shape: DenseShape, simd: int, family: str, style: str,
+                stages: int = 1) -> Cost:
+    """hw.dense.StreamingDense: chunk muxes over one pixel, per lane a popcount and an
+    accumulator bank (one register per channel, read through a mux), per channel the output
+    compare (against a constant) or score, the pixel register and the weight ROM."""
+    cg = conv.in_channels_per_group
+    chunks = conv.groups * -(-cg // simd) + 1
+    lut = shape.mux_columns * simd * (chunks - 1) * LUTS_PER_MUX_BIT
+    acc = _bits(conv.weights[0].size * max(1, conv.q, abs(conv.p) + conv.q)) + 1
+    for lane in shape.lanes:
+        lut += popcount_luts(simd, variable=True) + acc + acc * (len(lane) - 1) * 0.5
+        if conv.domain == "sparse" and conv.p:
+            lut += popcount_luts(simd) + acc
+    o_n = conv.out_channels
+    ff = cg * conv.groups + len(shape.lanes) * _bits(simd) * stages + o_n * acc + o_n
+    if conv.scores is None:
+        lut += o_n * acc * 0.5
+    else:
+        lut += o_n * (acc + 2) * 3
+        ff += o_n * (acc + 2) * 2
+    lut += 20 + 3 * _bits(shape.steps)
+    mem = memory_cost(family, shape.steps, shape.word_width, style)
+    return Cost(lut * LUT_SCALE[family], ff) + mem
+
+
 def window_cost(family: str, in_shape, kernel, stride, padding) -> Cost:
     """hw.window.WindowGenerator: kh line buffers, shift register, pattern muxes."""
     h, w, c = in_shape
@@ -175,13 +201,15 @@ def encoder_cost(desc: Description, family: str) -> Cost:
 
 
 def shared_costs(desc: Description, family: str) -> dict[str, Cost]:
-    """Per layer (and "encoder"): what every plan pays, engines excluded."""
+    """Per layer (and "encoder"): what every plan pays, engines excluded (a dense layer's
+    window is the unrolled option's: the streaming engine has none)."""
     out = {"encoder": encoder_cost(desc, family)}
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if isinstance(layer, MaxPool):
             out[layer.name] = window_cost(family, shape, layer.kernel, layer.stride, (0, 0)) \
                 + Cost(shape[2] * layer.kernel[0] * layer.kernel[1] / 3, shape[2])
-        elif layer.kernel == (1, 1) and layer.stride == (1, 1) and layer.padding == (0, 0):
+        elif (layer.kernel == (1, 1) and layer.stride == (1, 1) and layer.padding == (0, 0)) \
+                or is_dense(layer, shape):
             out[layer.name] = Cost()
         else:
             out[layer.name] = window_cost(family, shape, layer.kernel, layer.stride,
@@ -190,7 +218,15 @@ def shared_costs(desc: Description, family: str) -> dict[str, Cost]:
 
 
 def option_cost(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
-                stages: int = 1) -> Cost:
+                stages: int = 1, in_shape: tuple[int, int, int] | None = None) -> Cost:
+    """One engine option; `in_shape` tells a dense layer (kernel = the whole map), whose
+    folded option is the streaming engine and whose unrolled option brings its window."""
+    dense = in_shape is not None and is_dense(conv, in_shape)
     if engine == "unrolled":
-        return unrolled_cost(conv, family, stages)
+        cost = unrolled_cost(conv, family, stages)
+        if dense and conv.kernel != (1, 1):
+            cost = cost + window_cost(family, in_shape, conv.kernel, conv.stride, conv.padding)
+        return cost
+    if dense:
+        return dense_cost(conv, dense_shape(conv, pe, simd), simd, family, style, stages)
     return folded_cost(conv, fold_shape(conv, pe, simd), pe, simd, family, style, stages)

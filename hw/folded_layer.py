@@ -3,9 +3,10 @@
 `LayerChoice` is one layer's entry of a plan (hw/ never reads plan files: gen/plan.py does
 and hands these over). `FoldedConvLayer` is `ConvLayer` with a `FoldedEngine`;
 `FoldedDenseLayer` is a dense layer (kernel = the whole input map) on the streaming
-`StreamingDense` engine, which needs no window of the map; `Buffered` puts a FIFO of the planned depth in front of any layer block; `PlannedNetwork`
-is `Network` with its layer blocks replaced accordingly, so the ports, the packing and the
-manifest fields stay those of the unrolled top.
+`StreamingDense` engine, which needs no window of the map; `Buffered` puts a FIFO of the
+planned depth in front of any layer block; `PlannedNetwork` is `Network` with its layer
+blocks replaced accordingly, so the ports, the packing and the manifest fields stay those
+of the unrolled top.
 """
 
 from __future__ import annotations

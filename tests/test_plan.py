@@ -15,7 +15,8 @@ import pytest
 
 from gen.cli import main
 from gen.flow_model import analyse
-from gen.plan import (find_device, load_plan, plan_from_dict, plan_network, plan_table,
+from gen.plan import (check_plan, find_device, flow_steps, load_plan, plan_from_dict, plan_network,
+                      plan_table,
                       target_cycles)
 from hw.folded import WeightWord
 from hw.folded_schedule import channel_bits, field_order, fold_schedule
@@ -166,13 +167,11 @@ def test_plans_meet_their_targets(seed):
     for factor in (1, 2, 5, 20):
         plan = plan_network(desc, factor * floor, fold=factor > 1)
         assert plan.ii <= plan.target_cycles
-        steps = {}
         for lp, layer in zip(plan.layers, desc.layers):
             if lp.kind == "conv":
                 assert lp.cycles == lp.steps * layer.out_shape[0] * layer.out_shape[1]
                 assert lp.cycles <= plan.target_cycles
-                steps[lp.name] = lp.steps
-        assert analyse(desc, steps).ii == plan.ii
+        assert analyse(desc, flow_steps(desc, plan)).ii == plan.ii
         assert "predicted II" in plan_table(plan)
         assert plan_from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
         if previous is not None:
@@ -207,8 +206,10 @@ def test_plan_cli(tmp_path, capsys):
                  "--json"]) == 0
     folded = json.loads(capsys.readouterr().out)
     assert set(folded["estimate"]) == {"ice40", "ecp5", "xilinx", "gowin"}
+    # (at the floor the planner may stream the dense layer: unroll it by hand)
     unrolled = plan_network(desc, floor)
-    assert all(lp.engine != "folded" for lp in unrolled.layers)
+    unrolled = replace(unrolled, layers=tuple(
+        replace(lp, engine="unrolled") if lp.kind == "conv" else lp for lp in unrolled.layers))
     (tmp_path / "unrolled.json").write_text(json.dumps(unrolled.to_dict()))
     assert main(["estimate", str(model), "--plan", str(tmp_path / "unrolled.json"),
                  "--json"]) == 0
@@ -279,6 +280,41 @@ def test_fold_shape_matches_schedule():
         word = WeightWord(sched)
         assert (shape.steps, shape.mux_columns, shape.needs_mask, shape.word_width) == \
             (sched.steps, len(word.mux_columns), sched.needs_mask, word.width)
+
+
+def test_dense_shape_matches_schedule():
+    """The streamed dense engine's quick sizes equal its real schedule's and word's."""
+    from hw.dense import DenseWord, dense_schedule, dense_shape
+    rng = np.random.default_rng(10)
+    for _ in range(40):
+        in_shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.choice([2, 4, 8])))
+        conv = random_conv(rng, "d", in_shape, dense=True, scores=bool(rng.random() < 0.5))
+        pe = int(rng.integers(1, conv.out_channels + 1))
+        simd = int(rng.integers(1, conv.in_channels_per_group + 1))
+        sched, shape = dense_schedule(conv, pe, simd), dense_shape(conv, pe, simd)
+        word = DenseWord(sched)
+        assert (shape.steps, shape.lanes, shape.mux_columns, shape.needs_mask,
+                shape.word_width) == (sched.steps, sched.lanes, len(word.mux_columns),
+                                      sched.needs_mask, word.width)
+        assert sum(sched.pixel_steps) == sched.steps
+
+
+def test_planner_streams_folded_dense_layers():
+    """A folded dense layer is the streaming engine: no window, its cycles per frame the sum
+    of its cycles per pixel, the same in the plan, the flow model and the built block; a
+    simd wider than one pixel's group bits is refused with the layer named."""
+    from hw.folded_layer import FoldedDenseLayer, PlannedNetwork
+    desc = random_description(3, height=6, width=6)
+    plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True)
+    net = PlannedNetwork(desc, plan.choices(), stages=plan.stages)
+    dense, lp = net.layers[-1], plan.layers[-1]
+    assert isinstance(dense, FoldedDenseLayer) and dense.window is None
+    assert dense.timing.ii == lp.steps == lp.cycles == sum(flow_steps(desc, plan)[lp.name])
+    assert net.timing.ii == plan.ii
+    cg = desc.layers[-1].in_channels_per_group
+    bad = replace(plan, layers=plan.layers[:-1] + (replace(lp, simd=cg + 1),))
+    with pytest.raises(UserError, match=f"plan layer {lp.name}: .*1..{cg}"):
+        check_plan(bad, desc)
 
 
 def test_build_with_plan(tmp_path, capsys):
