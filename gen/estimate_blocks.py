@@ -389,13 +389,15 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
         feats["score_bits"] = conv.out_channels * sw
         feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
         ff += 2 * conv.out_channels * sw + _bits(conv.out_channels) + 2
+    # The style follows the whole word (as the hardware picks it); yosys keeps only the
+    # bits that vary from step to step.
     style = pick_style(memory, shape.steps, shape.word_width)
     roms = []
     if style == "block":
-        roms.append((shape.steps, shape.word_width))
+        roms.append((shape.steps, shape.rom_width))
     else:
-        feats["rom_bits"] = shape.steps * shape.word_width
-        ff += shape.word_width
+        feats["rom_bits"] = shape.steps * shape.rom_width
+        ff += shape.rom_width
     muxes = [(shape.mux_columns * simd, chunks)] + [(acc, len(lane)) for lane in lanes]
     return Block("folded", feats, ff=ff, muxes=muxes, roms=roms)
 

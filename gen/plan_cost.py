@@ -151,7 +151,7 @@ def dense_cost(conv: Conv, shape: DenseShape, simd: int, family: str, style: str
         lut += o_n * (acc + 2) * 3
         ff += o_n * (acc + 2) * 2
     lut += 20 + 3 * _bits(shape.steps)
-    mem = memory_cost(family, shape.steps, shape.word_width, style)
+    mem = memory_cost(family, shape.steps, shape.rom_width, style)
     return Cost(lut * LUT_SCALE[family], ff) + mem
 
 

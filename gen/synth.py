@@ -31,8 +31,19 @@ FAMILIES = ("ice40", "ecp5", "xilinx", "gowin", "asic")
 # a generic ABC run before it cost a third of the time and moved the count by 0.05%);
 # dfflegalize turns enables/resets into gates so `stat -tech cmos` counts every transistor
 # (a plain $_DFF_P_ is 16 in yosys's CMOS table).
+#
+# ice40: synth_ice40's map_ram step, spelled out, with the contents of the block RAMs that
+# memory_libmap chose set to 0 before techmap: techmap derives its template once per
+# distinct INIT (about 0.7 s each in yowasp), which took 110 of 200 s on the shipped model's
+# 154 RAMs. A block RAM's contents no longer influence any cell count at that point (its
+# constant bits were trimmed earlier, while the memory was still a $mem), so every count is
+# unchanged (checked per module on the shipped model's planned build).
+ICE40_MAP_RAM = ("synth_ice40 -noflatten -top {top} -run :map_ram; "
+                 "memory_libmap -lib +/ice40/brams.txt -lib +/ice40/spram.txt -no-auto-huge; "
+                 "setparam -set INIT 0 t:$__ICE40_RAM4K_; "
+                 "techmap -map +/ice40/brams_map.v -map +/ice40/spram_map.v; ice40_braminit")
 SYNTH_COMMANDS = {
-    "ice40": "synth_ice40 -noflatten -top {top}",
+    "ice40": ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:",
     "ecp5": "synth_ecp5 -noflatten -top {top}",
     "xilinx": "synth_xilinx -noiopad -noclkbuf -top {top}",
     "gowin": "synth_gowin -noiopads -noflatten -top {top}",
@@ -42,7 +53,7 @@ STAT_COMMANDS = {"asic": "stat -json -tech cmos"}
 # yowasp's ABC9 sometimes aborts ("wasm trap: unreachable", or an internal assertion) on a
 # netlist, reproducibly: where the flow allows it, rerun once with classic ABC instead.
 FALLBACK_COMMANDS = {
-    "ice40": ("synth_ice40 -noflatten -top {top} -run :map_luts; "
+    "ice40": (ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:map_luts; "
               "techmap -map +/ice40/latches_map.v; abc -lut 4; ice40_wrapcarry -unwrap; "
               "techmap -map +/ice40/ff_map.v; clean; opt_lut -tech ice40; "
               "synth_ice40 -noflatten -top {top} -run map_cells:"),

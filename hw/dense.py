@@ -142,21 +142,45 @@ def check_dense(conv: Conv, pe: int, simd: int) -> None:
                          f"not {simd}")
 
 
-def _lane_columns(live: np.ndarray, lanes: list[list[int]], og: int,
-                  pixel_steps: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """Per lane, the chunk id of every step (idle steps read the zero chunk)."""
+def _lane_ops(live: np.ndarray, lanes: list[list[int]], og: int,
+              pixel_steps: tuple[int, ...]) -> list[dict[str, np.ndarray]]:
+    """Per lane, per step: channel (-1 idle), pixel, chunk id, first flag and slot, as
+    arrays (the schedule's ops without objects, for sizing)."""
     o_n, pixels, n = live.shape
     zero = -(-o_n // og) * n
-    ids = [[(o // og) * n + np.flatnonzero(live[o, p]) for p in range(pixels)]
-           for o in range(o_n)]
-    columns = []
+    ids = [[np.flatnonzero(live[o, p]) for p in range(pixels)] for o in range(o_n)]
+    out = []
     for lane in lanes:
-        col: list[int] = []
+        cols = {k: [] for k in ("channel", "pixel", "chunk", "first", "slot")}
+        started = set()
         for p in range(pixels):
-            row = [int(c) for o in lane for c in ids[o][p]]
-            col += row + [zero] * (pixel_steps[p] - len(row))
-        columns.append(tuple(col))
-    return columns
+            count = 0
+            for slot, o in enumerate(lane):
+                cs = ids[o][p]
+                k = len(cs)
+                if k:
+                    cols["channel"] += [o] * k
+                    cols["chunk"] += ((o // og) * n + cs).tolist()
+                    cols["first"] += [o not in started] + [False] * (k - 1)
+                    cols["slot"] += [slot] * k
+                    started.add(o)
+                    count += k
+            idle = pixel_steps[p] - count
+            cols["channel"] += [-1] * idle
+            cols["chunk"] += [zero] * idle
+            cols["first"] += [False] * idle
+            cols["slot"] += [0] * idle
+            cols["pixel"] += [p] * pixel_steps[p]
+        out.append({k: np.asarray(v, dtype=np.int64) for k, v in cols.items()})
+    return out
+
+
+def _varying_bits(values: np.ndarray, width: int) -> int:
+    """Bits of `width`-bit fields that are not the same in every step."""
+    if width == 0 or len(values) == 0:
+        return 0
+    bits = (values[:, None] >> np.arange(width)) & 1
+    return int((bits != bits[:1]).any(axis=0).sum())
 
 
 @dataclass(frozen=True)
@@ -168,21 +192,47 @@ class DenseShape:
     mux_columns: int
     needs_mask: bool
     word_width: int
+    rom_width: int      # the word's bits that are not constant over the steps (yosys drops
+                        # a ROM's constant bits before it maps the rest to block RAM)
 
 
 def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
     """`dense_schedule`'s sizes (same lanes, same columns, same word)."""
     check_dense(conv, pe, simd)
     live = live_position_chunks(conv, simd)
+    o_n, pixels, n = live.shape
+    cg = conv.in_channels_per_group
     lanes = _lanes(live, pe)
     pixel_steps = dense_pixel_steps(conv, pe, simd)
-    columns = set(_lane_columns(live, lanes, conv.out_channels_per_group, pixel_steps))
+    ops = _lane_ops(live, lanes, conv.out_channels_per_group, pixel_steps)
+    columns = {tuple(op["chunk"].tolist()): op["chunk"] for op in ops}
     mask = _needs_mask(conv, live, simd)
-    id_width = max(1, (conv.groups * live.shape[2]).bit_length())
+    id_width = max(1, (conv.groups * n).bit_length())
     width = 1 + len(columns) * id_width + sum(
         simd * (2 if mask else 1) + 1 + (len(lane) - 1).bit_length() for lane in lanes)
+    # The ROM's varying bits, field by field as DenseWord lays them out.
+    varying = int(any(s > 1 for s in pixel_steps))
+    varying += sum(_varying_bits(col, id_width) for col in columns.values())
+    fill = 1 if conv.domain == "bipolar" else 0
+    grids = [conv.weights] + ([conv.kept] if mask else [])
+    padded = []
+    for g in grids:
+        a = np.full((o_n + 1, pixels, n * simd), fill if g is conv.weights else 0, np.uint8)
+        a[:o_n, :, :cg] = g.reshape(o_n, pixels, cg)
+        if g is not conv.weights:
+            a[:o_n, :, cg:] = 0
+        padded.append(a)
+    for lane, op in zip(lanes, ops):
+        o = np.where(op["channel"] < 0, o_n, op["channel"])   # row o_n: the idle fill
+        r = (op["chunk"] % n)[:, None] * simd + np.arange(simd)
+        for a in padded:
+            bits = a[o[:, None], op["pixel"][:, None], r]
+            varying += int((bits != bits[:1]).any(axis=0).sum())
+        varying += _varying_bits(op["first"], 1)
+        varying += _varying_bits(op["slot"], (len(lane) - 1).bit_length())
     return DenseShape(steps=sum(pixel_steps), lanes=tuple(map(tuple, lanes)),
-                      mux_columns=len(columns), needs_mask=mask, word_width=width)
+                      mux_columns=len(columns), needs_mask=mask, word_width=width,
+                      rom_width=varying)
 
 
 def dense_schedule(conv: Conv, pe: int, simd: int) -> DenseSchedule:

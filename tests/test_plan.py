@@ -297,6 +297,11 @@ def test_dense_shape_matches_schedule():
                 shape.word_width) == (sched.steps, sched.lanes, len(word.mux_columns),
                                       sched.needs_mask, word.width)
         assert sum(sched.pixel_steps) == sched.steps
+        words = word.encode(conv)
+        ones, every = 0, (1 << word.width) - 1
+        for w in words:
+            ones, every = ones | w, every & w
+        assert shape.rom_width == bin(ones & ~every).count("1")
 
 
 def test_planner_streams_folded_dense_layers():
