@@ -126,8 +126,7 @@ def main() -> int:
     if args.merge and (RESULTS / "estimate_error.json").exists():
         redone = {r["design"] for r in rows}
         kept = [r for r in json.loads((RESULTS / "estimate_error.json").read_text())
-                if r["design"] not in redone
-                and not (args.shipped and r["design"].endswith("(planned)"))]
+                if r["design"] not in redone]
         rows = kept + rows   # one shipped row: the one this run measured, if any
     (RESULTS / "estimate_error.json").write_text(json.dumps(rows, indent=1) + "\n")
     cmd = "nice .venv/bin/python bench/estimate_error.py " + " ".join(sys.argv[1:])

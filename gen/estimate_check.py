@@ -12,8 +12,8 @@ from models.description import Description
 from .design_source import network_source
 from .estimate_blocks import layer_blocks
 from .resources import classify
-from .synth import (SynthError, cache_dir, cache_key, run_yosys, synthesis_text,
-                    yosys_script)
+from .synth import SynthError, run_yosys
+from .synth import is_cached as synth_cached
 
 BLOCK_MODULE = {"encoder": "top.encoder", "window": "top.{layer}.window",
                 "engine": "top.{layer}.engine", "reduce": "top.{layer}.reduce"}
@@ -26,8 +26,7 @@ def block_module(layer: str, kind: str) -> str:
 
 
 def is_cached(src, family: str) -> bool:
-    key = cache_key(synthesis_text(src.verilog), yosys_script(family, src.top))
-    return (cache_dir() / key[:2] / f"{key}.json").exists()
+    return synth_cached(src.verilog, family, src.top)
 
 
 def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = True,

@@ -1,8 +1,10 @@
 """`bnngen report`: synthesize the top and every layer's module per family, then write
 report.json, report.md and resources.png into a folder, atomically.
 
-Yosys jobs run one after another (the machines this runs on are small and shared); each
-result is cached by content (gen.synth), so a rerun of an unchanged design is instant.
+Yosys runs one family after another by default (`jobs` at once on request: on 2 cores the
+five families of the shipped model finish soonest all at once); the Verilog is read once
+for all of them (gen.synth.to_rtlil). Each result is cached by content (gen.synth), so a
+rerun of an unchanged design is instant.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from tqdm import tqdm
 
 from .design_source import DesignSource
 from .resources import CLASSES, classify, unknown_cells
-from .synth import SynthError, run_yosys, yosys_version
+from .synth import SynthError, is_cached, run_yosys, to_rtlil, yosys_version
 from .staging import staged_folder
 
 # Columns shown per family in the Markdown table (asic has its own).
@@ -45,21 +47,31 @@ def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True
                progress: bool = True, jobs: int = 1) -> dict:
     """Per family, one yosys run of the top with its hierarchy kept: the design total, and
     each layer's module with its submodules (its subtree). `jobs` families run at once."""
+    import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
+    # Several families to run: read the Verilog once (to_rtlil), not once per family.
+    todo = [f for f in families if not (use_cache and is_cached(src.verilog, f, src.top))]
+    shared = tempfile.TemporaryDirectory(prefix="bnngen-rtlil-") if len(todo) > 1 else None
+    rtlil = to_rtlil(src.verilog, Path(shared.name)) if shared else None
+
     def one(fam: str):
-        return fam, run_yosys(src.verilog, fam, src.top, use_cache=use_cache)
+        return fam, run_yosys(src.verilog, fam, src.top, use_cache=use_cache, rtlil=rtlil)
 
     results: dict[str, dict] = {}
     bar = tqdm(total=len(families), desc="yosys", unit="family", disable=not progress,
                leave=False)
     # Longest first, so that parallel jobs finish together (yosys time on the shipped model).
     order = sorted(families, key=lambda f: -YOSYS_WEIGHT.get(f, 1.0))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for fam, r in pool.map(one, order):
-            bar.update()
-            results[fam] = _family_result(src, fam, r)
-    bar.close()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for fam, r in pool.map(one, order):
+                bar.update()
+                results[fam] = _family_result(src, fam, r)
+    finally:
+        bar.close()
+        if shared:
+            shared.cleanup()
     return {fam: results[fam] for fam in families}
 
 

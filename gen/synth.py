@@ -42,10 +42,18 @@ ICE40_MAP_RAM = ("synth_ice40 -noflatten -top {top} -run :map_ram; "
                  "memory_libmap -lib +/ice40/brams.txt -lib +/ice40/spram.txt -no-auto-huge; "
                  "setparam -set INIT 0 t:$__ICE40_RAM4K_; "
                  "techmap -map +/ice40/brams_map.v -map +/ice40/spram_map.v; ice40_braminit")
+# xilinx: the same for synth_xilinx's map_memory step (its xc7 libraries and options); 26 s
+# of templates on the shipped model's 27 RAMB18s, every count unchanged (checked likewise).
+XILINX_MAP_MEMORY = (
+    "synth_xilinx -noiopad -noclkbuf -top {top} -run :map_memory; "
+    "memory_libmap -lib +/xilinx/lutrams_xc5v.txt -lib +/xilinx/brams_xc4v.txt -D HAS_SIZE_36 "
+    "-D HAS_CASCADE -D HAS_CONFLICT_BUG -D HAS_MIXWIDTH_SDP -logic-cost-rom 0.015625; "
+    "setparam -set INIT 0 t:$__XILINX_BLOCKRAM_TDP_ t:$__XILINX_BLOCKRAM_SDP_; "
+    "techmap -map +/xilinx/lutrams_xc5v_map.v; techmap -map +/xilinx/brams_xc6v_map.v")
 SYNTH_COMMANDS = {
     "ice40": ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:",
     "ecp5": "synth_ecp5 -noflatten -top {top}",
-    "xilinx": "synth_xilinx -noiopad -noclkbuf -top {top}",
+    "xilinx": XILINX_MAP_MEMORY + "; synth_xilinx -noiopad -noclkbuf -top {top} -run map_ffram:",
     "gowin": "synth_gowin -noiopads -noflatten -top {top}",
     "asic": "synth -noabc -top {top}; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean",
 }
@@ -181,9 +189,33 @@ def _last_error(log: str) -> str:
     return lines[-1] if lines else "no log"
 
 
-def _run_script(verilog: str, family: str, top: str, script: str, timeout: float | None):
+READ_VERILOG = "read_verilog -sv design.v"
+
+
+def to_rtlil(verilog: str, dest: Path) -> Path:
+    """The design read once by yosys's Verilog frontend, as RTLIL (`dest`/design.il): reading
+    that back takes under a second against 12-16 s for the Verilog of the shipped model's
+    planned build, and gives the same netlist (checked cell for cell on ECP5)."""
     with tempfile.TemporaryDirectory(prefix="bnngen-yosys-") as work:
-        Path(work, "design.v").write_text(verilog)
+        Path(work, "design.v").write_text(synthesis_text(verilog))
+        proc = subprocess.run([*yosys_executable(), "-q", "-p",
+                               f"{READ_VERILOG}; write_rtlil design.il"],
+                              cwd=work, capture_output=True, text=True)
+        if proc.returncode != 0 or not Path(work, "design.il").exists():
+            raise SynthError(f"yosys could not read the design: {_last_error(proc.stderr)}")
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(Path(work, "design.il")), dest / "design.il")
+    return dest / "design.il"
+
+
+def _run_script(verilog: str, family: str, top: str, script: str, timeout: float | None,
+                rtlil: Path | None = None):
+    with tempfile.TemporaryDirectory(prefix="bnngen-yosys-") as work:
+        if rtlil is None:
+            Path(work, "design.v").write_text(verilog)
+        else:   # the same design, already read (to_rtlil)
+            shutil.copyfile(rtlil, Path(work, "design.il"))
+            script = script.replace(READ_VERILOG, "read_rtlil design.il", 1)
         try:
             proc = subprocess.run([*yosys_executable(), "-q", "-l", "synth.log", "-p", script],
                                   cwd=work, capture_output=True, text=True, timeout=timeout)
@@ -210,11 +242,19 @@ def synthesis_text(verilog: str) -> str:
     return _SRC_ATTR.sub("", verilog)
 
 
+def is_cached(verilog: str, family: str, top: str) -> bool:
+    """A run_yosys result for this design and family is in the cache."""
+    key = cache_key(synthesis_text(verilog), yosys_script(family, top))
+    return (cache_dir() / key[:2] / f"{key}.json").exists()
+
+
 def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
-              timeout: float | None = None, classic_abc: bool = False) -> SynthResult:
+              timeout: float | None = None, classic_abc: bool = False,
+              rtlil: Path | None = None) -> SynthResult:
     """Synthesize module `top` of `verilog` (text) for `family`; cached by content.
     `classic_abc` maps with the crash fallback's classic ABC from the start, so that two
-    designs can be compared under one mapper when ABC9 crashed on only one of them."""
+    designs can be compared under one mapper when ABC9 crashed on only one of them.
+    `rtlil`: the same design already read (to_rtlil), to skip the Verilog frontend."""
     verilog = synthesis_text(verilog)
     if classic_abc and family not in FALLBACK_COMMANDS:
         classic_abc = False  # xilinx has no fallback; asic always maps with classic ABC
@@ -231,13 +271,14 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
     start = time.perf_counter()
     mapper = "abc" if family == "asic" or classic_abc else "abc9"
     try:
-        modules, transistors = _run_script(verilog, family, top, script, timeout)
+        modules, transistors = _run_script(verilog, family, top, script, timeout, rtlil)
     except SynthError as e:
         crash = "wasm trap" in str(e) or "Assert" in str(e)
         if not crash or family not in FALLBACK_COMMANDS or classic_abc:
             raise
         modules, transistors = _run_script(verilog, family, top,
-                                           yosys_script(family, top, fallback=True), timeout)
+                                           yosys_script(family, top, fallback=True), timeout,
+                                           rtlil)
         mapper = "abc"
     seconds = time.perf_counter() - start
     if use_cache:
