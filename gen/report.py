@@ -40,7 +40,7 @@ def _summary(family: str, cells: dict[str, int], transistors: int | None) -> dic
 
 
 # Relative yosys time per family on the shipped model's planned build (bench/report_time.py).
-YOSYS_WEIGHT = {"ice40": 1.4, "xilinx": 1.05, "gowin": 1.0, "ecp5": 0.85, "asic": 0.65}
+YOSYS_WEIGHT = {"xilinx": 1.4, "gowin": 1.2, "ice40": 1.1, "asic": 1.0, "ecp5": 1.0}
 
 
 def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True,

@@ -35,10 +35,11 @@ from amaranth.lib.wiring import In, Out
 
 from models.description import Conv
 
-from .engine import result_layout, score_width, sum_range
-from .folded import MEMORY_STYLES, memory_attrs, pick_style, signed_width
+from .engine import result_layout, sum_range
+from .folded import (MEMORY_STYLES, _delay, lane_sum, memory_attrs, pick_style,
+                     scores_output, signed_width)
 from .folded_schedule import assign_lanes
-from .popcount import build_popcount, pipeline_valid
+from .popcount import pipeline_valid
 from .timing import Timing, payload_width
 
 
@@ -453,23 +454,9 @@ class StreamingDense(wiring.Component):
         acc_width = signed_width(lo, hi)
         sums = {}
         for lane, channels in enumerate(s.lanes):
-            a = muxed[ww.lane_mux[lane]]
-            w = ww.get(word, ("w", lane))
-            if conv.domain == "bipolar":
-                x = ~(a ^ w)
-                if s.needs_mask:
-                    x = x & ww.get(word, ("m", lane))
-                contrib = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
-                                         name=f"pc{lane}")
-            else:
-                x = a & w
-                count = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
-                                       name=f"pc{lane}")
-                contrib = conv.q * count
-                if conv.p:
-                    every = build_popcount(m, [a[b] for b in range(s.simd)], self.stages, adv,
-                                           name=f"pall{lane}")
-                    contrib = contrib + conv.p * every
+            mask = ww.get(word, ("m", lane)) if s.needs_mask else None
+            contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
+                               mask, self.stages, adv, lane)
             first_d = _delay(m, ww.get(word, ("first", lane)), self.stages, adv,
                              f"first{lane}")
             slot_d = (_delay(m, ww.get(word, ("slot", lane)), self.stages, adv, f"slot{lane}")
@@ -501,34 +488,6 @@ class StreamingDense(wiring.Component):
             with m.If(adv & done):
                 m.d.sync += self.o.payload.eq(out)
             return m
-        sw = score_width(conv)
-        scores = []
-        for o in range(conv.out_channels):
-            reg = Signal(signed(sw), name=f"score{o}")
-            sm = sums.get(o, Const(0, 1))
-            with m.If(adv & done):
-                m.d.sync += reg.eq(int(conv.scores.scale[o]) * sm + int(conv.scores.offset[o]))
-            scores.append(reg)
-        valid = pipeline_valid(m, done, 1, adv)
-        best, best_idx = scores[0], 0
-        for o in range(1, len(scores)):  # strict > keeps the lowest index on ties
-            take = scores[o] > best
-            best = Mux(take, scores[o], best)
-            best_idx = Mux(take, o, best_idx)
-        result = Signal(result_layout(conv))
-        m.d.comb += result.cls.eq(best_idx)
-        m.d.comb += [result.scores[o].eq(sc) for o, sc in enumerate(scores)]
-        with m.If(adv):
-            m.d.sync += self.o.valid.eq(valid)
-        with m.If(adv & valid):
-            m.d.sync += self.o.payload.eq(result)
+        scores_output(m, conv, [sums.get(o, Const(0, 1)) for o in range(conv.out_channels)],
+                      done, adv, self.o)
         return m
-
-
-def _delay(m: Module, value, stages: int, en, name: str):
-    for k in range(stages):
-        reg = Signal(len(value), name=f"{name}_d{k}")
-        with m.If(en):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value

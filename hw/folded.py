@@ -259,24 +259,9 @@ class FoldedEngine(wiring.Component):
         acc_width = signed_width(lo, hi)
         lane_results = []
         for lane in range(s.pe):
-            a = muxed[ww.lane_mux[lane]]
-            w = ww.get(word, ("w", lane))
-            if conv.domain == "bipolar":
-                x = ~(a ^ w)
-                if s.needs_mask:
-                    x = x & ww.get(word, ("m", lane))
-                count = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
-                                       name=f"pc{lane}")
-                contrib = count
-            else:
-                x = a & w
-                count = build_popcount(m, [x[b] for b in range(s.simd)], self.stages, adv,
-                                       name=f"pc{lane}")
-                contrib = conv.q * count
-                if conv.p:
-                    every = build_popcount(m, [a[b] for b in range(s.simd)], self.stages, adv,
-                                           name=f"pall{lane}")
-                    contrib = contrib + conv.p * every
+            mask = ww.get(word, ("m", lane)) if s.needs_mask else None
+            contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
+                               mask, self.stages, adv, lane)
             first_d = _delay(m, ww.get(word, ("first", lane)), self.stages, adv, f"first{lane}")
             lastc_d = _delay(m, ww.get(word, ("last", lane)), self.stages, adv, f"last{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
@@ -302,30 +287,11 @@ class FoldedEngine(wiring.Component):
             with m.If(adv & done):
                 m.d.sync += self.o.payload.eq(pixel)
             return m
-        sw = score_width(conv)
         sums = [Const(0, 1)] * conv.out_channels
         for lane, channels in enumerate(s.lanes):
             for k, o in enumerate(channels):
                 sums[o] = lane_results[lane][k]
-        scores = []
-        for o, sm in enumerate(sums):
-            reg = Signal(signed(sw), name=f"score{o}")
-            with m.If(adv & done):
-                m.d.sync += reg.eq(int(conv.scores.scale[o]) * sm + int(conv.scores.offset[o]))
-            scores.append(reg)
-        valid = pipeline_valid(m, done, 1, adv)
-        best, best_idx = scores[0], 0
-        for o in range(1, len(scores)):  # strict > keeps the lowest index on ties
-            take = scores[o] > best
-            best = Mux(take, scores[o], best)
-            best_idx = Mux(take, o, best_idx)
-        result = Signal(result_layout(conv))
-        m.d.comb += result.cls.eq(best_idx)
-        m.d.comb += [result.scores[o].eq(sc) for o, sc in enumerate(scores)]
-        with m.If(adv):
-            m.d.sync += self.o.valid.eq(valid)
-        with m.If(adv & valid):
-            m.d.sync += self.o.payload.eq(result)
+        scores_output(m, conv, sums, done, adv, self.o)
         return m
 
     def _lane_result(self, m: Module, lane: int, total, last, final, adv) -> list:
@@ -381,3 +347,46 @@ def _delay(m: Module, value, stages: int, en, name: str):
 def _activate(conv: Conv, o: int, s: int) -> bool:
     tau = int(conv.activation.thresholds[o])
     return s <= tau if conv.activation.flip[o] else s >= tau
+
+
+def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int):
+    """One lane's contribution to s_o from chunk `a` and its weights `w` (and `mask`): the
+    XNOR popcount (bipolar), or q * AND popcount + p * popcount (sparse), `stages` deep."""
+    simd = len(a)
+    if conv.domain == "bipolar":
+        x = ~(a ^ w)
+        if mask is not None:
+            x = x & mask
+        return build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}")
+    x = a & w
+    count = build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}")
+    contrib = conv.q * count
+    if conv.p:
+        every = build_popcount(m, [a[b] for b in range(simd)], stages, adv, name=f"pall{lane}")
+        contrib = contrib + conv.p * every
+    return contrib
+
+
+def scores_output(m: Module, conv: Conv, sums: list, done, adv, o) -> None:
+    """A scores layer's last two stages: score registers k_o * s_o + c_o (loaded when
+    `done`), then the argmax (lowest index wins ties) and the result into `o`."""
+    sw = score_width(conv)
+    scores = []
+    for k, sm in enumerate(sums):
+        reg = Signal(signed(sw), name=f"score{k}")
+        with m.If(adv & done):
+            m.d.sync += reg.eq(int(conv.scores.scale[k]) * sm + int(conv.scores.offset[k]))
+        scores.append(reg)
+    valid = pipeline_valid(m, done, 1, adv)
+    best, best_idx = scores[0], 0
+    for k in range(1, len(scores)):  # strict > keeps the lowest index on ties
+        take = scores[k] > best
+        best = Mux(take, scores[k], best)
+        best_idx = Mux(take, k, best_idx)
+    result = Signal(result_layout(conv))
+    m.d.comb += result.cls.eq(best_idx)
+    m.d.comb += [result.scores[k].eq(sc) for k, sc in enumerate(scores)]
+    with m.If(adv):
+        m.d.sync += o.valid.eq(valid)
+    with m.If(adv & valid):
+        m.d.sync += o.payload.eq(result)

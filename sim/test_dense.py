@@ -8,12 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import golden
 from models.description import Conv
 from models.factory import random_conv
 from sim.harness import SIMULATORS, run_bench
-from sim.test_folded import _with, decode_results, half_pruned, verilator_makeflags
-from sim.vectors import compare_words, from_npz, pack_bits, to_npz
+from sim.test_folded import _with, check_outputs, half_pruned, verilator_makeflags
+from sim.vectors import from_npz, pack_bits, to_npz
 
 
 @pytest.fixture(autouse=True)
@@ -80,23 +79,6 @@ def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, 
            "timeout": 20 * frames * (timing.ii + timing.latency) + 2000}
     out = run_bench("dense", UNITS, make_unit, unit, "stream_bench", simulator, vec)
     return conv, x, out, timing
-
-
-def check_outputs(conv: Conv, x: np.ndarray, words: list[int]) -> None:
-    sums = golden.conv_sums(x, conv)
-    if conv.scores is None:
-        expected = golden.activate(sums, conv.activation)
-        compare_words(conv.name, pack_bits(expected), words, expected.shape[:3])
-        return
-    scores = (sums * conv.scores.scale + conv.scores.offset).reshape(-1, conv.out_channels)
-    cls, got = decode_results(words, conv)
-    assert len(got) == len(scores), f"{conv.name}: {len(got)} of {len(scores)} results"
-    for n in range(len(scores)):
-        if not (got[n] == scores[n]).all() or cls[n] != int(np.argmax(scores[n])):
-            o = int(np.flatnonzero(got[n] != scores[n])[0]) if (got[n] != scores[n]).any() else -1
-            raise AssertionError(f"{conv.name}: frame {n}: channel {o}: expected scores "
-                                 f"{scores[n].tolist()} class {int(np.argmax(scores[n]))}, "
-                                 f"actual {got[n].tolist()} class {cls[n]}")
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

@@ -45,7 +45,7 @@ def test_shipped_cycles_per_frame(shipped):
         f"measured latency {latency.tolist()}, manifest {timing.latency}")
 
 
-@pytest.mark.skipif(not os.environ.get("BNNGEN_SLOW"), reason="Icarus on the 11 MB shipped "
+@pytest.mark.skipif(not os.environ.get("BNNGEN_SLOW"), reason="Icarus on the 31 MB shipped "
                     "network takes minutes per image; set BNNGEN_SLOW=1")
 def test_shipped_icarus(shipped):
     images, _ = fashion_mnist("test")

@@ -20,7 +20,8 @@ from gen.flow_model import analyse
 from gen.plan import plan_estimate, plan_network
 from gen.estimate_blocks import memory_cost, popcount_profile, window_block
 from gen.estimate_memory import ROM_GEOMETRIES, map_rom
-from gen.estimate_check import synthesis_text, yosys_blocks
+from gen.estimate_check import yosys_blocks
+from gen.synth import synthesis_text
 from gen.resources import classify
 from hw.popcount import build_popcount
 from hw.window import WindowGenerator
