@@ -13,7 +13,7 @@ demo: setup
 	$(VENV)/bin/bnngen demo
 
 test: setup
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=25
 
 setup: system $(VENV)/.installed
 

@@ -59,7 +59,10 @@ SYNTH_COMMANDS = {
 }
 STAT_COMMANDS = {"asic": "stat -json -tech cmos"}
 # yowasp's ABC9 sometimes aborts ("wasm trap: unreachable", or an internal assertion) on a
-# netlist, reproducibly: where the flow allows it, rerun once with classic ABC instead.
+# netlist, reproducibly, whatever its -W or -maxlut: where the flow allows it, rerun once
+# with classic ABC to LUT4s instead (another mapper: results say so). Classic ABC to wide
+# LUTs, as ABC9 maps ECP5 and Gowin, is no closer: 612 Gowin LUTs on a factory net that
+# maps to 359 LUT4-only and that the estimator, modelling ABC9, puts at 388.
 FALLBACK_COMMANDS = {
     "ice40": (ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:map_luts; "
               "techmap -map +/ice40/latches_map.v; abc -lut 4; ice40_wrapcarry -unwrap; "
@@ -261,9 +264,15 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
     script = yosys_script(family, top, fallback=classic_abc)
     key = cache_key(verilog, script)
     cfile = cache_dir() / key[:2] / f"{key}.json"
+    fallback = yosys_script(family, top, fallback=True) if family in FALLBACK_COMMANDS else ""
     if use_cache and cfile.exists():
         try:
             data = json.loads(cfile.read_text())
+            # A fallback result is keyed by the ABC9 script it replaced: valid only while
+            # the fallback script is the one that made it.
+            if (fallback and not classic_abc and data.get("mapper") == "abc"
+                    and data.get("fallback") != fallback):
+                raise ValueError("made by another fallback script")
             return SynthResult(family, top, data["modules"], data["transistors"],
                                cached=True, mapper=data.get("mapper", "abc9"))
         except (OSError, ValueError, KeyError):
@@ -276,16 +285,15 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
         crash = "wasm trap" in str(e) or "Assert" in str(e)
         if not crash or family not in FALLBACK_COMMANDS or classic_abc:
             raise
-        modules, transistors = _run_script(verilog, family, top,
-                                           yosys_script(family, top, fallback=True), timeout,
-                                           rtlil)
+        modules, transistors = _run_script(verilog, family, top, fallback, timeout, rtlil)
         mapper = "abc"
     seconds = time.perf_counter() - start
     if use_cache:
         cfile.parent.mkdir(parents=True, exist_ok=True)
         tmp = cfile.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"family": family, "top": top, "modules": modules,
-                                   "transistors": transistors, "mapper": mapper},
+                                   "transistors": transistors, "mapper": mapper,
+                                   "fallback": fallback if mapper == "abc" else None},
                                   sort_keys=True))
         os.replace(tmp, cfile)
     return SynthResult(family, top, modules, transistors, seconds=seconds, mapper=mapper)

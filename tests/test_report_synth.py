@@ -91,6 +91,20 @@ def test_classic_abc_maps_the_same_registers_without_wide_muxes():
     assert synth.run_yosys(text, "ecp5", "pc", classic_abc=True).cells == abc.cells
 
 
+def test_a_fallback_result_of_another_fallback_script_is_recomputed(tmp_path, monkeypatch):
+    """A cached ABC9-crash fallback result is keyed by the ABC9 script it stands for: when
+    the fallback script changes, the entry is synthesized again, not returned."""
+    monkeypatch.setenv("BNNGEN_SYNTH_CACHE", str(tmp_path))
+    text, _ = popcount_design(10)
+    first = synth.run_yosys(text, "gowin", "pc")
+    [entry] = tmp_path.glob("*/*.json")
+    data = json.loads(entry.read_text())
+    data.update(mapper="abc", fallback="an older fallback script", modules={})
+    entry.write_text(json.dumps(data))
+    again = synth.run_yosys(text, "gowin", "pc")
+    assert not again.cached and again.cells == first.cells
+
+
 def test_asic_counts_transistors_from_the_gates():
     text, ffs = popcount_design(8)
     r = synth.run_yosys(text, "asic", "pc")
