@@ -19,7 +19,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.design_source import network_source  # noqa: E402
 from gen.estimate import estimate  # noqa: E402
 from gen.estimate_check import yosys_blocks  # noqa: E402
 from gen.plan import load_plan, plan_estimate  # noqa: E402
@@ -50,8 +49,7 @@ def compare(desc, cached_only: bool = False, plan=None) -> dict:
     t = time.perf_counter()
     est = plan_estimate(desc, plan, FAMILIES) if plan else estimate(desc, FAMILIES)
     est_s = time.perf_counter() - t
-    src = network_source(desc, plan=plan) if plan else None
-    got = yosys_blocks(desc, FAMILIES, cached_only=cached_only, src=src)
+    got = yosys_blocks(desc, FAMILIES, cached_only=cached_only, plan=plan)
     name = f"{desc.name} (planned)" if plan else desc.name
     row = {"design": name, "estimate_seconds": round(est_s, 4), "families": {}}
     for fam in FAMILIES:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,13 +62,13 @@ def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[st
 
 
 def estimate(desc: Description, families: list[str], stages: int = 1,
-             cost: Callable[[str, Block, str], dict | None] | None = None) -> dict:
-    """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took.
-    `cost(layer, block, family)` may answer for a block instead of its fitted cost (a
-    folding plan's engines, gen.plan.plan_estimate); None keeps the fitted one."""
+             choices: dict | None = None) -> dict:
+    """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took. Each
+    layer is built as `choices` says (layer name -> hw.folded_layer.LayerChoice, a folding
+    plan's: gen.plan.plan_estimate); any other layer is unrolled."""
     start = time.perf_counter()
     coeffs = coefficients()
-    layers = layer_blocks(desc, stages)
+    layers = layer_blocks(desc, stages, choices)
     result = {"design": desc.name, "families": list(families), "layers": [n for n, _ in layers],
               "estimate": {}}
     for fam in families:
@@ -77,8 +76,7 @@ def estimate(desc: Description, families: list[str], stages: int = 1,
         for name, blocks in layers:
             acc = dict.fromkeys(METRICS, 0.0)
             for b in blocks:
-                part = cost(name, b, fam) if cost else None
-                for k, v in (part if part is not None else block_cost(b, fam, coeffs)).items():
+                for k, v in block_cost(b, fam, coeffs).items():
                     acc[k] += v
             rows[name] = {k: int(round(v)) for k, v in acc.items()}
         total = {k: sum(r[k] for r in rows.values()) for k in METRICS}

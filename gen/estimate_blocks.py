@@ -412,19 +412,30 @@ def _sum_range(conv: Conv, o: int) -> tuple[int, int]:
     return sum_range(conv, o)
 
 
-def layer_blocks(desc: Description, stages: int = 1) -> list[tuple[str, list[Block]]]:
-    """(layer name, its blocks) for the encoder and every layer, in stream order."""
+def layer_blocks(desc: Description, stages: int = 1,
+                 choices: dict | None = None) -> list[tuple[str, list[Block]]]:
+    """(layer name, its blocks) for the encoder and every layer, in stream order, each layer
+    built as `choices` (layer name -> hw.folded_layer.LayerChoice, a folding plan's) says:
+    a folded layer's engine is the folded block it becomes, a folded dense layer the one
+    streaming block (it takes pixels, not windows); any other layer is unrolled."""
+    from hw.dense import is_dense
+    from hw.network import needs_window
+
+    choices = choices or {}
     out = [("encoder", [encoder_block(desc)])]
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if isinstance(layer, MaxPool):
-            blocks = [window_block(shape, layer.kernel, layer.stride, (0, 0)),
-                      reduce_block(shape[2], layer.kernel[0] * layer.kernel[1])]
-        else:
-            blocks = [engine_block(layer, stages)]
-            if not (layer.kernel == (1, 1) and layer.stride == (1, 1)
-                    and layer.padding == (0, 0)):
-                blocks.insert(0, window_block(shape, layer.kernel, layer.stride,
-                                              layer.padding))
+            out.append((layer.name, [window_block(shape, layer.kernel, layer.stride, (0, 0)),
+                                     reduce_block(shape[2], layer.kernel[0] * layer.kernel[1])]))
+            continue
+        c = choices.get(layer.name)
+        if c is not None and c.engine == "folded" and is_dense(layer, shape):
+            out.append((layer.name, [dense_block(layer, c.pe, c.simd, c.memory, stages)]))
+            continue
+        blocks = [folded_block(layer, c.pe, c.simd, c.memory, stages)
+                  if c is not None and c.engine == "folded" else engine_block(layer, stages)]
+        if needs_window(layer):
+            blocks.insert(0, window_block(shape, layer.kernel, layer.stride, layer.padding))
         out.append((layer.name, blocks))
     return out
 

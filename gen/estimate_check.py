@@ -15,14 +15,14 @@ from .resources import classify
 from .synth import SynthError, run_yosys
 from .synth import is_cached as synth_cached
 
-BLOCK_MODULE = {"encoder": "top.encoder", "window": "top.{layer}.window",
-                "engine": "top.{layer}.engine", "reduce": "top.{layer}.reduce"}
+BLOCK_MODULE = {"window": "window", "engine": "engine", "folded": "engine", "reduce": "reduce"}
 
 
-def block_module(layer: str, kind: str) -> str:
+def block_module(layer: str, kind: str, buffered: bool = False) -> str:
+    """The module of a block in the network top (a layer behind a FIFO is its `block`)."""
     if layer == "encoder":
         return "top.encoder"
-    return BLOCK_MODULE[kind].format(layer=layer)
+    return f"top.{layer}{'.block' if buffered else ''}.{BLOCK_MODULE[kind]}"
 
 
 def is_cached(src, family: str) -> bool:
@@ -30,25 +30,24 @@ def is_cached(src, family: str) -> bool:
 
 
 def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = True,
-                 src=None, cached_only: bool = False, classic_abc: bool = False) -> dict:
+                 plan=None, cached_only: bool = False, classic_abc: bool = False) -> dict:
     """{family: {"total": classes, "layers": {layer: classes},
     "blocks": [(layer, Block, classes)], "mapper": "abc9" or "abc" (gen.synth's fallback
-    after an ABC9 crash)}} from one hierarchical yosys run per family."""
-    src = src or network_source(desc)
+    after an ABC9 crash)}} from one hierarchical yosys run per family of the network, as
+    `plan` (a gen.plan.Plan) builds it, else unrolled."""
+    src = network_source(desc, plan=plan)
     if cached_only and not all(is_cached(src, f) for f in families):
         raise SynthError(f"{desc.name}: no cached yosys results")
-    blocks = layer_blocks(desc)
+    choices = plan.choices() if plan else {}
+    blocks = layer_blocks(desc, plan.stages if plan else 1, choices)
+    buffered = {name for name, c in choices.items() if c.fifo_depth > 0}
     out = {}
     for fam in families:
         r = run_yosys(src.verilog, fam, src.top, use_cache=use_cache,
                       classic_abc=classic_abc)
-        rows = []
-        for layer, bl in blocks:
-            for b in bl:
-                mod = block_module(layer, b.kind)
-                if mod not in r.modules:   # a planned build's streamed dense layer: no window
-                    continue
-                rows.append((layer, b, classify(fam, r.subtree(mod))))
+        rows = [(layer, b, classify(fam, r.subtree(block_module(layer, b.kind,
+                                                                 layer in buffered))))
+                for layer, bl in blocks for b in bl]
         out[fam] = {"total": classify(fam, r.cells),
                     "layers": {layer: classify(fam, r.subtree(f"top.{layer}"))
                                for layer, _ in blocks},

@@ -186,34 +186,12 @@ def flow_steps(desc: Description, plan: Plan) -> dict:
 
 
 def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
-    """A planned build estimated per family, in gen.estimate.estimate's shape: the encoder,
-    every window generator, pool and unrolled engine as in an unrolled build, every folded
-    engine as the folded block it becomes (gen.estimate_blocks.folded_block), all from
-    the fitted block costs."""
-    from .estimate import block_cost, estimate
-    from .estimate_blocks import dense_block, folded_block
+    """A planned build estimated per family, in gen.estimate.estimate's shape: every layer
+    as the plan builds it (gen.estimate_blocks.layer_blocks), from the fitted block costs."""
+    from .estimate import estimate
 
     check_plan(plan, desc)
-    folded = {lp.name: lp for lp in plan.layers if lp.engine == "folded"}
-    layers = {layer.name: layer for layer in desc.layers}
-    dense = {layer.name for layer, shape in zip(desc.layers, desc.layer_inputs())
-             if isinstance(layer, Conv) and is_dense(layer, shape)}
-
-    def engine_cost(name: str, block, family: str) -> dict | None:
-        lp = folded.get(name)
-        if lp is None or block.kind not in ("engine", "window"):
-            return None
-        if name in dense:   # the streaming engine replaces window and engine
-            if block.kind == "window":
-                return {"lut": 0, "ff": 0, "bram": 0, "lutram": 0}
-            return block_cost(dense_block(layers[name], lp.pe, lp.simd, lp.memory,
-                                          plan.stages), family)
-        if block.kind != "engine":
-            return None
-        return block_cost(folded_block(layers[name], lp.pe, lp.simd, lp.memory, plan.stages),
-                          family)
-
-    result = estimate(desc, families, plan.stages, cost=engine_cost)
+    result = estimate(desc, families, plan.stages, choices=plan.choices())
     result["design"] = f"{desc.name} as planned"
     return result
 

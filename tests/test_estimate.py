@@ -14,7 +14,6 @@ from amaranth.lib.memory import Memory
 
 from gen import synth
 from gen.cli import main
-from gen.design_source import network_source
 from gen.estimate import estimate
 from gen.flow_model import analyse
 from gen.plan import plan_estimate, plan_network
@@ -115,7 +114,7 @@ def test_planned_estimate_bound_and_same_brams():
     plan = plan_network(desc, 6 * floor, fold=True, memory="block")
     assert all(lp.engine == "folded" and lp.bram for lp in plan.layers if lp.kind == "conv")
     est = plan_estimate(desc, plan, FAMILIES)["estimate"]
-    got = yosys_blocks(desc, FAMILIES, src=network_source(desc, plan=plan))
+    got = yosys_blocks(desc, FAMILIES, plan=plan)
     for fam in FAMILIES:
         e, y = est[fam]["total"], got[fam]["total"]
         assert got[fam]["mapper"] == "abc9", fam
