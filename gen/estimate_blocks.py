@@ -311,7 +311,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
     threshold ROM read by the lane's channel counter and a comparator (or the sums of a
     scores layer), a shift register of results; the weight ROM of `steps` words in block
     RAM or in logic; the window register."""
-    from hw.folded import pick_style, signed_width
+    from hw.folded import signed_width
     from hw.folded_schedule import assign_lanes, fold_shape, live_chunks
 
     shape = fold_shape(conv, pe, simd)
@@ -319,10 +319,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
     chunks = conv.groups * -(-fan // simd) + 1
     lanes = [lane for lane in assign_lanes([len(c) for c in live_chunks(conv, simd)], pe)
              if lane]
-    lo = hi = 0
-    for o in range(conv.out_channels):
-        s_lo, s_hi = _sum_range(conv, o)
-        lo, hi = min(lo, s_lo), max(hi, s_hi)
+    lo, hi = _sum_bounds(conv)
     acc = signed_width(lo, hi)
     first, later, regs = popcount_profile(simd, stages)
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
@@ -345,14 +342,8 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
         feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
         ff += (feats["result_bits"] + 2 * conv.out_channels * sw + _bits(conv.out_channels)
                + 2)
-    style = pick_style(memory, shape.steps, shape.word_width)
-    roms = []
-    if style == "block":
-        roms.append((shape.steps, shape.word_width))
-    else:
-        feats["rom_bits"] = shape.steps * shape.word_width
-        ff += shape.word_width
-    return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
+    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width, feats)
+    return Block("folded", feats, ff=ff + rom_ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms)
 
 
@@ -362,16 +353,13 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
     an adder and a bank of accumulators read through a multiplexer; per channel a compare
     (or a score) at the frame's end; the weight ROM; the pixel register."""
     from hw.dense import dense_shape
-    from hw.folded import pick_style, signed_width
+    from hw.folded import signed_width
 
     shape = dense_shape(conv, pe, simd)
     cg = conv.in_channels_per_group
     chunks = conv.groups * -(-cg // simd) + 1
     lanes = shape.lanes
-    lo = hi = 0
-    for o in range(conv.out_channels):
-        s_lo, s_hi = _sum_range(conv, o)
-        lo, hi = min(lo, s_lo), max(hi, s_hi)
+    lo, hi = _sum_bounds(conv)
     acc = signed_width(lo, hi)
     first, later, regs = popcount_profile(simd, stages)
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
@@ -389,17 +377,31 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
         feats["score_bits"] = conv.out_channels * sw
         feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
         ff += 2 * conv.out_channels * sw + _bits(conv.out_channels) + 2
-    # The style follows the whole word (as the hardware picks it); yosys keeps only the
-    # bits that vary from step to step.
-    style = pick_style(memory, shape.steps, shape.word_width)
-    roms = []
-    if style == "block":
-        roms.append((shape.steps, shape.rom_width))
-    else:
-        feats["rom_bits"] = shape.steps * shape.rom_width
-        ff += shape.rom_width
+    # yosys keeps only the ROM bits that vary from step to step.
+    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width, feats)
     muxes = [(shape.mux_columns * simd, chunks)] + [(acc, len(lane)) for lane in lanes]
-    return Block("folded", feats, ff=ff, muxes=muxes, roms=roms)
+    return Block("folded", feats, ff=ff + rom_ff, muxes=muxes, roms=roms)
+
+
+def _sum_bounds(conv: Conv) -> tuple[int, int]:
+    """The range of every output channel's sum, together (a folded lane's accumulator)."""
+    lo = hi = 0
+    for o in range(conv.out_channels):
+        s_lo, s_hi = _sum_range(conv, o)
+        lo, hi = min(lo, s_lo), max(hi, s_hi)
+    return lo, hi
+
+
+def _weight_rom(memory: str, steps: int, word_width: int, kept_width: int,
+                feats: dict) -> tuple[list[tuple[int, int]], int]:
+    """A folded engine's weight ROM: (block-RAM ROMs, register bits). The style follows the
+    whole word, as the hardware picks it (hw.folded.pick_style); of its bits, `kept_width`
+    survive synthesis. A logic ROM adds its bits to `feats` and registers its output."""
+    from hw.folded import pick_style
+    if pick_style(memory, steps, word_width) == "block":
+        return [(steps, kept_width)], 0
+    feats["rom_bits"] = steps * kept_width
+    return [], kept_width
 
 
 def kh_kw_c(conv: Conv) -> int:
