@@ -146,7 +146,7 @@ def check_dense(conv: Conv, pe: int, simd: int) -> None:
 def _lane_ops(live: np.ndarray, lanes: list[list[int]], og: int,
               pixel_steps: tuple[int, ...]) -> list[dict[str, np.ndarray]]:
     """Per lane, per step: channel (-1 idle), pixel, chunk id, first flag and slot, as
-    arrays (the schedule's ops without objects, for sizing)."""
+    arrays (dense_shape sizes from them; dense_schedule makes its ops of them)."""
     o_n, pixels, n = live.shape
     zero = -(-o_n // og) * n
     ids = [[np.flatnonzero(live[o, p]) for p in range(pixels)] for o in range(o_n)]
@@ -245,24 +245,15 @@ def dense_schedule(conv: Conv, pe: int, simd: int) -> DenseSchedule:
     o_n, pixels, n = live.shape
     lanes = _lanes(live, pe)
     pixel_steps = dense_pixel_steps(conv, pe, simd)
-    zero = conv.groups * n
-    ops: list[list[DenseOp]] = [[] for _ in lanes]
-    pixel_of: list[int] = []
-    started = set()
-    for p in range(pixels):
-        for k, lane in enumerate(lanes):
-            row = []
-            for slot, o in enumerate(lane):
-                for c in np.flatnonzero(live[o, p]):
-                    row.append(DenseOp(o, (o // og) * n + int(c), o not in started, slot))
-                    started.add(o)
-            ops[k] += row + [DenseOp(-1, zero, False, 0)] * (pixel_steps[p] - len(row))
-        pixel_of += [p] * pixel_steps[p]
+    ops = [tuple(DenseOp(int(c), int(k), bool(f), int(s))
+                 for c, k, f, s in zip(op["channel"], op["chunk"], op["first"], op["slot"]))
+           for op in _lane_ops(live, lanes, og, pixel_steps)]
+    pixel_of = [p for p in range(pixels) for _ in range(pixel_steps[p])]
     constant = tuple(o for o in range(o_n) if not live[o].any())
     return DenseSchedule(pe=pe, simd=simd, group_bits=conv.in_channels_per_group,
                          groups=conv.groups, chunks_per_group=n,
                          lanes=tuple(tuple(x) for x in lanes), pixel_steps=pixel_steps,
-                         ops=tuple(tuple(x) for x in ops), pixel_of=tuple(pixel_of),
+                         ops=tuple(ops), pixel_of=tuple(pixel_of),
                          constant=constant, needs_mask=_needs_mask(conv, live, simd))
 
 
