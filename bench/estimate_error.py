@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.estimate import estimate  # noqa: E402
+from gen.estimate import block_cost, estimate  # noqa: E402
 from gen.estimate_check import yosys_blocks  # noqa: E402
 from gen.plan import load_plan, plan_estimate  # noqa: E402
 from gen.synth import SynthError  # noqa: E402
@@ -60,8 +60,44 @@ def compare(desc, cached_only: bool = False, plan=None) -> dict:
             "ff_est": e["ff"], "ff_yosys": y["ff"],
             "bram_est": e["bram"], "bram_yosys": y["bram"],
             "lutram_est": e["lutram"], "lutram_yosys": y["lutram"],
-            "mapper": got[fam]["mapper"]}
+            "mapper": got[fam]["mapper"],
+            "kinds": by_kind(got[fam]["blocks"], fam)}
     return row
+
+
+def by_kind(blocks, family: str) -> dict[str, list[int]]:
+    """LUTs per block kind: [estimate, yosys], each block's fitted cost against its module's
+    cells (where the error of a total comes from)."""
+    out: dict[str, list[int]] = {}
+    for _, block, got in blocks:
+        acc = out.setdefault(block.kind, [0, 0])
+        acc[0] += round(block_cost(block, family)["lut"])
+        acc[1] += got["lut"]
+    return out
+
+
+def kind_table(rows: list[dict]) -> list[str]:
+    """Per family and block kind, LUTs summed over the unplanned nets that ABC9 mapped."""
+    sums: dict = {}
+    for r in rows:
+        for f in FAMILIES:
+            x = r["families"][f]
+            if "(planned)" in r["design"] or x.get("mapper", "abc9") != "abc9":
+                continue
+            for kind, (e, y) in x.get("kinds", {}).items():
+                acc = sums.setdefault(kind, {}).setdefault(f, [0, 0])
+                acc[0] += e
+                acc[1] += y
+    if not sums:
+        return []
+    lines = ["", "LUTs by block kind, summed over the factory nets above (ABC9 runs only), "
+             "estimate/yosys (error):", "",
+             "| block kind | " + " | ".join(FAMILIES) + " |", "|---|" + "---:|" * len(FAMILIES)]
+    for kind, per in sorted(sums.items()):
+        cells = [f"{per[f][0]:,}/{per[f][1]:,} ({(per[f][0] - per[f][1]) / max(1, per[f][1]):+.1%})"
+                 if f in per else "" for f in FAMILIES]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def markdown(rows: list[dict], command: str) -> str:
@@ -95,7 +131,7 @@ def markdown(rows: list[dict], command: str) -> str:
                   "fallback (LUT4s only, no wide muxes) gave the number. Worst |LUT error| "
                   "without those: " + ", ".join(f"{f} {worst_abc9[f]:.1%}" for f in FAMILIES)
                   + "."]
-    return "\n".join(lines)
+    return "\n".join(lines + kind_table(rows))
 
 
 def main() -> int:
@@ -126,6 +162,7 @@ def main() -> int:
         kept = [r for r in json.loads((RESULTS / "estimate_error.json").read_text())
                 if r["design"] not in redone]
         rows = kept + rows   # one shipped row: the one this run measured, if any
+    rows.sort(key=lambda r: "(planned)" in r["design"])   # factory nets first (stable)
     (RESULTS / "estimate_error.json").write_text(json.dumps(rows, indent=1) + "\n")
     cmd = "nice .venv/bin/python bench/estimate_error.py " + " ".join(sys.argv[1:])
     md = markdown(rows, cmd.strip())
