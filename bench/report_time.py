@@ -1,7 +1,7 @@
 """Wall time of `bnngen report` (all five families, yosys cache off) on a model, and where
 the time goes per family. Writes bench/results/report_time.{json,md}.
 
-    nice .venv/bin/python bench/report_time.py [--model models/zoo/default.json] [--jobs 2]
+    nice .venv/bin/python bench/report_time.py [--model models/zoo/default.json] [--jobs N]
         [--plan PLAN]
 
 With --plan the model is reported as that folding plan builds it (`bnngen report --plan`),
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gen.design_source import load_source  # noqa: E402
 from gen.plan import load_plan, plan_estimate  # noqa: E402
-from gen.report import build_report, write_report  # noqa: E402
+from gen.report import build_report, default_jobs, write_report  # noqa: E402
 from gen.synth import FAMILIES  # noqa: E402
 from models import description as fmt  # noqa: E402
 
@@ -32,11 +32,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="models/zoo/default.json")
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="yosys runs at once (default: bnngen report's, gen.report.default_jobs)")
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--plan", help="report the model built as this plan (from `bnngen plan`)")
     args = ap.parse_args()
     fams = args.families.split(",")
+    args.jobs = args.jobs or default_jobs(fams)
     start = time.perf_counter()
     src = load_source(args.model, args.plan)
     elaborate_s = time.perf_counter() - start

@@ -384,12 +384,8 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
 
 
 def _sum_bounds(conv: Conv) -> tuple[int, int]:
-    """The range of every output channel's sum, together (a folded lane's accumulator)."""
-    lo = hi = 0
-    for o in range(conv.out_channels):
-        s_lo, s_hi = _sum_range(conv, o)
-        lo, hi = min(lo, s_lo), max(hi, s_hi)
-    return lo, hi
+    from hw.folded import sum_bounds
+    return sum_bounds(conv)
 
 
 def _weight_rom(memory: str, steps: int, word_width: int, kept_width: int,

@@ -1,8 +1,9 @@
 """`bnngen report`: synthesize the top and every layer's module per family, then write
 report.json, report.md and resources.png into a folder, atomically.
 
-Yosys runs one family after another by default (`jobs` at once on request: on 2 cores the
-five families of the shipped model finish soonest all at once); the Verilog is read once
+Yosys runs `jobs` families at once (default_jobs: one more than the cores, which on 2 cores
+finished the shipped model's five families soonest: 295 s, against 335 s five at a time
+and 328-367 s two at a time; BENCHMARKS.md, "Resources"); the Verilog is read once
 for all of them (gen.synth.to_rtlil). Each result is cached by content (gen.synth), so a
 rerun of an unchanged design is instant.
 """
@@ -10,6 +11,7 @@ rerun of an unchanged design is instant.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -90,6 +92,12 @@ def _family_result(src: DesignSource, fam: str, r) -> dict:
     res["cached"] = r.cached
     res["lut_mapper"] = r.mapper
     return res
+
+
+def default_jobs(families: list[str]) -> int:
+    """Yosys runs at once: one more than the cores (a run's single-threaded phases leave a
+    core idle now and then), at most one per family."""
+    return max(1, min(len(families), (os.cpu_count() or 1) + 1))
 
 
 def build_report(src: DesignSource, families: list[str], *, fmax: dict | None = None,

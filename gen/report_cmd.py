@@ -37,8 +37,9 @@ def register(sub) -> None:
                    help="report a description built as this folding plan (from `bnngen plan`) "
                         "instead of fully unrolled")
     p.add_argument("--no-cache", action="store_true", help="rerun yosys even for cached results")
-    p.add_argument("-j", "--jobs", type=int, default=1,
-                   help="yosys runs at once, one family each (default 1)")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="yosys runs at once, one family each (default: one more than the "
+                        "CPU cores, at most one per family)")
     p.add_argument("--force", action="store_true",
                    help=f"synthesize a description fully unrolled even above "
                         f"{UNROLLED_LIMIT_LUTS:,} estimated LUTs (yosys takes hours)")
@@ -62,10 +63,10 @@ def _default_out(source: Path) -> Path:
 
 def cmd_report(args) -> int:
     from .design_source import load_source
-    from .report import build_report, markdown, write_report
+    from .report import build_report, default_jobs, markdown, write_report
 
     families = check_families(_list(args.family))
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     devices: list[str] = []
     if args.fmax:
@@ -77,7 +78,7 @@ def cmd_report(args) -> int:
     src = load_source(source, args.plan)
     fmax = _fmax(src, devices) if args.fmax else None
     report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
-                          progress=sys.stderr.isatty(), jobs=args.jobs)
+                          progress=sys.stderr.isatty(), jobs=args.jobs or default_jobs(families))
     out = write_report(report, args.out or _default_out(source))
     print(markdown(report))
     print(f"report written to {out}/ (report.json, report.md, resources.png)")

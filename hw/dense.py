@@ -30,14 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from models.description import Conv
 
-from .engine import result_layout, sum_range
-from .folded import (MEMORY_STYLES, _delay, lane_sum, memory_attrs, pick_style,
-                     scores_output, signed_width)
+from .engine import result_layout
+from .folded import (MEMORY_STYLES, _delay, lane_sum, pick_style, scores_output,
+                     signed_width, stepped_memory, sum_bounds)
 from .folded_schedule import assign_lanes
 from .popcount import pipeline_valid
 from .timing import Timing, payload_width
@@ -398,25 +397,15 @@ class StreamingDense(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         conv, s, ww = self.conv, self.schedule, self.word
-        steps = s.steps
         adv = Signal()
         m.d.comb += adv.eq(~self.o.valid | self.o.ready)
 
-        # ---- pixel register and step counter
+        # ---- pixel register, step counter, weight word of step t
         full = Signal()
-        t = Signal(range(max(steps, 2)))
         pixel = Signal(self.in_channels)
         fire = Signal()
-        last_step = Signal()
-        m.d.comb += [fire.eq(full & adv), last_step.eq(t == steps - 1)]
-
-        # ---- weight memory, read one step ahead: its data always belongs to step t
-        mem = Memory(shape=ww.width, depth=steps, init=ww.encode(conv),
-                     attrs=memory_attrs(self.memory_style))
-        m.submodules.weights = mem
-        rp = mem.read_port()
-        m.d.comb += rp.addr.eq(Mux(fire, Mux(last_step, 0, t + 1), t))
-        word = rp.data
+        m.d.comb += fire.eq(full & adv)
+        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire)
         pixel_end = ww.get(word, ("end",))
 
         m.d.comb += self.i.ready.eq(~full | (fire & pixel_end))
@@ -424,8 +413,6 @@ class StreamingDense(wiring.Component):
             m.d.sync += [pixel.eq(self.i.payload), full.eq(1)]
         with m.Elif(fire & pixel_end):
             m.d.sync += full.eq(0)
-        with m.If(fire):
-            m.d.sync += t.eq(Mux(last_step, 0, t + 1))
 
         # ---- per lane: chunk, XNOR/AND, popcount, accumulator bank
         # Multiplexers as shifts of one value (continuous assignments): an `always @*` case
@@ -438,11 +425,7 @@ class StreamingDense(wiring.Component):
             muxed.append(value)
         v_d = pipeline_valid(m, fire, self.stages, adv)
         final_d = _delay(m, fire & last_step, self.stages, adv, "final")
-        lo = hi = 0
-        for o in range(conv.out_channels):
-            s_lo, s_hi = sum_range(conv, o)
-            lo, hi = min(lo, s_lo), max(hi, s_hi)
-        acc_width = signed_width(lo, hi)
+        acc_width = signed_width(*sum_bounds(conv))
         sums = {}
         for lane, channels in enumerate(s.lanes):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None

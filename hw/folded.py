@@ -57,6 +57,32 @@ def memory_attrs(style: str) -> dict[str, str]:
     return {"ram_style": kind, "rom_style": kind}
 
 
+def stepped_memory(m: Module, width: int, init: list[int], style: str, fire):
+    """A step counter over the words of `init` and their memory, read one step ahead so that
+    its data always belongs to the current step: (last step, word). The counter moves on
+    `fire` and wraps after the last step."""
+    steps = len(init)
+    t = Signal(range(max(steps, 2)))
+    last_step = Signal()
+    m.d.comb += last_step.eq(t == steps - 1)
+    with m.If(fire):
+        m.d.sync += t.eq(Mux(last_step, 0, t + 1))
+    mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
+    m.submodules.weights = mem
+    rp = mem.read_port()
+    m.d.comb += rp.addr.eq(Mux(fire, Mux(last_step, 0, t + 1), t))
+    return last_step, rp.data
+
+
+def sum_bounds(conv: Conv) -> tuple[int, int]:
+    """The range of every output channel's sum together: a folded lane's accumulator."""
+    lo = hi = 0
+    for o in range(conv.out_channels):
+        s_lo, s_hi = sum_range(conv, o)
+        lo, hi = min(lo, s_lo), max(hi, s_hi)
+    return lo, hi
+
+
 def pick_style(style: str, depth: int, width: int) -> str:
     """The memory style "auto" resolves to, by size."""
     if style != "auto":
@@ -190,14 +216,6 @@ class FoldedEngine(wiring.Component):
                       in_width=self.window_bits, out_width=payload_width(self.o),
                       in_items=items, out_items=items, stages=self.depth)
 
-    def _sum_bounds(self) -> tuple[int, int]:
-        conv = self.conv
-        lo = hi = 0
-        for o in range(conv.out_channels):
-            s_lo, s_hi = sum_range(conv, o)
-            lo, hi = min(lo, s_lo), max(hi, s_hi)
-        return lo, hi
-
     def _chunk_values(self, win) -> list:
         """Every chunk of the window (by global id), the zero chunk last."""
         s, conv = self.schedule, self.conv
@@ -217,32 +235,20 @@ class FoldedEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         conv, s, ww = self.conv, self.schedule, self.word
-        steps = s.steps
         adv = Signal()
         m.d.comb += adv.eq(~self.o.valid | self.o.ready)
 
-        # ---- window register and step counter
+        # ---- window register, step counter, weight word of step t
         full = Signal()
-        t = Signal(range(max(steps, 2)))
         win = Signal(self.window_bits)
         fire = Signal()
-        last_step = Signal()
-        m.d.comb += [fire.eq(full & adv), last_step.eq(t == steps - 1)]
+        m.d.comb += fire.eq(full & adv)
+        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire)
         m.d.comb += self.i.ready.eq(~full | (fire & last_step))
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [win.eq(self.i.payload), full.eq(1)]
         with m.Elif(fire & last_step):
             m.d.sync += full.eq(0)
-        with m.If(fire):
-            m.d.sync += t.eq(Mux(last_step, 0, t + 1))
-
-        # ---- weight memory, read one step ahead: its data always belongs to step t
-        mem = Memory(shape=ww.width, depth=steps, init=ww.encode(conv),
-                     attrs=memory_attrs(self.memory_style))
-        m.submodules.weights = mem
-        rp = mem.read_port()
-        m.d.comb += rp.addr.eq(Mux(fire, Mux(last_step, 0, t + 1), t))
-        word = rp.data
 
         # ---- per lane: chunk, XNOR/AND, popcount
         chunks = self._chunk_values(win)
@@ -255,7 +261,7 @@ class FoldedEngine(wiring.Component):
             muxed.append(value)
         v_d = pipeline_valid(m, fire, self.stages, adv)
         final_d = _delay(m, fire & last_step, self.stages, adv, "final")
-        lo, hi = self._sum_bounds()
+        lo, hi = sum_bounds(self.conv)
         acc_width = signed_width(lo, hi)
         lane_results = []
         for lane in range(s.pe):
@@ -303,7 +309,7 @@ class FoldedEngine(wiring.Component):
         if n == 0:
             return []
         if conv.scores is None:
-            lo, hi = self._sum_bounds()
+            lo, hi = sum_bounds(self.conv)
             ths = [int(conv.activation.thresholds[o]) for o in channels]
             tw = signed_width(min(lo, *ths), max(hi, *ths))
             init = [(th & ((1 << tw) - 1)) | (int(conv.activation.flip[o]) << tw)
