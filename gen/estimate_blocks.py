@@ -311,7 +311,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
     threshold ROM read by the lane's channel counter and a comparator (or the sums of a
     scores layer), a shift register of results; the weight ROM of `steps` words in block
     RAM or in logic; the window register."""
-    from hw.folded import signed_width
+    from hw.folded import signed_width, sum_bounds
     from hw.folded_schedule import assign_lanes, fold_shape, live_chunks
 
     shape = fold_shape(conv, pe, simd)
@@ -319,7 +319,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
     chunks = conv.groups * -(-fan // simd) + 1
     lanes = [lane for lane in assign_lanes([len(c) for c in live_chunks(conv, simd)], pe)
              if lane]
-    lo, hi = _sum_bounds(conv)
+    lo, hi = sum_bounds(conv)
     acc = signed_width(lo, hi)
     first, later, regs = popcount_profile(simd, stages)
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
@@ -353,13 +353,13 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
     an adder and a bank of accumulators read through a multiplexer; per channel a compare
     (or a score) at the frame's end; the weight ROM; the pixel register."""
     from hw.dense import dense_shape
-    from hw.folded import signed_width
+    from hw.folded import signed_width, sum_bounds
 
     shape = dense_shape(conv, pe, simd)
     cg = conv.in_channels_per_group
     chunks = conv.groups * -(-cg // simd) + 1
     lanes = shape.lanes
-    lo, hi = _sum_bounds(conv)
+    lo, hi = sum_bounds(conv)
     acc = signed_width(lo, hi)
     first, later, regs = popcount_profile(simd, stages)
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
@@ -381,11 +381,6 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
     roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width, feats)
     muxes = [(shape.mux_columns * simd, chunks)] + [(acc, len(lane)) for lane in lanes]
     return Block("folded", feats, ff=ff + rom_ff, muxes=muxes, roms=roms)
-
-
-def _sum_bounds(conv: Conv) -> tuple[int, int]:
-    from hw.folded import sum_bounds
-    return sum_bounds(conv)
 
 
 def _weight_rom(memory: str, steps: int, word_width: int, kept_width: int,

@@ -2,8 +2,8 @@
 report.json, report.md and resources.png into a folder, atomically.
 
 Yosys runs `jobs` families at once (default_jobs: one more than the cores, which on 2 cores
-finished the shipped model's five families soonest: 295 s, against 335 s five at a time
-and 328-367 s two at a time; BENCHMARKS.md, "Resources"); the Verilog is read once
+finished the shipped model's five families soonest: 295 s, against 335 s five at a time;
+BENCHMARKS.md, "Resources"); the Verilog is read once
 for all of them (gen.synth.to_rtlil). Each result is cached by content (gen.synth), so a
 rerun of an unchanged design is instant.
 """

@@ -245,10 +245,14 @@ def synthesis_text(verilog: str) -> str:
     return _SRC_ATTR.sub("", verilog)
 
 
+def _cache_file(verilog: str, script: str) -> Path:
+    key = cache_key(verilog, script)
+    return cache_dir() / key[:2] / f"{key}.json"
+
+
 def is_cached(verilog: str, family: str, top: str) -> bool:
     """A run_yosys result for this design and family is in the cache."""
-    key = cache_key(synthesis_text(verilog), yosys_script(family, top))
-    return (cache_dir() / key[:2] / f"{key}.json").exists()
+    return _cache_file(synthesis_text(verilog), yosys_script(family, top)).exists()
 
 
 def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
@@ -262,8 +266,7 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
     if classic_abc and family not in FALLBACK_COMMANDS:
         classic_abc = False  # xilinx has no fallback; asic always maps with classic ABC
     script = yosys_script(family, top, fallback=classic_abc)
-    key = cache_key(verilog, script)
-    cfile = cache_dir() / key[:2] / f"{key}.json"
+    cfile = _cache_file(verilog, script)
     fallback = yosys_script(family, top, fallback=True) if family in FALLBACK_COMMANDS else ""
     if use_cache and cfile.exists():
         try:
