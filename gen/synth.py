@@ -88,7 +88,7 @@ class SynthResult:
     family: str
     top: str
     modules: dict[str, dict[str, int]]   # module -> its own cells (submodules as cells)
-    transistors: dict[str, int]          # asic only: module -> own transistor estimate
+    transistors: dict[str, int]          # asic only: module -> transistors, submodules in
     seconds: float = 0.0                 # yosys wall time when it really ran (0 from cache)
     cached: bool = False
     mapper: str = "abc9"                 # "abc" when the ABC9 crash fallback was used
@@ -105,13 +105,12 @@ class SynthResult:
         return out
 
     def subtree_transistors(self, module: str) -> int | None:
+        """`stat -tech cmos`'s estimate for a module already counts its submodules'
+        instances (a layer's figure is its engine's plus its window's): adding them
+        again would count every level of the hierarchy once more."""
         if not self.transistors:
             return None
-        total = self.transistors.get(module, 0)
-        for cell, n in self.modules[module].items():
-            if cell in self.modules:
-                total += n * (self.subtree_transistors(cell) or 0)
-        return total
+        return self.transistors.get(module, 0)
 
     @property
     def cells(self) -> dict[str, int]:

@@ -155,6 +155,20 @@ def test_hierarchy_gives_each_layer_its_subtree():
         assert classify(family, r.cells)["ff"] == sum(ffs)
 
 
+def test_asic_transistors_of_a_hierarchy_count_each_gate_once():
+    text, _ = two_layer_design()
+    r = synth.run_yosys(text, "asic", "top")
+    cost = {"$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2, "$_DFF_P_": 16}   # yosys's CMOS table
+
+    def from_gates(cells):
+        assert set(cells) <= set(cost)
+        return sum(cost[k] * v for k, v in cells.items())
+    for k in range(2):
+        layer = f"top.layer{k}"
+        assert r.subtree_transistors(layer) == from_gates(r.subtree(layer)) > 0
+    assert r.subtree_transistors("top") == from_gates(r.cells)
+
+
 def _src() -> DesignSource:
     text, _ = popcount_design(6)
     return DesignSource(name="pc", verilog=text, top="pc", layers=(("only", "pc"),),
