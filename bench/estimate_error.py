@@ -61,6 +61,7 @@ def compare(desc, cached_only: bool = False, plan=None) -> dict:
             "bram_est": e["bram"], "bram_yosys": y["bram"],
             "lutram_est": e["lutram"], "lutram_yosys": y["lutram"],
             "mapper": got[fam]["mapper"],
+            "fallback_modules": got[fam]["fallback_modules"],
             "kinds": by_kind(got[fam]["blocks"], fam)}
     return row
 
@@ -127,10 +128,13 @@ def markdown(rows: list[dict], command: str) -> str:
               + f"; BRAM counts {'all equal' if bram_ok else 'NOT all equal'}; estimate time "
               f"max {max(r['estimate_seconds'] for r in rows) * 1000:.0f} ms."]
     if worst != worst_abc9:
-        lines += ["", "† yosys's ABC9 crashed on this net and family; gen.synth's classic-ABC "
-                  "fallback (LUT4s only, no wide muxes) gave the number. Worst |LUT error| "
-                  "without those: " + ", ".join(f"{f} {worst_abc9[f]:.1%}" for f in FAMILIES)
-                  + "."]
+        crashed = sorted({m for r in rows for f in FAMILIES
+                          for m in r["families"][f].get("fallback_modules", [])})
+        lines += ["", "† yosys's ABC9 crashed on this net and family: gen.synth synthesized "
+                  "it module by module and mapped the module ABC9 crashes on with classic ABC "
+                  f"(LUT4s only, no wide muxes; here {', '.join(crashed) or 'the whole net'}). "
+                  "Worst |LUT error| without those: "
+                  + ", ".join(f"{f} {worst_abc9[f]:.1%}" for f in FAMILIES) + "."]
     return "\n".join(lines + kind_table(rows))
 
 

@@ -32,8 +32,9 @@ def is_cached(src, family: str) -> bool:
 def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = True,
                  plan=None, cached_only: bool = False, classic_abc: bool = False) -> dict:
     """{family: {"total": classes, "layers": {layer: classes},
-    "blocks": [(layer, Block, classes)], "mapper": "abc9" or "abc" (gen.synth's fallback
-    after an ABC9 crash)}} from one hierarchical yosys run per family of the network, as
+    "blocks": [(layer, Block, classes)], "mapper": "abc9", or "abc9+abc" with the
+    "fallback_modules" that gen.synth mapped with classic ABC after an ABC9 crash, or
+    "abc" (`classic_abc`)}} from one hierarchical yosys run per family of the network, as
     `plan` (a gen.plan.Plan) builds it, else unrolled."""
     src = network_source(desc, plan=plan)
     if cached_only and not all(is_cached(src, f) for f in families):
@@ -51,7 +52,8 @@ def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = Tr
         out[fam] = {"total": classify(fam, r.cells),
                     "layers": {layer: classify(fam, r.subtree(f"top.{layer}"))
                                for layer, _ in blocks},
-                    "blocks": rows, "seconds": r.seconds, "mapper": r.mapper}
+                    "blocks": rows, "seconds": r.seconds, "mapper": r.mapper,
+                    "fallback_modules": list(r.fallback_modules)}
     return out
 
 

@@ -91,6 +91,8 @@ def _family_result(src: DesignSource, fam: str, r) -> dict:
     res["yosys_seconds"] = round(r.seconds, 2)
     res["cached"] = r.cached
     res["lut_mapper"] = r.mapper
+    if r.fallback_modules:
+        res["fallback_modules"] = list(r.fallback_modules)
     return res
 
 
@@ -135,6 +137,9 @@ def markdown(report: dict) -> str:
             cells = " | ".join(_fmt(row.get(c)) for c in cols)
             label = f"**{name}**" if name == TOTAL else name
             lines.append(f"| {label} | {cells} |")
+        if res.get("fallback_modules"):
+            lines += ["", f"yosys's ABC9 crashed on {', '.join(res['fallback_modules'])}: "
+                      "mapped with classic ABC (LUT4s only), the rest with ABC9."]
         lines.append("")
     if "fmax" in report:
         lines += ["## Fmax (nextpnr)", "", "| device | fits | Fmax MHz | LUT/LC | FF | BRAM |",

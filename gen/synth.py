@@ -59,10 +59,11 @@ SYNTH_COMMANDS = {
 }
 STAT_COMMANDS = {"asic": "stat -json -tech cmos"}
 # yowasp's ABC9 sometimes aborts ("wasm trap: unreachable", or an internal assertion) on a
-# netlist, reproducibly, whatever its -W or -maxlut: where the flow allows it, rerun once
-# with classic ABC to LUT4s instead (another mapper: results say so). Classic ABC to wide
-# LUTs, as ABC9 maps ECP5 and Gowin, is no closer: 612 Gowin LUTs on a factory net that
-# maps to 359 LUT4-only and that the estimator, modelling ABC9, puts at 388.
+# netlist, reproducibly, whatever its -W or -maxlut: where the flow allows it, the design
+# is then synthesized module by module (_module_by_module), and a module ABC9 crashes on
+# is mapped with classic ABC to LUT4s instead (another mapper: results say which modules).
+# Classic ABC to wide LUTs, as ABC9 maps ECP5 and Gowin, is no closer: 612 Gowin LUTs on a
+# factory net that maps to 359 LUT4-only and that the estimator, modelling ABC9, puts at 388.
 FALLBACK_COMMANDS = {
     "ice40": (ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:map_luts; "
               "techmap -map +/ice40/latches_map.v; abc -lut 4; ice40_wrapcarry -unwrap; "
@@ -91,7 +92,8 @@ class SynthResult:
     transistors: dict[str, int]          # asic only: module -> transistors, submodules in
     seconds: float = 0.0                 # yosys wall time when it really ran (0 from cache)
     cached: bool = False
-    mapper: str = "abc9"                 # "abc" when the ABC9 crash fallback was used
+    mapper: str = "abc9"                 # "abc": classic ABC; "abc9+abc": ABC9 crashed on
+    fallback_modules: tuple[str, ...] = ()   # these modules, mapped with classic ABC
 
     def subtree(self, module: str) -> dict[str, int]:
         """Primitive cells of `module` with every submodule instance expanded."""
@@ -127,11 +129,13 @@ def check_families(names: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def yosys_script(family: str, top: str, verilog_name: str = "design.v",
-                 fallback: bool = False) -> str:
-    """The whole yosys script: read, synthesize `top` for `family`, write the stats as JSON."""
+                 fallback: bool = False, blackbox: tuple[str, ...] = ()) -> str:
+    """The whole yosys script: read, synthesize `top` for `family`, write the stats as JSON.
+    The modules in `blackbox` are emptied first: their instances stay cells of `top`."""
     synth = (FALLBACK_COMMANDS if fallback else SYNTH_COMMANDS)[family].format(top=top)
     stat = STAT_COMMANDS.get(family, "stat -json")
-    return f"read_verilog -sv {verilog_name}; {synth}; tee -q -o stat.json {stat}"
+    boxes = f"blackbox {' '.join(blackbox)}; " if blackbox else ""
+    return f"read_verilog -sv {verilog_name}; {boxes}{synth}; tee -q -o stat.json {stat}"
 
 
 def yosys_executable() -> list[str]:
@@ -254,6 +258,51 @@ def is_cached(verilog: str, family: str, top: str) -> bool:
     return _cache_file(synthesis_text(verilog), yosys_script(family, top)).exists()
 
 
+def _is_crash(e: SynthError) -> bool:
+    return "wasm trap" in str(e) or "Assert" in str(e)
+
+
+def _module_by_module(verilog: str, family: str, top: str, timeout: float | None,
+                      rtlil: Path | None):
+    """After ABC9 crashed on the design: each module under `top` synthesized alone, the
+    others as empty boxes, and only a module ABC9 crashes on mapped with the classic-ABC
+    fallback. (Alone, a module maps within about 2% of its cells in the hierarchical run:
+    yosys's internal names, which steer ABC's choices, differ.)"""
+    from .design_source import verilog_modules
+
+    names = list(dict.fromkeys(verilog_modules(verilog)))
+    if top not in names:
+        raise SynthError(f"yosys {family}: no module {top!r} in the design")
+    modules: dict[str, dict[str, int]] = {}
+    transistors: dict[str, int] = {}
+    crashed = []
+    todo = [top]
+    while todo:
+        name = todo.pop()
+        if name in modules:
+            continue
+        others = tuple(n for n in names if n != name)
+        try:
+            mods, trs = _run_script(verilog, family, name,
+                                    yosys_script(family, name, blackbox=others), timeout, rtlil)
+        except SynthError as e:
+            if not _is_crash(e):
+                raise
+            crashed.append(name)
+            mods, trs = _run_script(verilog, family, name, yosys_script(
+                family, name, fallback=True, blackbox=others), timeout, rtlil)
+        modules[name] = mods[name]
+        if name in trs:
+            transistors[name] = trs[name]
+        todo += [cell for cell in mods[name] if cell in names]   # its submodules
+    return modules, transistors, tuple(crashed)
+
+
+# Marks a cached crash-fallback result: valid while the fallback (this procedure and its
+# scripts) is the one that made it.
+FALLBACK_PROCEDURE = "module by module"
+
+
 def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
               timeout: float | None = None, classic_abc: bool = False,
               rtlil: Path | None = None) -> SynthResult:
@@ -266,36 +315,40 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
         classic_abc = False  # xilinx has no fallback; asic always maps with classic ABC
     script = yosys_script(family, top, fallback=classic_abc)
     cfile = _cache_file(verilog, script)
-    fallback = yosys_script(family, top, fallback=True) if family in FALLBACK_COMMANDS else ""
+    fallback = (f"{FALLBACK_PROCEDURE}: {yosys_script(family, '{top}', fallback=True)}"
+                if family in FALLBACK_COMMANDS else "")
     if use_cache and cfile.exists():
         try:
             data = json.loads(cfile.read_text())
             # A fallback result is keyed by the ABC9 script it replaced: valid only while
-            # the fallback script is the one that made it.
-            if (fallback and not classic_abc and data.get("mapper") == "abc"
+            # the fallback is the one that made it.
+            if (fallback and not classic_abc and data.get("mapper", "abc9") != "abc9"
                     and data.get("fallback") != fallback):
-                raise ValueError("made by another fallback script")
+                raise ValueError("made by another fallback")
             return SynthResult(family, top, data["modules"], data["transistors"],
-                               cached=True, mapper=data.get("mapper", "abc9"))
+                               cached=True, mapper=data.get("mapper", "abc9"),
+                               fallback_modules=tuple(data.get("fallback_modules", ())))
         except (OSError, ValueError, KeyError):
             pass  # a broken cache entry is simply recomputed
     start = time.perf_counter()
     mapper = "abc" if family == "asic" or classic_abc else "abc9"
+    crashed: tuple[str, ...] = ()
     try:
         modules, transistors = _run_script(verilog, family, top, script, timeout, rtlil)
     except SynthError as e:
-        crash = "wasm trap" in str(e) or "Assert" in str(e)
-        if not crash or family not in FALLBACK_COMMANDS or classic_abc:
+        if not _is_crash(e) or family not in FALLBACK_COMMANDS or classic_abc:
             raise
-        modules, transistors = _run_script(verilog, family, top, fallback, timeout, rtlil)
-        mapper = "abc"
+        modules, transistors, crashed = _module_by_module(verilog, family, top, timeout,
+                                                          rtlil)
+        mapper = "abc9+abc" if crashed else "abc9"
     seconds = time.perf_counter() - start
     if use_cache:
         cfile.parent.mkdir(parents=True, exist_ok=True)
         tmp = cfile.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"family": family, "top": top, "modules": modules,
                                    "transistors": transistors, "mapper": mapper,
-                                   "fallback": fallback if mapper == "abc" else None},
-                                  sort_keys=True))
+                                   "fallback": fallback if mapper != "abc9" else None,
+                                   "fallback_modules": list(crashed)}, sort_keys=True))
         os.replace(tmp, cfile)
-    return SynthResult(family, top, modules, transistors, seconds=seconds, mapper=mapper)
+    return SynthResult(family, top, modules, transistors, seconds=seconds, mapper=mapper,
+                       fallback_modules=crashed)

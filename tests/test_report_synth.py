@@ -105,6 +105,36 @@ def test_a_fallback_result_of_another_fallback_script_is_recomputed(tmp_path, mo
     assert not again.cached and again.cells == first.cells
 
 
+def test_abc9_crash_falls_back_to_classic_abc_for_the_crashing_module_only():
+    from gen.design_source import network_source
+    from models.factory import random_description
+
+    # A small factory net on which yowasp's ABC9 aborts (reproducibly) in one module.
+    src = network_source(random_description(1, convs=2, height=6, width=6, max_channels=8))
+    r = synth.run_yosys(src.verilog, "gowin", src.top, use_cache=False)
+    assert r.mapper == "abc9+abc" and r.fallback_modules
+    assert set(r.fallback_modules) < set(r.modules)
+    wide = {"MUX2_LUT5", "MUX2_LUT6", "MUX2_LUT7", "MUX2_LUT8"}
+    assert not wide & set(r.modules[r.fallback_modules[0]])        # LUT4s only there
+    assert any(wide & set(cells) for cells in r.modules.values())  # ABC9 elsewhere
+    # Mapping moves no flip-flop: the same as classic ABC on the whole net.
+    whole = synth.run_yosys(src.verilog, "gowin", src.top, classic_abc=True, use_cache=False)
+    assert classify("gowin", r.cells)["ff"] == classify("gowin", whole.cells)["ff"] > 0
+
+
+def test_report_names_the_modules_mapped_by_the_fallback():
+    from gen.report import markdown
+
+    row = {"lut": 10, "ff": 2, "carry": 0, "bram": 0, "lutram": 0, "dsp": 0, "mux": 0}
+    res = {"layers": {"conv0": row}, "total": row, "lut_mapper": "abc9+abc",
+           "fallback_modules": ["top.conv0.window"]}
+    text = markdown({"design": "d", "yosys": "0.70", "families": ["gowin", "ice40"],
+                     "results": {"gowin": res, "ice40": {**res, "lut_mapper": "abc9",
+                                                         "fallback_modules": []}}})
+    assert text.count("ABC9 crashed on top.conv0.window") == 1
+    assert text.index("## gowin") < text.index("ABC9 crashed") < text.index("## ice40")
+
+
 def test_asic_counts_transistors_from_the_gates():
     text, ffs = popcount_design(8)
     r = synth.run_yosys(text, "asic", "pc")
