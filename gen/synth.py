@@ -92,8 +92,8 @@ class SynthResult:
     transistors: dict[str, int]          # asic only: module -> transistors, submodules in
     seconds: float = 0.0                 # yosys wall time when it really ran (0 from cache)
     cached: bool = False
-    mapper: str = "abc9"                 # "abc": classic ABC; "abc9+abc": ABC9 crashed on
-    fallback_modules: tuple[str, ...] = ()   # these modules, mapped with classic ABC
+    mapper: str = "abc9"                 # "abc": classic ABC throughout; "abc9+abc": ...
+    fallback_modules: tuple[str, ...] = ()   # ... ABC9 crashed on these, classic ABC mapped them
 
     def subtree(self, module: str) -> dict[str, int]:
         """Primitive cells of `module` with every submodule instance expanded."""
@@ -271,10 +271,7 @@ def _module_by_module(verilog: str, family: str, top: str, timeout: float | None
     from .design_source import verilog_modules
 
     names = list(dict.fromkeys(verilog_modules(verilog)))
-    if top not in names:
-        raise SynthError(f"yosys {family}: no module {top!r} in the design")
     modules: dict[str, dict[str, int]] = {}
-    transistors: dict[str, int] = {}
     crashed = []
     todo = [top]
     while todo:
@@ -283,19 +280,17 @@ def _module_by_module(verilog: str, family: str, top: str, timeout: float | None
             continue
         others = tuple(n for n in names if n != name)
         try:
-            mods, trs = _run_script(verilog, family, name,
-                                    yosys_script(family, name, blackbox=others), timeout, rtlil)
+            mods, _ = _run_script(verilog, family, name,
+                                  yosys_script(family, name, blackbox=others), timeout, rtlil)
         except SynthError as e:
             if not _is_crash(e):
                 raise
             crashed.append(name)
-            mods, trs = _run_script(verilog, family, name, yosys_script(
+            mods, _ = _run_script(verilog, family, name, yosys_script(
                 family, name, fallback=True, blackbox=others), timeout, rtlil)
         modules[name] = mods[name]
-        if name in trs:
-            transistors[name] = trs[name]
         todo += [cell for cell in mods[name] if cell in names]   # its submodules
-    return modules, transistors, tuple(crashed)
+    return modules, tuple(crashed)
 
 
 # Marks a cached crash-fallback result: valid while the fallback (this procedure and its
@@ -338,8 +333,9 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
     except SynthError as e:
         if not _is_crash(e) or family not in FALLBACK_COMMANDS or classic_abc:
             raise
-        modules, transistors, crashed = _module_by_module(verilog, family, top, timeout,
-                                                          rtlil)
+        # FPGA families only (FALLBACK_COMMANDS): no transistor estimate to carry.
+        modules, crashed = _module_by_module(verilog, family, top, timeout, rtlil)
+        transistors = {}
         mapper = "abc9+abc" if crashed else "abc9"
     seconds = time.perf_counter() - start
     if use_cache:

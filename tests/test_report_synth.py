@@ -135,13 +135,19 @@ def test_report_names_the_modules_mapped_by_the_fallback():
     assert text.index("## gowin") < text.index("ABC9 crashed") < text.index("## ice40")
 
 
+# yosys's CMOS table for the gates `asic` maps to: NAND/NOR 4, NOT 2, plain DFF 16.
+CMOS_TRANSISTORS = {"$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2, "$_DFF_P_": 16}
+
+
+def transistors_of(cells: dict[str, int]) -> int:
+    assert set(cells) <= set(CMOS_TRANSISTORS)
+    return sum(CMOS_TRANSISTORS[k] * v for k, v in cells.items())
+
+
 def test_asic_counts_transistors_from_the_gates():
     text, ffs = popcount_design(8)
     r = synth.run_yosys(text, "asic", "pc")
-    # yosys's CMOS table: NAND/NOR 4, NOT 2, plain DFF 16 transistors.
-    cost = {"$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2, "$_DFF_P_": 16}
-    assert set(r.cells) <= set(cost)
-    assert r.subtree_transistors("pc") == sum(cost[k] * v for k, v in r.cells.items())
+    assert r.subtree_transistors("pc") == transistors_of(r.cells)
     assert r.cells["$_DFF_P_"] == ffs
 
 
@@ -188,15 +194,10 @@ def test_hierarchy_gives_each_layer_its_subtree():
 def test_asic_transistors_of_a_hierarchy_count_each_gate_once():
     text, _ = two_layer_design()
     r = synth.run_yosys(text, "asic", "top")
-    cost = {"$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2, "$_DFF_P_": 16}   # yosys's CMOS table
-
-    def from_gates(cells):
-        assert set(cells) <= set(cost)
-        return sum(cost[k] * v for k, v in cells.items())
     for k in range(2):
         layer = f"top.layer{k}"
-        assert r.subtree_transistors(layer) == from_gates(r.subtree(layer)) > 0
-    assert r.subtree_transistors("top") == from_gates(r.cells)
+        assert r.subtree_transistors(layer) == transistors_of(r.subtree(layer)) > 0
+    assert r.subtree_transistors("top") == transistors_of(r.cells)
 
 
 def _src() -> DesignSource:
