@@ -24,14 +24,19 @@ from .staging import staged_folder
 
 # Columns shown per family in the Markdown table (asic has its own).
 FPGA_COLUMNS = ("lut", "ff", "carry", "bram", "lutram", "dsp", "mux")
-ASIC_COLUMNS = ("gates", "ff", "transistors")
+ASIC_COLUMNS = ("gates", "ff", "transistors", "memories", "memory_bits")
 TOTAL = "total"
 
 
-def _summary(family: str, cells: dict[str, int], transistors: int | None) -> dict:
+def _summary(family: str, cells: dict[str, int], transistors: int | None,
+             memories: list | None = None) -> dict:
     if family == "asic":
-        cls = classify(family, cells)
+        # Memory macros are cells too ($mem_v2), but neither gates nor transistors.
+        cls = classify(family, {k: v for k, v in cells.items() if k != "$mem_v2"})
+        memories = memories or []
         return {"gates": cls["other"], "ff": cls["ff"], "transistors": transistors,
+                "memories": len(memories), "memory_bits": sum(m.bits for m in memories),
+                "memory_macros": _macros(memories),
                 "cells": dict(sorted(cells.items()))}
     out = {k: v for k, v in classify(family, cells).items() if k in CLASSES}
     out["cells"] = dict(sorted(cells.items()))
@@ -39,6 +44,16 @@ def _summary(family: str, cells: dict[str, int], transistors: int | None) -> dic
     if unknown:
         out["unclassified"] = unknown
     return out
+
+
+def _macros(memories: list) -> list[dict]:
+    """Distinct macro shapes with their counts, largest first."""
+    shapes: dict = {}
+    for m in memories:
+        shapes[m] = shapes.get(m, 0) + 1
+    return [{"words": m.words, "width": m.width, "read_ports": m.read_ports,
+             "write_ports": m.write_ports, "kind": "ram" if m.write_ports else "rom",
+             "count": n} for m, n in sorted(shapes.items(), key=lambda mn: -mn[0].bits)]
 
 
 # Relative yosys time per family on the shipped model's planned build (bench/report_time.py).
@@ -79,13 +94,15 @@ def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True
 
 def _family_result(src: DesignSource, fam: str, r) -> dict:
     res: dict = {"layers": {}}
-    res[TOTAL] = _summary(fam, r.cells, r.subtree_transistors(src.top))
+    res[TOTAL] = _summary(fam, r.cells, r.subtree_transistors(src.top),
+                          r.subtree_memories(src.top))
     res[TOTAL]["module"] = src.top
     for layer, mod in src.layers:
         if mod not in r.modules:
             raise SynthError(f"yosys {fam}: module {mod!r} of layer {layer!r} vanished "
                              "during synthesis")
-        row = _summary(fam, r.subtree(mod), r.subtree_transistors(mod))
+        row = _summary(fam, r.subtree(mod), r.subtree_transistors(mod),
+                       r.subtree_memories(mod))
         row["module"] = mod
         res["layers"][layer] = row
     res["yosys_seconds"] = round(r.seconds, 2)
@@ -137,6 +154,11 @@ def markdown(report: dict) -> str:
             cells = " | ".join(_fmt(row.get(c)) for c in cols)
             label = f"**{name}**" if name == TOTAL else name
             lines.append(f"| {label} | {cells} |")
+        if fam == "asic":
+            lines += ["", "Transistors: the logic's (gates and flip-flops, yosys's CMOS table). "
+                      "The memories (line buffers, weight and threshold ROMs) are SRAM/ROM "
+                      "macros from a memory compiler, not in that count; report.json lists "
+                      "each layer's macros (words x bits, ports)."]
         if res.get("fallback_modules"):
             lines += ["", f"yosys's ABC9 crashed on {', '.join(res['fallback_modules'])}: "
                       "mapped with classic ABC (LUT4s only), the rest with ABC9."]

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.errors import UserError
@@ -30,7 +30,11 @@ FAMILIES = ("ice40", "ecp5", "xilinx", "gowin", "asic")
 # design total. asic: generic gates (`synth -noabc`: the one ABC run is the CMOS mapping;
 # a generic ABC run before it cost a third of the time and moved the count by 0.05%);
 # dfflegalize turns enables/resets into gates so `stat -tech cmos` counts every transistor
-# (a plain $_DFF_P_ is 16 in yosys's CMOS table).
+# (a plain $_DFF_P_ is 16 in yosys's CMOS table). Memories (line buffers, weight and
+# threshold ROMs) stay $mem_v2 cells: an ASIC takes them from a memory compiler as SRAM or
+# ROM macros, so `synth`'s fine stage runs without its memory_map, and the macros are
+# listed apart (dumped after stat, ASIC_MEMORIES) instead of being costed as gates. Mapping
+# the shipped model's 0.6 Mbit of ROMs to gates took 60% of the asic run.
 #
 # ice40: synth_ice40's map_ram step, spelled out, with the contents of the block RAMs that
 # memory_libmap chose set to 0 before techmap: techmap derives its template once per
@@ -55,9 +59,11 @@ SYNTH_COMMANDS = {
     "ecp5": "synth_ecp5 -noflatten -top {top}",
     "xilinx": XILINX_MAP_MEMORY + "; synth_xilinx -noiopad -noclkbuf -top {top} -run map_ffram:",
     "gowin": "synth_gowin -noiopads -noflatten -top {top}",
-    "asic": "synth -noabc -top {top}; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean",
+    "asic": ("synth -noabc -top {top} -run :fine; opt -fast -full; opt -full; techmap; "
+             "opt -fast; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean"),
 }
-STAT_COMMANDS = {"asic": "stat -json -tech cmos"}
+ASIC_MEMORIES = "memories.il"
+STAT_COMMANDS = {"asic": f"stat -json -tech cmos; tee -q -o {ASIC_MEMORIES} dump t:$mem_v2"}
 # yowasp's ABC9 sometimes aborts ("wasm trap: unreachable", or an internal assertion) on a
 # netlist, reproducibly, whatever its -W or -maxlut: where the flow allows it, the design
 # is then synthesized module by module (_module_by_module), and a module ABC9 crashes on
@@ -94,6 +100,7 @@ class SynthResult:
     cached: bool = False
     mapper: str = "abc9"                 # "abc": classic ABC throughout; "abc9+abc": ...
     fallback_modules: tuple[str, ...] = ()   # ... ABC9 crashed on these, classic ABC mapped them
+    memories: dict = field(default_factory=dict)   # asic: module -> its own macros (Memory)
 
     def subtree(self, module: str) -> dict[str, int]:
         """Primitive cells of `module` with every submodule instance expanded."""
@@ -114,9 +121,49 @@ class SynthResult:
             return None
         return self.transistors.get(module, 0)
 
+    def subtree_memories(self, module: str) -> list[Memory]:
+        """The memory macros of `module` and of every module below it (asic only)."""
+        out = [Memory(*m) for m in self.memories.get(module, [])]
+        for cell, n in self.modules[module].items():
+            if cell in self.modules:
+                out += self.subtree_memories(cell) * n
+        return out
+
     @property
     def cells(self) -> dict[str, int]:
         return self.subtree(self.top)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One memory macro as yosys inferred it (constant bits trimmed): `words` x `width`
+    bits; a ROM has no write port."""
+
+    words: int
+    width: int
+    read_ports: int
+    write_ports: int
+
+    @property
+    def bits(self) -> int:
+        return self.words * self.width
+
+
+_DUMP_MODULE = re.compile(r"^module \\?(\S+)", re.M)
+_DUMP_PARAM = re.compile(r"^\s*parameter \\(WIDTH|SIZE|RD_PORTS|WR_PORTS) (\d+)\s*$", re.M)
+
+
+def parse_memories(dump: str) -> dict[str, list[list[int]]]:
+    """module -> [[words, width, read ports, write ports]] from `dump t:$mem_v2`."""
+    out: dict[str, list[list[int]]] = {}
+    heads = list(_DUMP_MODULE.finditer(dump))
+    for k, head in enumerate(heads):
+        body = dump[head.end():heads[k + 1].start() if k + 1 < len(heads) else len(dump)]
+        for cell in body.split("cell $mem_v2 ")[1:]:
+            p = {m.group(1): int(m.group(2)) for m in _DUMP_PARAM.finditer(cell)}
+            out.setdefault(head.group(1).lstrip("\\"), []).append(
+                [p["SIZE"], p["WIDTH"], p["RD_PORTS"], p["WR_PORTS"]])
+    return out
 
 
 def check_families(names: list[str] | tuple[str, ...]) -> list[str]:
@@ -232,9 +279,11 @@ def _run_script(verilog: str, family: str, top: str, script: str, timeout: float
         if proc.returncode != 0 or not stat_path.exists():
             raise SynthError(f"yosys {family} on {top} failed: {_last_error(log + proc.stderr)}")
         modules, transistors = parse_stat(json.loads(stat_path.read_text()))
+        mem_path = Path(work, ASIC_MEMORIES)
+        memories = parse_memories(mem_path.read_text()) if mem_path.exists() else {}
     if top not in modules:
         raise SynthError(f"yosys {family}: no module {top!r} after synthesis")
-    return modules, transistors
+    return modules, transistors, memories
 
 
 # Amaranth tags every net with `(* src = "/abs/path/hw/x.py:LINE" *)`: debug text that
@@ -280,13 +329,13 @@ def _module_by_module(verilog: str, family: str, top: str, timeout: float | None
             continue
         others = tuple(n for n in names if n != name)
         try:
-            mods, _ = _run_script(verilog, family, name,
-                                  yosys_script(family, name, blackbox=others), timeout, rtlil)
+            mods, _, _ = _run_script(verilog, family, name,
+                                     yosys_script(family, name, blackbox=others), timeout, rtlil)
         except SynthError as e:
             if not _is_crash(e):
                 raise
             crashed.append(name)
-            mods, _ = _run_script(verilog, family, name, yosys_script(
+            mods, _, _ = _run_script(verilog, family, name, yosys_script(
                 family, name, fallback=True, blackbox=others), timeout, rtlil)
         modules[name] = mods[name]
         todo += [cell for cell in mods[name] if cell in names]   # its submodules
@@ -322,20 +371,22 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
                 raise ValueError("made by another fallback")
             return SynthResult(family, top, data["modules"], data["transistors"],
                                cached=True, mapper=data.get("mapper", "abc9"),
-                               fallback_modules=tuple(data.get("fallback_modules", ())))
+                               fallback_modules=tuple(data.get("fallback_modules", ())),
+                               memories=data.get("memories", {}))
         except (OSError, ValueError, KeyError):
             pass  # a broken cache entry is simply recomputed
     start = time.perf_counter()
     mapper = "abc" if family == "asic" or classic_abc else "abc9"
     crashed: tuple[str, ...] = ()
     try:
-        modules, transistors = _run_script(verilog, family, top, script, timeout, rtlil)
+        modules, transistors, memories = _run_script(verilog, family, top, script, timeout,
+                                                     rtlil)
     except SynthError as e:
         if not _is_crash(e) or family not in FALLBACK_COMMANDS or classic_abc:
             raise
         # FPGA families only (FALLBACK_COMMANDS): no transistor estimate to carry.
         modules, crashed = _module_by_module(verilog, family, top, timeout, rtlil)
-        transistors = {}
+        transistors, memories = {}, {}
         mapper = "abc9+abc" if crashed else "abc9"
     seconds = time.perf_counter() - start
     if use_cache:
@@ -344,7 +395,8 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
         tmp.write_text(json.dumps({"family": family, "top": top, "modules": modules,
                                    "transistors": transistors, "mapper": mapper,
                                    "fallback": fallback if mapper != "abc9" else None,
-                                   "fallback_modules": list(crashed)}, sort_keys=True))
+                                   "fallback_modules": list(crashed),
+                                   "memories": memories}, sort_keys=True))
         os.replace(tmp, cfile)
     return SynthResult(family, top, modules, transistors, seconds=seconds, mapper=mapper,
-                       fallback_modules=crashed)
+                       fallback_modules=crashed, memories=memories)

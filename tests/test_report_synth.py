@@ -14,7 +14,7 @@ from amaranth.lib import memory
 from gen import synth
 from gen.cli import main
 from gen.design_source import DesignSource, load_build_dir
-from gen.report import build_report, write_report
+from gen.report import build_report, markdown, write_report
 from gen.resources import classify
 
 
@@ -198,6 +198,46 @@ def test_asic_transistors_of_a_hierarchy_count_each_gate_once():
         layer = f"top.layer{k}"
         assert r.subtree_transistors(layer) == transistors_of(r.subtree(layer)) > 0
     assert r.subtree_transistors("top") == transistors_of(r.cells)
+
+
+def rom_and_ram_design() -> str:
+    """A top with a 32 x 6 ROM (every bit varies) and, in a submodule, a 64 x 16 RAM."""
+    top = Module()
+    top.submodules.rom = rom = memory.Memory(shape=6, depth=32,
+                                             init=[(k * 37 + 11) % 64 for k in range(32)])
+    rp = rom.read_port()
+    addr, q = Signal(5), Signal(6)
+    top.d.sync += addr.eq(addr + 1)
+    top.d.comb += [rp.addr.eq(addr), q.eq(rp.data)]
+    sub = Module()
+    sub.submodules.mem = ram = memory.Memory(shape=16, depth=64, init=[])
+    wp, rd = ram.write_port(), ram.read_port(transparent_for=[])
+    wd, data, waddr = Signal(16), Signal(16), Signal(6)
+    sub.d.sync += waddr.eq(waddr + 1)
+    sub.d.comb += [wp.addr.eq(waddr), wp.data.eq(wd), wp.en.eq(1), rd.addr.eq(waddr + 3),
+                   data.eq(rd.data)]
+    top.submodules.buf = sub
+    return verilog.convert(top, name="top", ports=[q, wd, data])
+
+
+def test_asic_keeps_memories_as_macros_outside_the_transistor_count():
+    r = synth.run_yosys(rom_and_ram_design(), "asic", "top")
+    assert [(m.words, m.width, m.write_ports) for m in r.subtree_memories("top.buf")] == [
+        (64, 16, 1)]
+    assert sorted((m.words, m.width, m.write_ports) for m in r.subtree_memories("top")) == [
+        (32, 6, 0), (64, 16, 1)]
+    gates = {k: v for k, v in r.cells.items() if k != "$mem_v2"}
+    assert r.cells["$mem_v2"] == 2
+    assert r.subtree_transistors("top") == transistors_of(gates) > 0
+    rep = build_report(DesignSource(name="m", verilog=rom_and_ram_design(), top="top",
+                                    layers=(("buf", "top.buf"),), origin="test"),
+                       ["asic"], progress=False)
+    total, layer = rep["results"]["asic"]["total"], rep["results"]["asic"]["layers"]["buf"]
+    assert (total["memories"], total["memory_bits"]) == (2, 32 * 6 + 64 * 16)
+    assert layer["memory_macros"] == [{"words": 64, "width": 16, "read_ports": 1,
+                                       "write_ports": 1, "kind": "ram", "count": 1}]
+    assert total["gates"] == sum(gates.values()) - total["ff"]
+    assert "SRAM/ROM macros" in markdown(rep)
 
 
 def _src() -> DesignSource:
