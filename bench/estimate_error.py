@@ -132,7 +132,7 @@ def markdown(rows: list[dict], command: str) -> str:
                           for m in r["families"][f].get("fallback_modules", [])})
         lines += ["", "† yosys's ABC9 crashed on this net and family: gen.synth synthesized "
                   "it module by module and mapped the module ABC9 crashes on with classic ABC "
-                  f"(LUT4s only, no wide muxes; here {', '.join(crashed) or 'the whole net'}). "
+                  f"(LUT4s, no delay target; here {', '.join(crashed) or 'the whole net'}). "
                   "Worst |LUT error| without those: "
                   + ", ".join(f"{f} {worst_abc9[f]:.1%}" for f in FAMILIES) + "."]
     return "\n".join(lines + kind_table(rows))

@@ -150,9 +150,12 @@ def main() -> int:
     ap.add_argument("--out", default=str(COEFFS_PATH))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--data", default="bench/results/fit_blocks.json")
+    ap.add_argument("--families", default=",".join(FAMILIES),
+                    help="refit these families only (the others' samples and coefficients stay)")
     args = ap.parse_args()
+    fams = args.families.split(",")
     start = time.perf_counter()
-    todo = [(j, fam) for j in jobs() for fam in FAMILIES]
+    todo = [(j, fam) for j in jobs() for fam in fams]
     rows = []
 
     def one(item):
@@ -164,7 +167,8 @@ def main() -> int:
                                                  desc="yosys", unit="run"):
             rows.append((kind, label, block, fam, got))
     samples: dict = {}
-    data = []
+    old = json.loads(Path(args.data).read_text()) if Path(args.data).exists() else []
+    data = [row for row in old if row["family"] not in fams]
     for kind, label, block, fam, got in rows:
         feats = block_features(block, fam)
         for metric in ("lut", "ff"):

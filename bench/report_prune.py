@@ -73,7 +73,7 @@ def main() -> int:
     for f in fams:
         if a[f]["mapper"] != b[f]["mapper"]:
             # ABC9 crashed on one net only: LUT counts of two mappers do not compare (ABC9
-            # packs wide functions into LUT4 pairs with PFUMX), so map both with classic ABC.
+            # maps for delay, classic ABC for area), so map both with classic ABC.
             a[f] = yosys_blocks(base, [f], classic_abc=True)[f]
             b[f] = yosys_blocks(half, [f], classic_abc=True)[f]
         la, lb = engine_luts(a, f), engine_luts(b, f)

@@ -78,7 +78,7 @@ def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
 
 
 # Adders of at least this many output bits sit at the top of a tree of 64+ leaves: ABC9
-# maps those long ripple chains with wide LUTs (ECP5/Gowin muxes) at a higher cost per bit.
+# maps those long ripple chains at another cost per bit.
 WIDE_ADDER = 7
 
 
@@ -433,10 +433,10 @@ def layer_blocks(desc: Description, stages: int = 1,
     return out
 
 
-# LUTs of one bit of a k-way multiplexer: LUT4 alone (ice40) needs k-1; with the wide-
-# function muxes of ECP5 (PFUMX, L6MUX21) and Gowin (MUX2_LUT5..8), which are not LUTs,
-# two ways per LUT4; a Xilinx LUT6 takes four ways (MUXF7/F8 join them).
-WAYS_PER_LUT = {"ice40": 1, "ecp5": 2, "gowin": 2, "xilinx": 4}
+# LUTs of one bit of a k-way multiplexer: LUT4s alone (ice40, and ecp5 and gowin as gen.synth
+# maps them, without wide-function muxes) need k-1; a Xilinx LUT6 takes four ways (MUXF7/F8
+# join them).
+WAYS_PER_LUT = {"ice40": 1, "ecp5": 1, "gowin": 1, "xilinx": 4}
 
 
 LUT_INPUTS = {"ice40": 4, "ecp5": 4, "gowin": 4, "xilinx": 6}

@@ -137,7 +137,8 @@ def place_and_route(verilog: str, top: str, devices: list[str], *,
 
 def _synth_netlist(work: str, family: str, timeout: float | None) -> dict[str, int]:
     """yosys for `family` on the wrapper: netlist-<family>.json and its cell counts."""
-    synth = "synth_ice40" if family == "ice40" else "synth_ecp5"
+    # ECP5 as `bnngen report` maps it (gen.synth.SYNTH_COMMANDS): LUT4s only.
+    synth = "synth_ice40" if family == "ice40" else "synth_ecp5 -nowidelut"
     script = (f"read_verilog -sv design.v; {synth} -top {WRAPPER} -json netlist-{family}.json; "
               f"tee -q -o stat-{family}.json stat -json")
     y = _run([*yosys_executable(), "-q", "-l", f"yosys-{family}.log", "-p", script], work,

@@ -57,7 +57,7 @@ def _macros(memories: list) -> list[dict]:
 
 
 # Relative yosys time per family on the shipped model's planned build (bench/report_time.py).
-YOSYS_WEIGHT = {"xilinx": 1.4, "gowin": 1.2, "ice40": 1.1, "asic": 1.0, "ecp5": 1.0}
+YOSYS_WEIGHT = {"xilinx": 1.4, "gowin": 1.1, "ice40": 1.2, "ecp5": 0.8, "asic": 0.3}
 
 
 def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True,

@@ -54,11 +54,18 @@ XILINX_MAP_MEMORY = (
     "-D HAS_CASCADE -D HAS_CONFLICT_BUG -D HAS_MIXWIDTH_SDP -logic-cost-rom 0.015625; "
     "setparam -set INIT 0 t:$__XILINX_BLOCKRAM_TDP_ t:$__XILINX_BLOCKRAM_SDP_; "
     "techmap -map +/xilinx/lutrams_xc5v_map.v; techmap -map +/xilinx/brams_xc6v_map.v")
+# ecp5, gowin: LUT4s only (-nowidelut), no LUT5-LUT8 built from LUT4 pairs and wide-function
+# muxes (PFUMX/L6MUX21, MUX2_LUT5-8). ABC9 maps for delay first, and with wide LUTs it
+# spends them on every popcount tree: the engines of the factory nets came out 1.3-2.2
+# times their LUT4-only size, and up and down with no pattern (a Gowin engine of 2 x 48
+# leaves 646 LUTs, of 4 x 48 leaves 443). LUT4s only, they are about iCE40's size and grow
+# with the logic (BENCHMARKS.md, "LUT4s only on ECP5 and Gowin"); an always-on sensor
+# network runs at tens of MHz, so area is what it is short of.
 SYNTH_COMMANDS = {
     "ice40": ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:",
-    "ecp5": "synth_ecp5 -noflatten -top {top}",
+    "ecp5": "synth_ecp5 -nowidelut -noflatten -top {top}",
     "xilinx": XILINX_MAP_MEMORY + "; synth_xilinx -noiopad -noclkbuf -top {top} -run map_ffram:",
-    "gowin": "synth_gowin -noiopads -noflatten -top {top}",
+    "gowin": "synth_gowin -nowidelut -noiopads -noflatten -top {top}",
     "asic": ("synth -noabc -top {top} -run :fine; opt -fast -full; opt -full; techmap; "
              "opt -fast; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean"),
 }
@@ -68,18 +75,17 @@ STAT_COMMANDS = {"asic": f"stat -json -tech cmos; tee -q -o {ASIC_MEMORIES} dump
 # netlist, reproducibly, whatever its -W or -maxlut: where the flow allows it, the design
 # is then synthesized module by module (_module_by_module), and a module ABC9 crashes on
 # is mapped with classic ABC to LUT4s instead (another mapper: results say which modules).
-# Classic ABC to wide LUTs, as ABC9 maps ECP5 and Gowin, is no closer: 612 Gowin LUTs on a
-# factory net that maps to 359 LUT4-only and that the estimator, modelling ABC9, puts at 388.
 FALLBACK_COMMANDS = {
     "ice40": (ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:map_luts; "
               "techmap -map +/ice40/latches_map.v; abc -lut 4; ice40_wrapcarry -unwrap; "
               "techmap -map +/ice40/ff_map.v; clean; opt_lut -tech ice40; "
               "synth_ice40 -noflatten -top {top} -run map_cells:"),
-    "ecp5": ("synth_ecp5 -noflatten -top {top} -run :map_luts; "
+    "ecp5": ("synth_ecp5 -nowidelut -noflatten -top {top} -run :map_luts; "
              "techmap -map +/lattice/latches_map.v; abc -lut 4; clean; "
-             "synth_ecp5 -noflatten -top {top} -run map_cells:"),
-    "gowin": ("synth_gowin -noiopads -noflatten -top {top} -run :map_luts; abc -lut 4; clean; "
-              "synth_gowin -noiopads -noflatten -top {top} -run map_cells:"),
+             "synth_ecp5 -nowidelut -noflatten -top {top} -run map_cells:"),
+    "gowin": ("synth_gowin -nowidelut -noiopads -noflatten -top {top} -run :map_luts; "
+              "abc -lut 4; clean; "
+              "synth_gowin -nowidelut -noiopads -noflatten -top {top} -run map_cells:"),
 }
 CACHE_VERSION = "2"
 

@@ -1,0 +1,72 @@
+"""Popcount engines on ECP5 and Gowin with and without wide LUTs (LUT5-LUT8 built from LUT4
+pairs and wide-function muxes), against iCE40's LUT4s: why gen.synth maps them -nowidelut.
+
+Standalone unrolled engines (hw.engine.ConvEngine, bipolar, unpruned, every threshold
+inside its range so no tree is constant) of O output channels over `fan` inputs each.
+Writes bench/results/widelut.{json,md}.
+
+    nice .venv/bin/python bench/widelut.py          # ~10 min cold, seconds cached
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gen import resources, synth  # noqa: E402
+from hw.engine import ConvEngine  # noqa: E402
+from models.factory import random_conv  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# yosys's default ECP5 and Gowin flows (wide LUTs on), as gen.synth ran them before.
+WIDE = {"ecp5-widelut": "synth_ecp5 -noflatten -top {top}",
+        "gowin-widelut": "synth_gowin -noiopads -noflatten -top {top}"}
+FLOWS = ["ice40", "ecp5", "ecp5-widelut", "gowin", "gowin-widelut"]
+GRID = [(fan, o) for fan in (24, 48, 96) for o in (1, 2, 4)]
+
+
+def engine_verilog(fan: int, outputs: int) -> str:
+    rng = np.random.default_rng(fan * 100 + outputs)
+    conv = random_conv(rng, "c", (1, 1, fan), out_channels=outputs, kernel=(1, 1),
+                       stride=(1, 1), padding=(0, 0), groups=1, domain="bipolar", prune=0.0)
+    conv.activation.thresholds[:] = fan // 2
+    return verilog.convert(ConvEngine(conv), name="block")
+
+
+def luts(text: str, flow: str) -> int:
+    family = flow.split("-")[0]
+    return resources.classify(family, synth.run_yosys(text, flow, "block").cells)["lut"]
+
+
+def main() -> int:
+    synth.SYNTH_COMMANDS.update(WIDE)   # extra flows for this comparison only
+    for flow in WIDE:
+        resources._RULES[flow] = resources._RULES[flow.split("-")[0]]
+    rows = []
+    for fan, o in tqdm(GRID, desc="engines", unit="engine"):
+        text = engine_verilog(fan, o)
+        rows.append({"fan": fan, "outputs": o, **{f: luts(text, f) for f in FLOWS}})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "widelut.json").write_text(json.dumps(rows, indent=1) + "\n")
+    lines = ["`nice .venv/bin/python bench/widelut.py`", "",
+             "| engine (outputs x inputs) | iCE40 | ECP5 LUT4s only | ECP5 wide LUTs | "
+             "Gowin LUT4s only | Gowin wide LUTs |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['outputs']} x {r['fan']} | {r['ice40']:,} | {r['ecp5']:,} | "
+                     f"{r['ecp5-widelut']:,} ({r['ecp5-widelut'] / r['ecp5']:.2f}x) | "
+                     f"{r['gowin']:,} | {r['gowin-widelut']:,} "
+                     f"({r['gowin-widelut'] / r['gowin']:.2f}x) |")
+    (RESULTS / "widelut.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
