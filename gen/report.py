@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -48,9 +49,7 @@ def _summary(family: str, cells: dict[str, int], transistors: int | None,
 
 def _macros(memories: list) -> list[dict]:
     """Distinct macro shapes with their counts, largest first."""
-    shapes: dict = {}
-    for m in memories:
-        shapes[m] = shapes.get(m, 0) + 1
+    shapes = Counter(memories)
     return [{"words": m.words, "width": m.width, "read_ports": m.read_ports,
              "write_ports": m.write_ports, "kind": "ram" if m.write_ports else "rom",
              "count": n} for m, n in sorted(shapes.items(), key=lambda mn: -mn[0].bits)]

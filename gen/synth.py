@@ -56,9 +56,9 @@ XILINX_MAP_MEMORY = (
     "techmap -map +/xilinx/lutrams_xc5v_map.v; techmap -map +/xilinx/brams_xc6v_map.v")
 # ecp5, gowin: LUT4s only (-nowidelut), no LUT5-LUT8 built from LUT4 pairs and wide-function
 # muxes (PFUMX/L6MUX21, MUX2_LUT5-8). ABC9 maps for delay first, and with wide LUTs it
-# spends them on every popcount tree: the engines of the factory nets came out 1.3-2.2
-# times their LUT4-only size, and up and down with no pattern (a Gowin engine of 2 x 48
-# leaves 646 LUTs, of 4 x 48 leaves 443). LUT4s only, they are about iCE40's size and grow
+# spends them on every popcount tree: standalone engines came out 1.3-3.8 times their
+# LUT4-only size, and up and down with no pattern (a Gowin engine of 2 x 48 leaves 646
+# LUTs, of 4 x 48 leaves 443; bench/widelut.py). LUT4s only, they are about iCE40's size and grow
 # with the logic (BENCHMARKS.md, "LUT4s only on ECP5 and Gowin"); an always-on sensor
 # network runs at tens of MHz, so area is what it is short of.
 SYNTH_COMMANDS = {
