@@ -9,6 +9,7 @@ others: encoder and unrolled engines, which need whole networks). The folded eng
 random layers under random folds, not the shipped model's.
 
     nice .venv/bin/python bench/fit_blocks.py [--jobs 2]     # ~25 min cold on 2 cores
+    nice .venv/bin/python bench/fit_blocks.py --refit        # seconds: stored yosys counts
 """
 
 from __future__ import annotations
@@ -152,22 +153,36 @@ def main() -> int:
     ap.add_argument("--data", default="bench/results/fit_blocks.json")
     ap.add_argument("--families", default=",".join(FAMILIES),
                     help="refit these families only (the others' samples and coefficients stay)")
+    ap.add_argument("--refit", action="store_true",
+                    help="no yosys: refit on the yosys counts stored in --data, with every "
+                         "block's features recomputed (after a feature changed)")
     args = ap.parse_args()
     fams = args.families.split(",")
     start = time.perf_counter()
     todo = [(j, fam) for j in jobs() for fam in fams]
+    old = json.loads(Path(args.data).read_text()) if Path(args.data).exists() else []
     rows = []
 
     def one(item):
         (kind, label, make, block), fam = item
         return kind, label, block, fam, yosys_component(make(), fam)
 
-    with ThreadPoolExecutor(args.jobs) as pool:
-        for kind, label, block, fam, got in tqdm(pool.map(one, todo), total=len(todo),
-                                                 desc="yosys", unit="run"):
-            rows.append((kind, label, block, fam, got))
+    if args.refit:
+        stored = {(r["block"], r["family"]): r["yosys"] for r in old}
+        missing = [f"{label} ({fam})" for (_, label, _, _), fam in todo
+                   if (label, fam) not in stored]
+        if missing:
+            print(f"{args.data} has no sample of {missing[0]} and {len(missing) - 1} more: "
+                  "run without --refit", file=sys.stderr)
+            return 1
+        rows = [(kind, label, block, fam, stored[(label, fam)])
+                for (kind, label, _, block), fam in todo]
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for kind, label, block, fam, got in tqdm(pool.map(one, todo), total=len(todo),
+                                                     desc="yosys", unit="run"):
+                rows.append((kind, label, block, fam, got))
     samples: dict = {}
-    old = json.loads(Path(args.data).read_text()) if Path(args.data).exists() else []
     data = [row for row in old if row["family"] not in fams]
     for kind, label, block, fam, got in rows:
         feats = block_features(block, fam)

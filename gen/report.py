@@ -66,13 +66,13 @@ def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
-    # Several families to run: read the Verilog once (to_rtlil), not once per family.
+    # Several families to run: read the Verilog once (to_rtlil), not once per family. The
+    # longest family reads it itself meanwhile, so that no core waits for that read.
     todo = [f for f in families if not (use_cache and is_cached(src.verilog, f, src.top))]
     shared = tempfile.TemporaryDirectory(prefix="bnngen-rtlil-") if len(todo) > 1 else None
-    rtlil = to_rtlil(src.verilog, Path(shared.name)) if shared else None
 
-    def one(fam: str):
-        return fam, run_yosys(src.verilog, fam, src.top, use_cache=use_cache, rtlil=rtlil)
+    def one(fam: str, rtlil: Path | None):
+        return run_yosys(src.verilog, fam, src.top, use_cache=use_cache, rtlil=rtlil)
 
     results: dict[str, dict] = {}
     bar = tqdm(total=len(families), desc="yosys", unit="family", disable=not progress,
@@ -81,9 +81,17 @@ def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True
     order = sorted(families, key=lambda f: -YOSYS_WEIGHT.get(f, 1.0))
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for fam, r in pool.map(one, order):
+            runs = {}
+            if shared:
+                first = next(f for f in order if f in todo)
+                runs[first] = pool.submit(one, first, None)
+            rtlil = to_rtlil(src.verilog, Path(shared.name)) if shared else None
+            for fam in order:
+                if fam not in runs:
+                    runs[fam] = pool.submit(one, fam, rtlil)
+            for fam in order:
+                results[fam] = _family_result(src, fam, runs[fam].result())
                 bar.update()
-                results[fam] = _family_result(src, fam, r)
     finally:
         bar.close()
         if shared:

@@ -49,22 +49,26 @@ ICE40_MAP_RAM = ("synth_ice40 -noflatten -top {top} -run :map_ram; "
 # xilinx: the same for synth_xilinx's map_memory step (its xc7 libraries and options); 26 s
 # of templates on the shipped model's 27 RAMB18s, every count unchanged (checked likewise).
 XILINX_MAP_MEMORY = (
-    "synth_xilinx -noiopad -noclkbuf -top {top} -run :map_memory; "
+    "synth_xilinx -nowidelut -noiopad -noclkbuf -top {top} -run :map_memory; "
     "memory_libmap -lib +/xilinx/lutrams_xc5v.txt -lib +/xilinx/brams_xc4v.txt -D HAS_SIZE_36 "
     "-D HAS_CASCADE -D HAS_CONFLICT_BUG -D HAS_MIXWIDTH_SDP -logic-cost-rom 0.015625; "
     "setparam -set INIT 0 t:$__XILINX_BLOCKRAM_TDP_ t:$__XILINX_BLOCKRAM_SDP_; "
     "techmap -map +/xilinx/lutrams_xc5v_map.v; techmap -map +/xilinx/brams_xc6v_map.v")
-# ecp5, gowin: LUT4s only (-nowidelut), no LUT5-LUT8 built from LUT4 pairs and wide-function
-# muxes (PFUMX/L6MUX21, MUX2_LUT5-8). ABC9 maps for delay first, and with wide LUTs it
-# spends them on every popcount tree: standalone engines came out 1.3-3.8 times their
-# LUT4-only size, and up and down with no pattern (a Gowin engine of 2 x 48 leaves 646
-# LUTs, of 4 x 48 leaves 443; bench/widelut.py). LUT4s only, they are about iCE40's size and grow
-# with the logic (BENCHMARKS.md, "LUT4s only on ECP5 and Gowin"); an always-on sensor
-# network runs at tens of MHz, so area is what it is short of.
+# ecp5, gowin, xilinx: native LUTs only (-nowidelut), no LUT5-LUT8 built from LUT4 pairs
+# and wide-function muxes (PFUMX/L6MUX21, MUX2_LUT5-8), nor LUT7-LUT8 from LUT6s and
+# MUXF7/MUXF8. ABC9 maps for delay first, and with wide LUTs it spends them on every
+# popcount tree: standalone engines came out 1.3-3.8 times their LUT4-only size, and up
+# and down with no pattern (a Gowin engine of 2 x 48 leaves 646 LUTs, of 4 x 48 leaves
+# 443; bench/widelut.py). On Xilinx it did the same to window generators' row
+# multiplexers from 16 channels up (a 3 x 3 x 16 dense window: 291 LUTs and 144 MUXF7/F8
+# against 146 LUTs). Native LUTs only, the blocks grow with the logic (BENCHMARKS.md,
+# "Native LUTs only"); an always-on sensor network runs at tens of MHz, so area is what
+# it is short of.
 SYNTH_COMMANDS = {
     "ice40": ICE40_MAP_RAM + "; synth_ice40 -noflatten -top {top} -run map_ffram:",
     "ecp5": "synth_ecp5 -nowidelut -noflatten -top {top}",
-    "xilinx": XILINX_MAP_MEMORY + "; synth_xilinx -noiopad -noclkbuf -top {top} -run map_ffram:",
+    "xilinx": (XILINX_MAP_MEMORY
+               + "; synth_xilinx -nowidelut -noiopad -noclkbuf -top {top} -run map_ffram:"),
     "gowin": "synth_gowin -nowidelut -noiopads -noflatten -top {top}",
     "asic": ("synth -noabc -top {top} -run :fine; opt -fast -full; opt -full; techmap; "
              "opt -fast; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean"),
