@@ -1,10 +1,10 @@
 """`bnngen report`: synthesize the top and every layer's module per family, then write
 report.json, report.md and resources.png into a folder, atomically.
 
-Yosys runs `jobs` families at once (default_jobs: one more than the cores, which on 2 cores
-finished the shipped model's five families soonest: 295 s, against 335 s five at a time;
-BENCHMARKS.md, "Resources"); the Verilog is read once
-for all of them (gen.synth.to_rtlil). Each result is cached by content (gen.synth), so a
+Yosys runs `jobs` families at once (default_jobs: one per core; on 2 cores the shipped
+model's five families took 257 s so, against 290 s three at a time, measured back to back;
+BENCHMARKS.md, "Resources"); the Verilog is read once for all of them (gen.synth.to_rtlil),
+while the longest family reads it itself. Each result is cached by content (gen.synth), so a
 rerun of an unchanged design is instant.
 """
 
@@ -121,9 +121,10 @@ def _family_result(src: DesignSource, fam: str, r) -> dict:
 
 
 def default_jobs(families: list[str]) -> int:
-    """Yosys runs at once: one more than the cores (a run's single-threaded phases leave a
-    core idle now and then), at most one per family."""
-    return max(1, min(len(families), (os.cpu_count() or 1) + 1))
+    """Yosys runs at once: one per core (yosys is single-threaded, and a third run on 2
+    cores only made the runs share the cores: 290 s against 257 s), at most one per
+    family."""
+    return max(1, min(len(families), os.cpu_count() or 1))
 
 
 def build_report(src: DesignSource, families: list[str], *, fmax: dict | None = None,

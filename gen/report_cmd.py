@@ -38,8 +38,8 @@ def register(sub) -> None:
                         "instead of fully unrolled")
     p.add_argument("--no-cache", action="store_true", help="rerun yosys even for cached results")
     p.add_argument("-j", "--jobs", type=int, default=None,
-                   help="yosys runs at once, one family each (default: one more than the "
-                        "CPU cores, at most one per family)")
+                   help="yosys runs at once, one family each (default: one per CPU core, at "
+                        "most one per family)")
     p.add_argument("--force", action="store_true",
                    help=f"synthesize a description fully unrolled even above "
                         f"{UNROLLED_LIMIT_LUTS:,} estimated LUTs (yosys takes hours)")
