@@ -66,8 +66,9 @@ def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
-    # Several families to run: read the Verilog once (to_rtlil), not once per family. The
-    # longest family reads it itself meanwhile, so that no core waits for that read.
+    # Several families to run: read the Verilog once (to_rtlil), not once per family. With
+    # more than one job, the longest family reads it itself meanwhile, so that no core
+    # waits for that read.
     todo = [f for f in families if not (use_cache and is_cached(src.verilog, f, src.top))]
     shared = tempfile.TemporaryDirectory(prefix="bnngen-rtlil-") if len(todo) > 1 else None
 
@@ -82,7 +83,7 @@ def synthesize(src: DesignSource, families: list[str], *, use_cache: bool = True
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             runs = {}
-            if shared:
+            if shared and jobs > 1:
                 first = next(f for f in order if f in todo)
                 runs[first] = pool.submit(one, first, None)
             rtlil = to_rtlil(src.verilog, Path(shared.name)) if shared else None
