@@ -29,7 +29,7 @@ from hw.window import WindowGenerator  # noqa: E402
 from models.factory import random_conv  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# yosys's default ECP5 and Gowin flows (wide LUTs on), as gen.synth ran them before.
+# yosys's default ECP5, Gowin and Xilinx flows (wide LUTs on), as gen.synth ran them before.
 WIDE = {"ecp5-widelut": "synth_ecp5 -noflatten -top {top}",
         "gowin-widelut": "synth_gowin -noiopads -noflatten -top {top}",
         "xilinx-widelut": synth.SYNTH_COMMANDS["xilinx"].replace("-nowidelut ", "")}

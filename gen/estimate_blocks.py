@@ -440,8 +440,8 @@ def layer_blocks(desc: Description, stages: int = 1,
 
 
 # LUTs of one bit of a k-way multiplexer: LUT4s alone (ice40, and ecp5 and gowin as gen.synth
-# maps them, without wide-function muxes) need k-1; a Xilinx LUT6 takes four ways (MUXF7/F8
-# join them).
+# maps them, without wide-function muxes) need k-1; a Xilinx LUT6 takes four ways (four data
+# and two select inputs).
 WAYS_PER_LUT = {"ice40": 1, "ecp5": 1, "gowin": 1, "xilinx": 4}
 
 
