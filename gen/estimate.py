@@ -18,7 +18,8 @@ from pathlib import Path
 
 from models.description import Description
 
-from .estimate_blocks import Block, layer_blocks, memory_cost, mux_luts, or_luts, rom_cost
+from .estimate_blocks import (Block, bank_cost, layer_blocks, memory_cost, mux_luts, or_luts,
+                              rom_cost)
 
 COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
 METRICS = ("lut", "ff", "bram", "lutram")
@@ -32,14 +33,15 @@ def coefficients() -> dict:
 def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
     """The features of one block on one family, per fitted metric (lut, ff)."""
     mem = memory_cost(family, block.memories)
+    banks = bank_cost(family, block.banks)
     lut = dict(block.features)
-    if block.muxes:
-        lut["mux_luts"] = mux_luts(family, block.muxes)
+    if block.muxes or banks["muxes"]:
+        lut["mux_luts"] = mux_luts(family, block.muxes + banks["muxes"])
     if block.ors:
         lut["or_luts"] = or_luts(family, block.ors)
     if block.roms:
         lut["rom_mux_luts"] = rom_cost(family, block.roms)["mux_luts"]
-    ff = {"ff": block.ff, "one": 1}
+    ff = {"ff": block.ff + banks["ff"], "one": 1}
     if block.memories:
         # A LUT-RAM cell is counted as LUT-RAM, not LUT: only its address and enable
         # logic costs LUTs; a memory in soft logic costs its read multiplexers.
@@ -54,7 +56,8 @@ def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[st
     coeffs = coeffs or coefficients()
     feats = block_features(block, family)
     mem = memory_cost(family, block.memories)
-    out = {"bram": mem["bram"] + rom_cost(family, block.roms)["bram"], "lutram": mem["lutram"]}
+    out = {"bram": mem["bram"] + rom_cost(family, block.roms)["bram"],
+           "lutram": mem["lutram"] + bank_cost(family, block.banks)["lutram"]}
     for metric in ("lut", "ff"):
         c = coeffs[family][block.kind][metric]
         out[metric] = sum(c.get(k, 0.0) * v for k, v in feats[metric].items())

@@ -16,7 +16,7 @@ from hw.popcount import register_levels, tree_levels
 from hw.window_plan import plan_window
 from models.description import Conv, Description, MaxPool, Thermometer
 
-from .estimate_memory import map_memory, map_rom
+from .estimate_memory import map_async, map_memory, map_rom
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Block:
     muxes: list[tuple[int, int]] = field(default_factory=list)      # (bits, ways)
     roms: list[tuple[int, int]] = field(default_factory=list)       # block-RAM ROMs
     ors: list[tuple[int, int]] = field(default_factory=list)        # (bits, inputs)
+    banks: list[tuple[int, int]] = field(default_factory=list)      # async-read RAMs
 
 
 @lru_cache(maxsize=4096)  # pure in its integers; big layers repeat tree sizes
@@ -334,20 +335,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
              "step_bits": _bits(shape.steps), "one": 1}
     ff = (kh_kw_c(conv) + 1 + _bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
           + len(lanes) * acc)
-    if conv.scores is None:
-        ths = conv.activation.thresholds
-        tw = signed_width(min(lo, int(ths.min())), max(hi, int(ths.max())))
-        feats["cmp_bits"] = len(lanes) * tw
-        feats["thr_rom_bits"] = sum(len(lane) * (tw + 1) for lane in lanes)
-        feats["result_bits"] = sum(len(lane) for lane in lanes)
-        ff += sum(len(lane) + _bits(len(lane) + 1) for lane in lanes) + conv.out_channels + 1
-    else:
-        sw = _score_width(conv)
-        feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
-        feats["score_bits"] = conv.out_channels * sw
-        feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
-        ff += (feats["result_bits"] + 2 * conv.out_channels * sw + _bits(conv.out_channels)
-               + 2)
+    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats)
     roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width, feats)
     return Block("folded", feats, ff=ff + rom_ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms)
@@ -355,9 +343,11 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
 
 def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -> Block:
     """hw.dense.StreamingDense, in the folded engine's terms (its coefficients): a `chunks`-way
-    multiplexer of `simd` bits per mux column over one pixel; per lane an XNOR/AND popcount,
-    an adder and a bank of accumulators read through a multiplexer; per channel a compare
-    (or a score) at the frame's end; the weight ROM; the pixel register."""
+    multiplexer of `simd` bits per mux column over one pixel; per lane an XNOR/AND popcount
+    and an adder into one sum register, or into a bank of sums (a LUT-RAM, `banks`) when
+    its channels interleave over the pixels; per lane a threshold read in turn and one
+    comparator (or the sums of a scores layer), a shift register of results; the weight
+    ROM; the pixel register."""
     from hw.dense import dense_shape
     from hw.folded import signed_width, sum_bounds
 
@@ -369,24 +359,37 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
     acc = signed_width(lo, hi)
     first, later, regs = popcount_profile(simd, stages)
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
-    live = sum(len(lane) for lane in lanes)
     feats = {"tree_bits": trees * (2 * first + later), "acc_bits": len(lanes) * acc,
              "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
              "step_bits": _bits(shape.steps), "one": 1}
+    banks = [(len(lane), acc) for lane, banked in zip(lanes, shape.banked) if banked]
     ff = (cg * conv.groups + 1 + _bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
-          + live * acc + 1)
-    if conv.scores is None:
-        feats["cmp_bits"] = live * acc
-        ff += conv.out_channels + 1
-    else:
-        sw = _score_width(conv)
-        feats["score_bits"] = conv.out_channels * sw
-        feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
-        ff += 2 * conv.out_channels * sw + _bits(conv.out_channels) + 2
+          + sum(acc for banked in shape.banked if not banked))
+    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats)
     # yosys keeps only the ROM bits that vary from step to step.
     roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width, feats)
-    muxes = [(shape.mux_columns * simd, chunks)] + [(acc, len(lane)) for lane in lanes]
-    return Block("folded", feats, ff=ff + rom_ff, muxes=muxes, roms=roms)
+    return Block("folded", feats, ff=ff + rom_ff, muxes=[(shape.mux_columns * simd, chunks)],
+                 roms=roms, banks=banks)
+
+
+def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict) -> int:
+    """hw.folded.lane_results and engine_output, shared by the folded and streamed engines:
+    per lane a threshold memory read in turn and a comparator, or a scores layer's sums;
+    the result shift registers, the output (and score and argmax) registers. Adds the
+    features, returns the register bits."""
+    from hw.folded import signed_width
+    if conv.scores is None:
+        ths = conv.activation.thresholds
+        tw = signed_width(min(lo, int(ths.min())), max(hi, int(ths.max())))
+        feats["cmp_bits"] = len(lanes) * tw
+        feats["thr_rom_bits"] = sum(len(lane) * (tw + 1) for lane in lanes)
+        feats["result_bits"] = sum(len(lane) for lane in lanes)
+        return sum(len(lane) + _bits(len(lane) + 1) for lane in lanes) + conv.out_channels + 1
+    sw = _score_width(conv)
+    feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
+    feats["score_bits"] = conv.out_channels * sw
+    feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
+    return feats["result_bits"] + 2 * conv.out_channels * sw + _bits(conv.out_channels) + 2
 
 
 def _weight_rom(memory: str, steps: int, word_width: int, kept_width: int,
@@ -411,31 +414,41 @@ def _sum_range(conv: Conv, o: int) -> tuple[int, int]:
     return sum_range(conv, o)
 
 
-def layer_blocks(desc: Description, stages: int = 1,
-                 choices: dict | None = None) -> list[tuple[str, list[Block]]]:
-    """(layer name, its blocks) for the encoder and every layer, in stream order, each layer
-    built as `choices` (layer name -> hw.folded_layer.LayerChoice, a folding plan's) says:
-    a folded layer's engine is the folded block it becomes, a folded dense layer the one
-    streaming block (it takes pixels, not windows); any other layer is unrolled."""
+def pool_blocks(pool: MaxPool, shape) -> list[Block]:
+    """hw.pool: a window generator and its OR per channel."""
+    return [window_block(shape, pool.kernel, pool.stride, (0, 0)),
+            reduce_block(shape[2], pool.kernel[0] * pool.kernel[1])]
+
+
+def conv_blocks(conv: Conv, shape, stages: int = 1, choice=None) -> list[Block]:
+    """A convolution's blocks as `choice` (a hw.folded_layer.LayerChoice; None: unrolled)
+    builds it: a folded dense layer is the one streaming block (it takes pixels, not
+    windows); a folded layer's engine is the folded block, behind its window generator."""
     from hw.dense import is_dense
     from hw.network import needs_window
 
+    folded = choice is not None and choice.engine == "folded"
+    if folded and is_dense(conv, shape):
+        return [dense_block(conv, choice.pe, choice.simd, choice.memory, stages)]
+    blocks = [folded_block(conv, choice.pe, choice.simd, choice.memory, stages) if folded
+              else engine_block(conv, stages)]
+    if needs_window(conv):
+        blocks.insert(0, window_block(shape, conv.kernel, conv.stride, conv.padding))
+    return blocks
+
+
+def layer_blocks(desc: Description, stages: int = 1,
+                 choices: dict | None = None) -> list[tuple[str, list[Block]]]:
+    """(layer name, its blocks) for the encoder and every layer, in stream order, each layer
+    built as `choices` (layer name -> hw.folded_layer.LayerChoice, a folding plan's) says;
+    any other layer is unrolled."""
     choices = choices or {}
     out = [("encoder", [encoder_block(desc)])]
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if isinstance(layer, MaxPool):
-            out.append((layer.name, [window_block(shape, layer.kernel, layer.stride, (0, 0)),
-                                     reduce_block(shape[2], layer.kernel[0] * layer.kernel[1])]))
-            continue
-        c = choices.get(layer.name)
-        if c is not None and c.engine == "folded" and is_dense(layer, shape):
-            out.append((layer.name, [dense_block(layer, c.pe, c.simd, c.memory, stages)]))
-            continue
-        blocks = [folded_block(layer, c.pe, c.simd, c.memory, stages)
-                  if c is not None and c.engine == "folded" else engine_block(layer, stages)]
-        if needs_window(layer):
-            blocks.insert(0, window_block(shape, layer.kernel, layer.stride, layer.padding))
-        out.append((layer.name, blocks))
+            out.append((layer.name, pool_blocks(layer, shape)))
+        else:
+            out.append((layer.name, conv_blocks(layer, shape, stages, choices.get(layer.name))))
     return out
 
 
@@ -475,6 +488,22 @@ def memory_cost(family: str, memories: list[tuple[int, int]]) -> dict[str, float
             res["logic_mem_bits"] += depth * width
         elif m.kind == "distributed":
             res["lutram_bits"] += depth * width
+    return res
+
+
+def bank_cost(family: str, banks: list[tuple[int, int]]) -> dict:
+    """A block's banks of sums (asynchronous-read RAMs) on one family: LUT-RAM cells and
+    the multiplexer over their address ranges, or in soft logic registers and a read
+    multiplexer per bit (in the block's mux terms)."""
+    res = {"lutram": 0, "ff": 0, "muxes": []}
+    for depth, width in banks:
+        m = map_async(family, depth, width)
+        if m.kind == "logic":
+            res["ff"] += depth * width
+            res["muxes"].append((width, depth))
+        else:
+            res["lutram"] += m.lutram
+            res["muxes"].append((width, m.ways))
     return res
 
 

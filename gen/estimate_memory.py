@@ -74,6 +74,7 @@ class MemoryMapping:
     lutram: int        # LUT-RAM cells
     ff: int            # flip-flops when lowered to soft logic
     cost: float
+    ways: int = 1      # LUT-RAM: address ranges of cells read through a soft multiplexer
 
 
 def _config_cost(ram: RamDef, abits: int, width: int, depth: int, bits: int) -> tuple[float, int]:
@@ -98,6 +99,23 @@ def map_memory(family: str, depth: int, width: int) -> MemoryMapping:
                 best = MemoryMapping(ram.kind, ram.cell,
                                      repl * ram.units if ram.kind == "block" else 0,
                                      repl if ram.kind == "distributed" else 0, 0, cost)
+    return best
+
+
+def map_async(family: str, depth: int, width: int) -> MemoryMapping:
+    """Where yosys maps a depth x width RAM with an asynchronous read port (a streamed dense
+    engine's bank of sums): LUT-RAM, whose read is asynchronous anyway (no emulation), or
+    soft logic (iCE40 has no LUT-RAM; block RAM reads only synchronously)."""
+    best = MemoryMapping("logic", None, 0, 0, depth * width, float(depth * width))
+    for ram in LIBRARIES.get(family, ()):
+        if ram.kind != "distributed":
+            continue
+        for abits, w in ram.geoms:
+            cost, repl = _config_cost(ram, abits, w, depth, width)
+            cost -= ram.emu * FACTOR_EMU
+            if cost < best.cost:
+                best = MemoryMapping(ram.kind, ram.cell, 0, repl, 0, cost,
+                                     math.ceil(depth / (1 << abits)))
     return best
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.dense import dense_depth
 from hw.window_plan import WindowPlan, plan_window
 from models.description import Conv, Description
 
@@ -63,8 +64,7 @@ def stages_of(desc: Description, steps: dict[str, int | tuple[int, ...]],
     out = []
     for layer, (h, w, _) in zip(desc.layers, desc.layer_inputs()):
         if isinstance(layer, Conv) and isinstance(steps.get(layer.name), tuple):
-            # hw.dense.StreamingDense: pixel register, popcount stages, accumulator, output
-            lat = stages + 2 + (2 if layer.scores is not None else 1)
+            lat = dense_depth(stages, layer.scores is not None)
             out.append(Stage(layer.name, h, w, None, 1, lat,
                              pixel_steps=tuple(steps[layer.name])))
         elif isinstance(layer, Conv):

@@ -2,7 +2,8 @@
 
 Given a target in cycles per frame (or frames per second at a clock) and optionally a
 device, every convolution layer gets the engine with the least estimated cost (gen/
-plan_cost.py) whose cycles per frame, steps x output pixels, stay within the target:
+plan_cost.py: the estimator's blocks and coefficients, so a plan's numbers are `bnngen
+estimate --plan`'s) whose cycles per frame, steps x output pixels, stay within the target:
 unrolled (one window per clock), or folded on `pe` lanes of `simd` bits with its weights in
 BRAM or LUT-RAM (a dense layer folded is the streaming engine of hw/dense.py, which needs no
 window of the map: its cycles per frame are the sum of its cycles per pixel). Layers do
@@ -25,7 +26,7 @@ from models.description import Conv, Description
 from models.errors import UserError
 
 from .flow_model import analyse
-from .plan_cost import Cost, check_family, option_cost, shared_costs
+from .plan_cost import LUTS_PER_LUTRAM, Cost, check_family, option_cost, shared_costs
 
 PLAN_FORMAT = "bnngen-plan"
 PLAN_VERSION = 1
@@ -35,21 +36,30 @@ SIMD_TRIES = 4       # feasible simd widths costed per pe
 
 @dataclass(frozen=True)
 class Device:
+    """A part's budget: LUTs (LUT4s; Xilinx LUT6s), flip-flops, block RAMs in the units the
+    reports count (iCE40 SB_RAM40_4K, ECP5 DP16KD, Xilinx RAMB18: a RAMB36 is two)."""
+
     name: str
     family: str
     lut: int
     bram: int
+    ff: int = 0
 
 
 DEVICES = {d.name: d for d in (
-    Device("ice40-up5k", "ice40", 5280, 30),
-    Device("ice40-hx8k", "ice40", 7680, 32),
-    Device("ecp5-25f", "ecp5", 24288, 56),
-    Device("ecp5-85f", "ecp5", 83640, 208),
+    Device("ice40-up5k", "ice40", 5280, 30, 5280),
+    Device("ice40-hx8k", "ice40", 7680, 32, 7680),
+    Device("ecp5-25f", "ecp5", 24288, 56, 24288),
+    Device("ecp5-85f", "ecp5", 83640, 208, 83640),
+    # Zynq-7000: Pynq-Z1/Z2 (xc7z020, 140 RAMB36) and ZC706 (xc7z045, 545 RAMB36)
+    Device("xc7z020", "xilinx", 53200, 280, 106400),
+    Device("xc7z045", "xilinx", 218600, 1090, 437200),
 )}
 ALIASES = {"up5k": "ice40-up5k", "hx8k": "ice40-hx8k", "25f": "ecp5-25f", "85f": "ecp5-85f",
            "lfe5u-25f": "ecp5-25f", "lfe5u-85f": "ecp5-85f", "ice40up5k": "ice40-up5k",
-           "ice40hx8k": "ice40-hx8k", "ecp5-85": "ecp5-85f", "ecp5-25": "ecp5-25f"}
+           "ice40hx8k": "ice40-hx8k", "ecp5-85": "ecp5-85f", "ecp5-25": "ecp5-25f",
+           "z7020": "xc7z020", "z7045": "xc7z045", "pynq-z1": "xc7z020", "pynq-z2": "xc7z020",
+           "zc706": "xc7z045"}
 # Without a device, a BRAM weighs as many LUTs as on a mid-size part of the family.
 BRAM_WEIGHT = {"ice40": 240.0, "ecp5": 400.0, "gowin": 300.0, "xilinx": 300.0}
 
@@ -89,6 +99,7 @@ class LayerPlan:
     lut: int = 0
     ff: int = 0
     bram: int = 0
+    lutram: int = 0
 
     def choice(self) -> LayerChoice:
         return LayerChoice(engine="folded" if self.engine == "folded" else "unrolled",
@@ -109,11 +120,16 @@ class Plan:
     budget: dict | None = None
     clock_mhz: float | None = None
     stages: int = 1
-    fixed: dict = field(default_factory=dict)   # encoder, windows, pools: what every plan pays
+    fixed: dict = field(default_factory=dict)   # encoder and pools: what every plan pays
+
+    @property
+    def lut_equivalent(self) -> int:
+        """LUTs with those the LUT-RAMs occupy: what the device's LUT budget pays."""
+        return self.total["lut"] + LUTS_PER_LUTRAM * self.total.get("lutram", 0)
 
     @property
     def fits(self) -> bool:
-        return self.budget is None or (self.total["lut"] <= self.budget["lut"]
+        return self.budget is None or (self.lut_equivalent <= self.budget["lut"]
                                        and self.total["bram"] <= self.budget["bram"])
 
     @property
@@ -281,8 +297,8 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
 
 def weigh(cost: Cost, family: str, device: Device | None) -> float:
     if device is None:
-        return cost.lut + BRAM_WEIGHT[family] * cost.bram
-    return cost.lut / device.lut + cost.bram / device.bram
+        return cost.lut_equivalent + BRAM_WEIGHT[family] * cost.bram
+    return cost.lut_equivalent / device.lut + cost.bram / device.bram
 
 
 def plan_network(desc: Description, cycles: int, *, family: str | None = None,
@@ -316,24 +332,23 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
             break
         budget = int(budget * cycles / flow.ii) - 1
     layers = []
-    total = fixed["encoder"]
     for layer, opt in zip(desc.layers, chosen):
-        base = fixed[layer.name]
         depth = flow.backlog.get(layer.name, 0)
         depth = depth + 1 if depth >= 2 else 0
         if opt is None:
-            c = base
             layers.append(LayerPlan(layer.name, "pool", "fixed", fifo_depth=depth,
-                                    **c.rounded()))
+                                    **fixed[layer.name].rounded()))
         else:
-            c = base + opt.cost
             pixels = layer.out_shape[0] * layer.out_shape[1]
             layers.append(LayerPlan(layer.name, "conv", opt.engine, opt.pe, opt.simd,
                                     opt.steps, opt.memory, opt.steps * pixels, depth,
-                                    **c.rounded()))
-        total = total + c
+                                    **opt.cost.rounded()))
+    # Totals as `bnngen estimate` makes them: the sum of the rounded rows.
+    rows = [fixed["encoder"].rounded()] + [
+        {k: getattr(lp, k) for k in ("lut", "ff", "bram", "lutram")} for lp in layers]
+    total = {k: sum(r[k] for r in rows) for k in ("lut", "ff", "bram", "lutram")}
     return Plan(model=desc.name, target_cycles=cycles, family=family, layers=tuple(layers),
-                ii=flow.ii, latency=flow.latency, total=total.rounded(),
+                ii=flow.ii, latency=flow.latency, total=total,
                 device=dev.name if dev else None,
                 budget={"lut": dev.lut, "bram": dev.bram} if dev else None,
                 clock_mhz=clock_mhz, stages=stages,
@@ -343,22 +358,23 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
 def plan_table(plan: Plan) -> str:
     """The plan as a Markdown table plus a summary line."""
     rows = ["| layer | engine | PE | SIMD | cycles/px | cycles/frame | memory | FIFO | LUT | "
-            "FF | BRAM |", "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+            "FF | BRAM | LUT-RAM |", "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for lp in plan.layers:
         fold = lp.engine == "folded"
         rows.append(f"| {lp.name} | {lp.engine} | {lp.pe if fold else ''} | "
                     f"{lp.simd if fold else ''} | {lp.steps if lp.kind == 'conv' else ''} | "
                     f"{lp.cycles if lp.kind == 'conv' else ''} | {lp.memory} | "
-                    f"{lp.fifo_depth} | {lp.lut} | {lp.ff} | {lp.bram} |")
+                    f"{lp.fifo_depth} | {lp.lut} | {lp.ff} | {lp.bram} | {lp.lutram} |")
     t = plan.total
     rows.append(f"| **total** (encoder incl.) | | | | | | | | {t['lut']} | {t['ff']} | "
-                f"{t['bram']} |")
+                f"{t['bram']} | {t.get('lutram', 0)} |")
     summary = (f"target {plan.target_cycles} cycles/frame; predicted II {plan.ii} cycles/frame, "
                f"latency {plan.latency} cycles")
     if plan.clock_mhz:
         summary += f"; {plan.fps:.1f} frames/s at {plan.clock_mhz:g} MHz"
     if plan.budget:
-        summary += (f"; {plan.device}: {t['lut']}/{plan.budget['lut']} LUT, "
+        summary += (f"; {plan.device}: {plan.lut_equivalent}/{plan.budget['lut']} LUT "
+                    f"(LUT-RAM included), "
                     f"{t['bram']}/{plan.budget['bram']} BRAM "
                     f"({'fits' if plan.fits else 'DOES NOT FIT'})")
     return "\n".join(rows) + "\n\n" + summary + "\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 from models import description as fmt
 
 from .plan import DEVICES, STYLES, plan_network, plan_table, target_cycles
-from .plan_cost import FAMILIES
+from .resources import FPGA_FAMILIES as FAMILIES
 
 
 def add_target_options(p, target: bool = True) -> None:

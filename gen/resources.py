@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+# The families bnngen synthesizes and estimates: FPGAs, and a generic gate library (asic).
+FPGA_FAMILIES = ("ice40", "ecp5", "xilinx", "gowin")
+FAMILIES = FPGA_FAMILIES + ("asic",)
 CLASSES = ("lut", "ff", "carry", "bram", "lutram", "dsp", "mux", "other")
 
 # Ordered (pattern, class, weight) rules per family: the first full match wins.

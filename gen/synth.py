@@ -23,7 +23,8 @@ from pathlib import Path
 
 from models.errors import UserError
 
-FAMILIES = ("ice40", "ecp5", "xilinx", "gowin", "asic")
+from .resources import FAMILIES
+
 
 # One synthesis command per family. The hierarchy is kept (-noflatten), so one run gives
 # every module's own cells: a layer's numbers are its module's subtree, the top's are the

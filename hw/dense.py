@@ -4,8 +4,7 @@ the pixels arrive, with no window of the map.
 A dense layer's sum s_o is a sum over the map's pixels of each pixel's XNOR/AND popcount
 against that position's weights. A folded `FoldedEngine` behind a window generator would
 first gather the whole map (H*W*C bits of registers, twice) and then multiplex chunks out of
-it; here a pixel register of C bits is all the input storage, and per output channel an
-accumulator carries the partial sum from pixel to pixel.
+it; here a pixel register of C bits is all the input storage.
 
 Schedule (computed at elaboration time, like `folded_schedule.py`): pixel p takes
 `pixel_steps[p]` cycles; each cycle each of `pe` lanes reads one `simd`-bit chunk of the
@@ -17,10 +16,14 @@ words; a pixel where no lane has work still takes one (idle) cycle.
 
 Pipeline, one enable (`adv`: the output register is free or being read) as in
 `FoldedEngine`: pixel register -> weight word (read one step ahead from a ROM of
-sum(pixel_steps) words) -> chunk mux, XNOR/AND, popcount (`stages` registers) ->
-accumulator bank (per lane, one register per channel; a channel's first op of the frame
-restarts it) -> after the frame's last step, thresholds (or scores and argmax) of every
-accumulator into the output register. An idle op reads the zero chunk and adds 0.
+sum(pixel_steps) words) -> chunk mux, XNOR/AND, popcount (`stages` registers) -> per lane
+one adder and its sum: one register when the lane takes its channels one after the other
+(a single-pixel map: FINN's one accumulator per PE), or a LUT-RAM bank of one sum per
+channel when the channels interleave over the pixels (a channel's first op of the frame
+restarts its sum) -> on a channel's last op, its threshold compare (one comparator per
+lane, the thresholds read in turn as in `FoldedEngine`) or its sum shifts into a lane
+register -> in the cycle of the frame's last step, the output register (or the scores and
+argmax). An idle op reads the zero chunk and adds 0.
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib.memory import Memory
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.description import Conv
 
 from .engine import result_layout
-from .folded import (MEMORY_STYLES, _delay, lane_sum, pick_style, scores_output,
-                     signed_width, stepped_memory, sum_bounds)
+from .folded import (MEMORY_STYLES, _delay, engine_output, lane_results, lane_sum,
+                     pick_style, signed_width, stepped_memory, sum_bounds)
 from .folded_schedule import assign_lanes
 from .popcount import pipeline_valid
 from .timing import Timing, payload_width
@@ -64,6 +68,7 @@ class DenseOp:
     channel: int      # output channel, -1 for an idle step
     chunk: int        # global chunk id (group * chunks_per_group + c), or the zero chunk
     first: bool       # the channel's first op of the frame: its accumulator restarts
+    last: bool        # the channel's last op of the frame: its result is ready
     slot: int         # the channel's accumulator in the lane's bank
 
 
@@ -75,6 +80,8 @@ class DenseSchedule:
     groups: int
     chunks_per_group: int
     lanes: tuple[tuple[int, ...], ...]   # per lane with work: its channels (slot order)
+    finish: tuple[tuple[int, ...], ...]  # per lane: its channels in the order they finish
+    banked: tuple[bool, ...]             # per lane: channels interleave (a bank of sums)
     pixel_steps: tuple[int, ...]         # cycles per pixel, raster order
     ops: tuple[tuple[DenseOp, ...], ...]  # per lane: sum(pixel_steps) ops
     pixel_of: tuple[int, ...]            # per step: its pixel
@@ -144,8 +151,8 @@ def check_dense(conv: Conv, pe: int, simd: int) -> None:
 
 def _lane_ops(live: np.ndarray, lanes: list[list[int]], og: int,
               pixel_steps: tuple[int, ...]) -> list[dict[str, np.ndarray]]:
-    """Per lane, per step: channel (-1 idle), pixel, chunk id, first flag and slot, as
-    arrays (dense_shape sizes from them; dense_schedule makes its ops of them)."""
+    """Per lane, per step: channel (-1 idle), pixel, chunk id, first and last flags and slot,
+    as arrays (dense_shape sizes from them; dense_schedule makes its ops of them)."""
     o_n, pixels, n = live.shape
     zero = -(-o_n // og) * n
     ids = [[np.flatnonzero(live[o, p]) for p in range(pixels)] for o in range(o_n)]
@@ -171,8 +178,32 @@ def _lane_ops(live: np.ndarray, lanes: list[list[int]], og: int,
             cols["first"] += [False] * idle
             cols["slot"] += [0] * idle
             cols["pixel"] += [p] * pixel_steps[p]
-        out.append({k: np.asarray(v, dtype=np.int64) for k, v in cols.items()})
+        op = {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+        last = np.zeros(len(op["channel"]), dtype=np.int64)
+        for o in lane:
+            at = np.flatnonzero(op["channel"] == o)
+            if len(at):
+                last[at[-1]] = 1
+        op["last"] = last
+        out.append(op)
     return out
+
+
+def _finish_order(op: dict[str, np.ndarray]) -> tuple[int, ...]:
+    """A lane's channels in the order their last ops come."""
+    return tuple(int(c) for c in op["channel"][op["last"] == 1])
+
+
+def _banked(op: dict[str, np.ndarray]) -> bool:
+    """The lane's channels interleave (several pixels each visit several channels): each
+    needs its own sum, kept in a bank; else one accumulator serves them in turn."""
+    busy = op["channel"][op["channel"] >= 0]
+    runs = 1 + int((busy[1:] != busy[:-1]).sum()) if len(busy) else 0
+    return runs > len(set(busy.tolist()))
+
+
+def _slot_bits(lane, banked: bool) -> int:
+    return (len(lane) - 1).bit_length() if banked else 0
 
 
 def _varying_bits(values: np.ndarray, width: int) -> int:
@@ -189,6 +220,7 @@ class DenseShape:
 
     steps: int
     lanes: tuple[tuple[int, ...], ...]
+    banked: tuple[bool, ...]
     mux_columns: int
     needs_mask: bool
     word_width: int
@@ -205,11 +237,12 @@ def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
     lanes = _lanes(live, pe)
     pixel_steps = dense_pixel_steps(conv, pe, simd)
     ops = _lane_ops(live, lanes, conv.out_channels_per_group, pixel_steps)
+    banked = [_banked(op) for op in ops]
     columns = {tuple(op["chunk"].tolist()): op["chunk"] for op in ops}
     mask = _needs_mask(conv, live, simd)
     id_width = max(1, (conv.groups * n).bit_length())
     width = 1 + len(columns) * id_width + sum(
-        simd * (2 if mask else 1) + 1 + (len(lane) - 1).bit_length() for lane in lanes)
+        simd * (2 if mask else 1) + 2 + _slot_bits(lane, b) for lane, b in zip(lanes, banked))
     # The ROM's varying bits, field by field as DenseWord lays them out.
     varying = int(any(s > 1 for s in pixel_steps))
     varying += sum(_varying_bits(col, id_width) for col in columns.values())
@@ -222,17 +255,17 @@ def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
         if g is not conv.weights:
             a[:o_n, :, cg:] = 0
         padded.append(a)
-    for lane, op in zip(lanes, ops):
+    for lane, op, b in zip(lanes, ops, banked):
         o = np.where(op["channel"] < 0, o_n, op["channel"])   # row o_n: the idle fill
         r = (op["chunk"] % n)[:, None] * simd + np.arange(simd)
         for a in padded:
             bits = a[o[:, None], op["pixel"][:, None], r]
             varying += int((bits != bits[:1]).any(axis=0).sum())
-        varying += _varying_bits(op["first"], 1)
-        varying += _varying_bits(op["slot"], (len(lane) - 1).bit_length())
+        varying += _varying_bits(op["first"], 1) + _varying_bits(op["last"], 1)
+        varying += _varying_bits(op["slot"], _slot_bits(lane, b))
     return DenseShape(steps=sum(pixel_steps), lanes=tuple(map(tuple, lanes)),
-                      mux_columns=len(columns), needs_mask=mask, word_width=width,
-                      rom_width=varying)
+                      banked=tuple(banked), mux_columns=len(columns), needs_mask=mask,
+                      word_width=width, rom_width=varying)
 
 
 def dense_schedule(conv: Conv, pe: int, simd: int) -> DenseSchedule:
@@ -244,21 +277,25 @@ def dense_schedule(conv: Conv, pe: int, simd: int) -> DenseSchedule:
     o_n, pixels, n = live.shape
     lanes = _lanes(live, pe)
     pixel_steps = dense_pixel_steps(conv, pe, simd)
-    ops = [tuple(DenseOp(int(c), int(k), bool(f), int(s))
-                 for c, k, f, s in zip(op["channel"], op["chunk"], op["first"], op["slot"]))
-           for op in _lane_ops(live, lanes, og, pixel_steps)]
+    arrays = _lane_ops(live, lanes, og, pixel_steps)
+    ops = [tuple(DenseOp(int(c), int(k), bool(f), bool(e), int(s))
+                 for c, k, f, e, s in zip(op["channel"], op["chunk"], op["first"], op["last"],
+                                          op["slot"]))
+           for op in arrays]
     pixel_of = [p for p in range(pixels) for _ in range(pixel_steps[p])]
     constant = tuple(o for o in range(o_n) if not live[o].any())
     return DenseSchedule(pe=pe, simd=simd, group_bits=conv.in_channels_per_group,
                          groups=conv.groups, chunks_per_group=n,
-                         lanes=tuple(tuple(x) for x in lanes), pixel_steps=pixel_steps,
-                         ops=tuple(ops), pixel_of=tuple(pixel_of),
+                         lanes=tuple(tuple(x) for x in lanes),
+                         finish=tuple(_finish_order(op) for op in arrays),
+                         banked=tuple(_banked(op) for op in arrays),
+                         pixel_steps=pixel_steps, ops=tuple(ops), pixel_of=tuple(pixel_of),
                          constant=constant, needs_mask=_needs_mask(conv, live, simd))
 
 
 class DenseWord:
     """Bit layout of one step's memory word: the pixel-end flag, mux-group chunk ids, then
-    per lane weights, mask (optional), first and slot."""
+    per lane weights, mask (optional), first, last and (a banked lane) slot."""
 
     def __init__(self, sched: DenseSchedule):
         self.sched = sched
@@ -283,7 +320,8 @@ class DenseWord:
             if sched.needs_mask:
                 add(("m", lane), sched.simd)
             add(("first", lane), 1)
-            add(("slot", lane), max(0, (len(channels) - 1).bit_length()))
+            add(("last", lane), 1)
+            add(("slot", lane), _slot_bits(channels, sched.banked[lane]))
         self.width = at
 
     def get(self, word, key):
@@ -296,8 +334,8 @@ class DenseWord:
         cg, n, simd = s.group_bits, s.chunks_per_group, s.simd
         weights = conv.weights.reshape(conv.out_channels, -1, cg)
         kept = conv.kept.reshape(conv.out_channels, -1, cg)
-        # Chunk positions past the group's bits and idle steps read a constant 0; a weight
-        # of 1 there makes XNOR (bipolar) and AND (sparse) both give 0.
+        # Chunk positions past the group's bits and idle steps read a constant 0; a weight of 1
+        # there makes XNOR (bipolar) and AND (sparse) both give 0.
         fill = 1 if conv.domain == "bipolar" else 0
         ends = s.pixel_ends()
         words = []
@@ -320,9 +358,18 @@ class DenseWord:
                 if s.needs_mask:
                     word |= mv << self.fields[("m", lane)][0]
                 word |= int(op.first) << self.fields[("first", lane)][0]
-                word |= op.slot << self.fields[("slot", lane)][0]
+                word |= int(op.last) << self.fields[("last", lane)][0]
+                if self.fields[("slot", lane)][1]:
+                    word |= op.slot << self.fields[("slot", lane)][0]
             words.append(word)
         return words
+
+
+def dense_depth(stages: int, scores: bool) -> int:
+    """Register stages of a streamed dense engine from the pixel register to the output
+    (the output included): the pixel register, the popcount's stages, the output register
+    (a scores layer: the score registers, then the argmax's)."""
+    return 1 + stages + (2 if scores else 1)
 
 
 class StreamingDense(wiring.Component):
@@ -371,12 +418,11 @@ class StreamingDense(wiring.Component):
 
     @property
     def depth(self) -> int:
-        """Register stages from the pixel register to the output (the output included)."""
-        return 2 + self.stages + (2 if self.conv.scores is not None else 1)
+        return dense_depth(self.stages, self.conv.scores is not None)
 
     def timing(self, items: int = 1) -> Timing:
         """Latency counts from the frame's last pixel transfer with the engine idle: that
-        pixel's steps, the popcount stages, the accumulator, the output registers."""
+        pixel's steps, the popcount stages, the output registers."""
         s = self.schedule
         return Timing(latency=s.pixel_steps[-1] + self.depth - 1, ii=self.steps,
                       in_width=self.in_channels, out_width=payload_width(self.o),
@@ -414,7 +460,7 @@ class StreamingDense(wiring.Component):
         with m.Elif(fire & pixel_end):
             m.d.sync += full.eq(0)
 
-        # ---- per lane: chunk, XNOR/AND, popcount, accumulator bank
+        # ---- per lane: chunk, XNOR/AND, popcount, accumulator, result in turn
         # Multiplexers as shifts of one value (continuous assignments): an `always @*` case
         # over registers that keep their reset value stays X on Icarus (see hw/window.py).
         table = Cat(*self._chunk_values(pixel))
@@ -426,42 +472,37 @@ class StreamingDense(wiring.Component):
         v_d = pipeline_valid(m, fire, self.stages, adv)
         final_d = _delay(m, fire & last_step, self.stages, adv, "final")
         acc_width = signed_width(*sum_bounds(conv))
-        sums = {}
+        results = []
         for lane, channels in enumerate(s.lanes):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
                                mask, self.stages, adv, lane)
-            first_d = _delay(m, ww.get(word, ("first", lane)), self.stages, adv,
-                             f"first{lane}")
-            slot_d = (_delay(m, ww.get(word, ("slot", lane)), self.stages, adv, f"slot{lane}")
-                      if len(channels) > 1 else None)
-            bank = [Signal(signed(acc_width), name=f"acc{lane}_{o}") for o in channels]
-            current = (Cat(*bank).word_select(slot_d, acc_width).as_signed() if len(bank) > 1
-                       else bank[0])
+            first_d, last_d = (
+                _delay(m, ww.get(word, (key, lane)), self.stages, adv, f"{key}{lane}")
+                for key in ("first", "last"))
             total = Signal(signed(acc_width), name=f"total{lane}")
+            write = adv & v_d
+            if s.banked[lane]:
+                # Sums of interleaved channels in a LUT-RAM (asynchronous read, written back
+                # in the same cycle): one adder per lane, no multiplexer of registers.
+                slot_d = _delay(m, ww.get(word, ("slot", lane)), self.stages, adv, f"slot{lane}")
+                bank = Memory(shape=signed(acc_width), depth=len(channels), init=[])
+                m.submodules[f"sums{lane}"] = bank
+                rd = bank.read_port(domain="comb")
+                wr = bank.write_port()
+                m.d.comb += [rd.addr.eq(slot_d), wr.addr.eq(slot_d), wr.data.eq(total),
+                             wr.en.eq(write)]
+                current = rd.data
+            else:
+                current = Signal(signed(acc_width), name=f"acc{lane}")
+                with m.If(write):
+                    m.d.sync += current.eq(total)
             m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)
-            for k, reg in enumerate(bank):
-                with m.If(adv & v_d & ((slot_d == k) if len(bank) > 1 else 1)):
-                    m.d.sync += reg.eq(total)
-            sums.update(zip(channels, bank))
+            results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
+                                        v_d & final_d, adv))
 
-        # ---- output: one cycle after the frame's last accumulation
+        # ---- output, in the cycle of the frame's last accumulation
         done = Signal()
-        with m.If(adv):
-            m.d.sync += done.eq(v_d & final_d)
-        if conv.scores is None:
-            out = Signal(conv.out_channels)
-            for o in range(conv.out_channels):
-                tau, flip = int(conv.activation.thresholds[o]), conv.activation.flip[o]
-                if o in sums:
-                    m.d.comb += out[o].eq(sums[o] <= tau if flip else sums[o] >= tau)
-                else:
-                    m.d.comb += out[o].eq(int(0 <= tau if flip else 0 >= tau))
-            with m.If(adv):
-                m.d.sync += self.o.valid.eq(done)
-            with m.If(adv & done):
-                m.d.sync += self.o.payload.eq(out)
-            return m
-        scores_output(m, conv, [sums.get(o, Const(0, 1)) for o in range(conv.out_channels)],
-                      done, adv, self.o)
+        m.d.comb += done.eq(v_d & final_d)
+        engine_output(m, conv, s.finish, results, s.constant, done, adv, self.o)
         return m

@@ -263,7 +263,7 @@ class FoldedEngine(wiring.Component):
         final_d = _delay(m, fire & last_step, self.stages, adv, "final")
         lo, hi = sum_bounds(self.conv)
         acc_width = signed_width(lo, hi)
-        lane_results = []
+        lane_out = []
         for lane in range(s.pe):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
@@ -275,70 +275,81 @@ class FoldedEngine(wiring.Component):
             m.d.comb += total.eq(Mux(first_d, 0, acc) + contrib)
             with m.If(adv & v_d):
                 m.d.sync += acc.eq(total)
-            lane_results.append(self._lane_result(m, lane, total, v_d & lastc_d,
-                                                  v_d & final_d, adv))
+            lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
+                                         v_d & final_d, adv))
 
         # ---- output
         done = Signal()
         m.d.comb += done.eq(v_d & final_d)
-        if conv.scores is None:
-            pixel = Signal(conv.out_channels)
-            for o in s.constant:
-                m.d.comb += pixel[o].eq(int(_activate(conv, o, 0)))
-            for lane, channels in enumerate(s.lanes):
-                for k, o in enumerate(channels):
-                    m.d.comb += pixel[o].eq(lane_results[lane][k])
-            with m.If(adv):
-                m.d.sync += self.o.valid.eq(done)
-            with m.If(adv & done):
-                m.d.sync += self.o.payload.eq(pixel)
-            return m
-        sums = [Const(0, 1)] * conv.out_channels
-        for lane, channels in enumerate(s.lanes):
-            for k, o in enumerate(channels):
-                sums[o] = lane_results[lane][k]
-        scores_output(m, conv, sums, done, adv, self.o)
+        engine_output(m, conv, s.lanes, lane_out, s.constant, done, adv, self.o)
         return m
 
-    def _lane_result(self, m: Module, lane: int, total, last, final, adv) -> list:
-        """The lane's per-channel results (bits, or sums for a scores layer) as they stand
-        in the cycle of the window's final step, in the lane's channel order."""
-        conv, s = self.conv, self.schedule
-        channels = s.lanes[lane]
-        n = len(channels)
-        if n == 0:
-            return []
-        if conv.scores is None:
-            lo, hi = sum_bounds(self.conv)
-            ths = [int(conv.activation.thresholds[o]) for o in channels]
-            tw = signed_width(min(lo, *ths), max(hi, *ths))
-            init = [(th & ((1 << tw) - 1)) | (int(conv.activation.flip[o]) << tw)
-                    for th, o in zip(ths, channels)]
-            tmem = Memory(shape=tw + 1, depth=n, init=init)
-            m.submodules[f"thresholds{lane}"] = tmem
-            ordinal = Signal(range(n + 1), name=f"ord{lane}")
-            rp = tmem.read_port(domain="comb")
-            m.d.comb += rp.addr.eq(ordinal)
-            tau = rp.data[:tw].as_signed()
-            flip = rp.data[tw]
-            result = Signal(name=f"bit{lane}")
-            m.d.comb += result.eq(Mux(flip, total <= tau, total >= tau))
-            with m.If(adv & final):
-                m.d.sync += ordinal.eq(0)
-            with m.Elif(adv & last):
-                m.d.sync += ordinal.eq(ordinal + 1)
-            width = 1
-        else:
-            result, width = total, len(total)
-        reg = Signal(n * width, name=f"results{lane}")
-        now = Signal(n * width, name=f"results{lane}_now")
-        shifted = Cat(reg[width:], result) if n > 1 else result
-        m.d.comb += now.eq(Mux(last, shifted, reg))
-        with m.If(adv & last):
-            m.d.sync += reg.eq(shifted)
-        if conv.scores is None:
-            return [now[k] for k in range(n)]
-        return [now[k * width:(k + 1) * width].as_signed() for k in range(n)]
+
+def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
+                 adv) -> list:
+    """A lane's per-channel results (bits, or sums for a scores layer) as they stand in the
+    cycle of the final step, in `channels` order: the order in which the lane finishes its
+    channels (`last`: the current op is a channel's last). A threshold layer compares
+    `total` with the finishing channel's threshold, read from a small per-lane memory by a
+    count of finished channels, so one comparator serves the lane; the results shift into
+    a lane register."""
+    n = len(channels)
+    if n == 0:
+        return []
+    if conv.scores is None:
+        lo, hi = sum_bounds(conv)
+        ths = [int(conv.activation.thresholds[o]) for o in channels]
+        tw = signed_width(min(lo, *ths), max(hi, *ths))
+        init = [(th & ((1 << tw) - 1)) | (int(conv.activation.flip[o]) << tw)
+                for th, o in zip(ths, channels)]
+        tmem = Memory(shape=tw + 1, depth=n, init=init)
+        m.submodules[f"thresholds{lane}"] = tmem
+        ordinal = Signal(range(n + 1), name=f"ord{lane}")
+        rp = tmem.read_port(domain="comb")
+        m.d.comb += rp.addr.eq(ordinal)
+        tau = rp.data[:tw].as_signed()
+        flip = rp.data[tw]
+        result = Signal(name=f"bit{lane}")
+        m.d.comb += result.eq(Mux(flip, total <= tau, total >= tau))
+        with m.If(adv & final):
+            m.d.sync += ordinal.eq(0)
+        with m.Elif(adv & last):
+            m.d.sync += ordinal.eq(ordinal + 1)
+        width = 1
+    else:
+        result, width = total, len(total)
+    reg = Signal(n * width, name=f"results{lane}")
+    now = Signal(n * width, name=f"results{lane}_now")
+    shifted = Cat(reg[width:], result) if n > 1 else result
+    m.d.comb += now.eq(Mux(last, shifted, reg))
+    with m.If(adv & last):
+        m.d.sync += reg.eq(shifted)
+    if conv.scores is None:
+        return [now[k] for k in range(n)]
+    return [now[k * width:(k + 1) * width].as_signed() for k in range(n)]
+
+
+def engine_output(m: Module, conv: Conv, lanes, results, constant, done, adv, o) -> None:
+    """The output register of a folded or streamed engine, loaded when `done`: per lane its
+    results in its channels' order, and the constant channels (no live weight) as a sum of
+    0 gives them; a pixel of thresholded bits, or the scores and argmax."""
+    if conv.scores is None:
+        pixel = Signal(conv.out_channels)
+        for c in constant:
+            m.d.comb += pixel[c].eq(int(_activate(conv, c, 0)))
+        for channels, res in zip(lanes, results):
+            for k, c in enumerate(channels):
+                m.d.comb += pixel[c].eq(res[k])
+        with m.If(adv):
+            m.d.sync += o.valid.eq(done)
+        with m.If(adv & done):
+            m.d.sync += o.payload.eq(pixel)
+        return
+    sums = [Const(0, 1)] * conv.out_channels
+    for channels, res in zip(lanes, results):
+        for k, c in enumerate(channels):
+            sums[c] = res[k]
+    scores_output(m, conv, sums, done, adv, o)
 
 
 def _delay(m: Module, value, stages: int, en, name: str):

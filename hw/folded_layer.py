@@ -106,21 +106,7 @@ class PlannedNetwork(Network):
         unknown = set(choices) - {layer.name for layer in desc.layers}
         if unknown:
             raise ValueError(f"the plan names layers the model lacks: {sorted(unknown)}")
-        super().__init__(desc, stages, runtime_thresholds)
-        # The unrolled blocks made by Network.__init__ are replaced before elaboration.
-        for block in self.layers:
-            _silence(block)
         self.choices = dict(choices)
-        self.layers = [planned_block(layer, shape, choices.get(layer.name), stages)
-                       for layer, shape in zip(desc.layers, desc.layer_inputs())]
-        self.blocks = [("encoder", self.encoder)] + [
-            (layer.name, block) for layer, block in zip(desc.layers, self.layers)]
-
-
-def _silence(elaboratable) -> None:
-    """Mark a block that is built but replaced as used (no UnusedElaboratable warning)."""
-    elaboratable._MustUse__silence = True
-    for attr in ("engine", "window", "reduce"):
-        sub = getattr(elaboratable, attr, None)
-        if sub is not None:
-            sub._MustUse__silence = True
+        super().__init__(desc, stages, runtime_thresholds, layers=[
+            planned_block(layer, shape, choices.get(layer.name), stages)
+            for layer, shape in zip(desc.layers, desc.layer_inputs())])

@@ -113,6 +113,8 @@ class Network(wiring.Component):
     desc : the model description.
     stages : register stages inside every popcount tree.
     runtime_thresholds : thermometer thresholds in registers behind a `cfg` port.
+    layers : the layer blocks, when built otherwise (a folding plan's:
+        hw.folded_layer.PlannedNetwork); default: every layer unrolled.
 
     Attributes
     ----------
@@ -120,13 +122,15 @@ class Network(wiring.Component):
     blocks : (name, component) of the encoder and every layer, in stream order.
     """
 
-    def __init__(self, desc: Description, stages: int = 1, runtime_thresholds: bool = False):
+    def __init__(self, desc: Description, stages: int = 1, runtime_thresholds: bool = False,
+                 layers: list | None = None):
         self.desc = desc
         inp = desc.input
         self.encoder = Encoder(inp.channels, inp.bits, desc.encoder, runtime=runtime_thresholds,
                                pixels=inp.height * inp.width)
-        self.layers = [layer_block(layer, shape, stages)
-                       for layer, shape in zip(desc.layers, desc.layer_inputs())]
+        self.layers = layers if layers is not None else [
+            layer_block(layer, shape, stages)
+            for layer, shape in zip(desc.layers, desc.layer_inputs())]
         self.blocks = [("encoder", self.encoder)] + [
             (layer.name, block) for layer, block in zip(desc.layers, self.layers)]
         self.in_width, self.out_width, self.result_width = port_widths(desc)

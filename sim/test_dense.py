@@ -37,6 +37,14 @@ CONFIGS = [
                                 scores=True), 2, 3, 1),
     ("scores-wide", (2, 2, 8), layer(out_channels=10, groups=1, domain="bipolar",
                                      prune=0.0, scores=True), 10, 8, 1),
+    # one pixel: each lane's channels one after the other on one accumulator
+    ("one-pixel", (1, 1, 16), layer(out_channels=8, groups=1, domain="bipolar", prune=0.0),
+     2, 4, 1),
+    # scores from banked sums; channels that finish before the last pixel (simd 1 visits
+    # only the one-bits of a sparse p = 0 layer)
+    ("scores-banked", (2, 2, 6), layer(out_channels=5, groups=1, domain="bipolar",
+                                       prune=0.5, scores=True), 2, 3, 2),
+    ("sparse-order", (2, 2, 4), layer(out_channels=6, groups=1, domain="sparse"), 1, 1, 1),
 ]
 # The pruning measurement: a layer, and the same with half its (o, i) blocks pruned.
 II_LAYER = ((3, 3, 8), layer(out_channels=4, groups=1, domain="bipolar", prune=0.0), 2, 1, 1)
@@ -48,7 +56,7 @@ def unit_conv(cfg) -> Conv:
     conv = random_conv(np.random.default_rng(len(name) + 40), name, in_shape, **opts)
     if name == "sparse-pall" and conv.p == 0:
         conv = _with(conv, p=-1)
-    if name == "sparse-p0" and conv.p != 0:
+    if name in ("sparse-p0", "sparse-order") and conv.p != 0:
         conv = _with(conv, p=0)
     if name == "ii-pruned":
         conv = half_pruned(conv, 6)

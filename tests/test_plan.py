@@ -145,6 +145,29 @@ def test_target_and_devices():
     assert find_device("up5k").family == "ice40"
     with pytest.raises(UserError, match="unknown device"):
         find_device("xc7a35t")
+    assert find_device("pynq-z2").name == "xc7z020"
+    assert (find_device("zc706").family, find_device("zc706").bram) == ("xilinx", 1090)
+
+
+@pytest.mark.parametrize("family", ["ice40", "ecp5", "xilinx", "gowin"])
+def test_plan_numbers_are_the_estimate(tmp_path, capsys, family):
+    """One cost model: plan.json's per-layer and total LUT/FF/BRAM/LUT-RAM are what
+    `bnngen estimate --plan --json` prints for the plan's family."""
+    desc = random_description(6, height=8, width=8)
+    model = tmp_path / "m.json"
+    save(desc, model)
+    plan_file = tmp_path / "plan.json"
+    floor = analyse(desc, {}).ii
+    assert main(["plan", str(model), "--cycles", str(6 * floor), "--family", family,
+                 "-o", str(plan_file)]) == 0
+    capsys.readouterr()
+    assert main(["estimate", str(model), "--plan", str(plan_file), "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)["estimate"][family]
+    plan = json.loads(plan_file.read_text())
+    assert any(lp["engine"] == "folded" for lp in plan["layers"])
+    for lp in plan["layers"]:
+        assert {k: lp[k] for k in ("lut", "ff", "bram", "lutram")} == est["layers"][lp["name"]]
+    assert plan["total"] == est["total"]
 
 
 @pytest.mark.parametrize("seed", [0, 2, 4, 7, 11])
