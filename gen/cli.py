@@ -5,7 +5,10 @@ returns an exit code. A UserError becomes one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 
 from models.errors import UserError
 
@@ -24,16 +27,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _on_signal(signum, frame) -> None:
+    """SIGINT/SIGTERM: stop the child processes (yosys, nextpnr) at once, then unwind like
+    Ctrl-C so that every temporary folder is removed on the way out."""
+    from . import procs
+    procs.stop_all()
+    for sig in (signal.SIGINT, signal.SIGTERM):   # one is enough: let the cleanup finish
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _closed_stdout() -> int:
+    """stdout went away (`bnngen info FILE | head`): not an error of ours."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _on_signal)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except UserError as e:
-        print(f"bnngen: error: {e}", file=sys.stderr)
+        print(f"bnngen: error: {_printable(str(e))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _closed_stdout()
     except KeyboardInterrupt:
         print("bnngen: interrupted", file=sys.stderr)
         return 130
+
+
+def _printable(text: str) -> str:
+    """One line: control characters (a name's escape codes, newlines) as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 if __name__ == "__main__":
