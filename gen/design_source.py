@@ -150,7 +150,6 @@ def load_source(path: str | Path, plan_path: str | Path | None = None) -> Design
     desc = fmt.load(path)
     plan = None
     if plan_path is not None:
-        from .plan import check_plan, load_plan
-        plan = load_plan(plan_path)
-        check_plan(plan, desc)
+        from .plan import load_checked_plan
+        plan = load_checked_plan(plan_path, desc)
     return network_source(desc, origin=str(path), plan=plan)

@@ -577,6 +577,15 @@ def to_dict(desc: Description) -> dict:
             "encoder": enc, "layers": layers, "metadata": desc.metadata}
 
 
+def content_hash(desc: Description) -> str:
+    """SHA-256 of what the description means (everything but `name` and `metadata`): a plan
+    records it to recognise the model it was made for."""
+    import hashlib
+    d = to_dict(desc)
+    del d["name"], d["metadata"]
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
 def dumps(desc: Description) -> str:
     """Deterministic JSON: two-space indent, short lists on one line, one weight row a line."""
     return _format(to_dict(desc), 0) + "\n"
