@@ -59,13 +59,13 @@ def is_plan_file(path: Path) -> bool:
 
 def run_plan(args) -> int:
     cycles = target_cycles(args.cycles, args.fps, args.clock)
-    if args.output:
+    if args.output is not None:
         check_output_file(args.output, is_plan_file, force=args.force, inputs=[args.file])
     desc = fmt.load(args.file)
     plan = plan_network(desc, cycles, family=args.family, device=args.device,
                         memory=args.memory, clock_mhz=args.clock, fold=args.fold_all)
     print(plan_table(plan), end="")
-    if args.output:
+    if args.output is not None:
         write_file_atomic(args.output, json.dumps(plan.to_dict(), indent=1,
                                                   allow_nan=False) + "\n")
         print(f"plan written to {args.output}")

@@ -75,7 +75,9 @@ def cmd_report(args) -> int:
         from .fmax import check_devices
         devices = check_devices(_list(args.device))
     source = Path(args.source)
-    out = Path(args.out) if args.out else _default_out(source)
+    if args.out == "":
+        raise UserError("the output path is empty")
+    out = Path(args.out) if args.out is not None else _default_out(source)
     inputs = [source] + ([args.plan] if args.plan else [])
     check_output_folder(out, "report", force=args.force, inputs=inputs)
     if source.is_file() and not args.plan and not args.force:
