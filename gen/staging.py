@@ -66,14 +66,7 @@ def check_output_folder(out: str | os.PathLike, kind: str, *, force: bool = Fals
         if _inside(Path(item).resolve(), real):
             raise UserError(f"{_show(given)}: {'is' if Path(item).resolve() == real else 'holds'}"
                             f" the input {_show(item)}; give another folder as the output")
-    for parent in absolute.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(f"{_show(given)}: {_show(parent)} is a file, not a folder")
-            if not os.access(parent, os.W_OK | os.X_OK) and parent == absolute.parent:
-                raise UserError(f"{_show(given)}: cannot write in {_show(parent)} "
-                                "(permission denied)")
-            break
+    check_parent(given, absolute)
     if given.is_symlink():
         if not force:
             raise UserError(f"{_show(given)}: is a symbolic link; bnngen would replace the "
@@ -89,6 +82,18 @@ def check_output_folder(out: str | os.PathLike, kind: str, *, force: bool = Fals
                     "refusing to replace it (choose a new folder, or pass --force)")
 
 
+def check_parent(given: Path, absolute: Path) -> None:
+    """The nearest existing folder above the output must be a folder we may write in."""
+    for parent in absolute.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{_show(given)}: {_show(parent)} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"{_show(given)}: cannot write in {_show(parent)} "
+                                "(permission denied)")
+            return
+
+
 def check_output_file(out: str | os.PathLike, is_ours, *, force: bool = False,
                       inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Refuse an output file bnngen may not replace: a folder, an input, or an existing file
@@ -101,11 +106,7 @@ def check_output_file(out: str | os.PathLike, is_ours, *, force: bool = False,
         if Path(item).resolve() == absolute.resolve():
             raise UserError(f"{_show(given)}: is the input {_show(item)}; give another file "
                             "as the output")
-    for parent in absolute.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(f"{_show(given)}: {_show(parent)} is a file, not a folder")
-            break
+    check_parent(given, absolute)
     if given.is_dir():
         raise UserError(f"{_show(given)}: is a folder; give a file name as the output")
     if given.exists() and not force and not is_ours(given):

@@ -83,17 +83,12 @@ def _check_outputs(cfg: dict, args) -> None:
 
     from models.errors import printable
 
-    from .staging import check_output_file
+    from .staging import check_output_file, check_parent
 
     out = Path(cfg["out"])
     if out.exists() and not out.is_dir():
         raise UserError(f"{printable(str(out))}: the run folder exists and is not a folder")
-    for parent in Path(out.absolute()).parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(f"{printable(str(out))}: {printable(str(parent))} is a file, "
-                                "not a folder")
-            break
+    check_parent(out, out.absolute())
     if cfg["zoo"]:
         check_output_file(cfg["zoo"], _is_description, force=args.force,
                           inputs=[args.config])

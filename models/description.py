@@ -12,11 +12,13 @@ bytes (bit n is bit n%8 of byte n//8), unused high bits of the last byte zero.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -621,13 +623,17 @@ def to_dict(desc: Description) -> dict:
             "encoder": enc, "layers": layers, "metadata": desc.metadata}
 
 
+_HASHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def content_hash(desc: Description) -> str:
     """SHA-256 of what the description means (everything but `name` and `metadata`): a plan
     records it to recognise the model it was made for."""
-    import hashlib
-    d = to_dict(desc)
-    del d["name"], d["metadata"]
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+    if desc not in _HASHES:
+        d = to_dict(desc)
+        del d["name"], d["metadata"]
+        _HASHES[desc] = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+    return _HASHES[desc]
 
 
 def dumps(desc: Description) -> str:

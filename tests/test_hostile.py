@@ -199,6 +199,7 @@ DESCRIPTION_COMMANDS = {
     "explore": ["explore", "bad.json", "-o", "out-explore"],
     "build": ["build", "bad.json", "-o", "out-build"],
     "report": ["report", "bad.json", "--family", "ice40", "-o", "out-report"],
+    "demo": ["demo", "bad.json", "-o", "out-demo"],
 }
 
 
@@ -360,6 +361,8 @@ BAD_OPTIONS = [
     ["plan", "missing.json", "--cycles", "1000"],
     ["explore", "missing.json"],
     ["build", "missing.json", "-o", "b"],
+    ["demo", "m.json", "-o", "b", "--images", "0"],
+    ["run", "m.json", "--split", "nope"],
     ["nope"],
 ]
 
@@ -375,6 +378,7 @@ FOLDER_COMMANDS = {
     "explore": ["explore", "m.json", "--points", "2", "-o"],
     "build": ["build", "m.json", "-o"],
     "report": ["report", "m.json", "--family", "ice40", "-o"],
+    "demo": ["demo", "m.json", "-o"],
 }
 BAD_FOLDERS = [
     ("model-file", "m.json", "m.json"),
