@@ -164,16 +164,26 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale(parent: Path, name: str) -> None:
-    """Delete `.NAME.bnngen-*` siblings whose process is gone (a killed run's leftovers)."""
+    """Delete `.NAME.bnngen-*` siblings whose process is gone (a killed run's leftovers),
+    and `.NAME.old.*` folders holding nothing but a moved-aside NAME (from older bnngens)."""
     try:
         entries = list(os.scandir(parent))
     except OSError:
         return
     for e in entries:
+        if not e.is_dir(follow_symlinks=False):
+            continue
         m = _STAGING.fullmatch(e.name)
-        if m and m["name"] == name and e.is_dir(follow_symlinks=False) \
-                and not _alive(int(m["pid"])):
+        if m and m["name"] == name and not _alive(int(m["pid"])):
             shutil.rmtree(e.path, ignore_errors=True)
+        elif re.fullmatch(rf"\.{re.escape(name)}\.old\.[a-z0-9_]{{8}}", e.name):
+            # left by a bnngen before these markers: the old output moved aside, alone
+            try:
+                inside = os.listdir(e.path)
+            except OSError:
+                continue
+            if inside in ([], [name]):
+                shutil.rmtree(e.path, ignore_errors=True)
 
 
 @contextmanager

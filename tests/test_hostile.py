@@ -313,6 +313,33 @@ def test_plan_for_a_model_with_other_weights_is_refused(work, capsys):
                    "p.json", "another model")
 
 
+# -------------------------------------------------------------------- bad build folders
+
+BAD_BUILDS = [
+    ("no-manifest", None, "no manifest"),
+    ("manifest-not-json", b"{", "garbled manifest"),
+    ("manifest-list", b"[]", "garbled manifest"),
+    ("manifest-bad-utf8", b"\xff", "garbled manifest"),
+    ("files-int", b'{"top": "top", "files": 3}', "'files'"),
+    ("files-outside", b'{"files": ["../m.json.v"]}', "inside the folder"),
+    ("files-absolute", b'{"files": ["/etc/x.v"]}', "inside the folder"),
+    ("files-missing", b'{"files": ["gone.v"]}', "gone.v"),
+    ("layers-int", b'{"top": "top", "layers": 5}', "'layers'"),
+    ("top-missing", b'{"top": "nosuch"}', "nosuch"),
+]
+
+
+@pytest.mark.parametrize("case,manifest,mention", BAD_BUILDS, ids=[c[0] for c in BAD_BUILDS])
+def test_bad_build_folder(work, capsys, case, manifest, mention):
+    folder = work / "bf"
+    folder.mkdir()
+    (folder / "top.v").write_text("module top(input a, output b); assign b = a; endmodule\n")
+    if manifest is not None:
+        (folder / "manifest.json").write_bytes(manifest)
+    _fails_cleanly(["report", "bf", "--family", "ice40", "-o", "out-report"], work, capsys,
+                   mention)
+
+
 # ------------------------------------------------------------------------- bad options
 
 BAD_OPTIONS = [
@@ -417,10 +444,12 @@ def test_outputs_replace_only_their_own_folders(work, capsys):
     assert (work / "ex" / ".bnngen-output").is_file()
     stale = work / ".ex.bnngen-old-999999999.abc"
     (stale / "ex").mkdir(parents=True)
+    older = work / ".ex.old.k2j4_9xz"          # from a bnngen before markers
+    (older / "ex").mkdir(parents=True)
     (work / "ex" / "explore.md").write_text("old")
     assert main(["explore", "m.json", "--points", "2", "-o", "ex"]) == 0
     assert (work / "ex" / "explore.md").read_text() != "old"
-    assert not stale.exists()
+    assert not stale.exists() and not older.exists()
     # A plan file is replaced by a plan; --force replaces a folder of the user's.
     assert main(["plan", "m.json", "--cycles", "1000", "-o", "p.json"]) == 0
     assert main(["explore", "m.json", "--points", "2", "-o", "mine", "--force"]) == 0
