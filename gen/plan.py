@@ -191,8 +191,8 @@ class _PlanFields:
             raise self.error(fld, f"expected an object, got {_kind(v)}")
         for key, n in v.items():
             if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n) \
-                    or n < 0:
-                raise self.error(f"{fld}.{key}", f"expected a non-negative number, got "
+                    or not 0 <= n <= MAX_COUNT:
+                raise self.error(f"{fld}.{key}", f"expected a number in 0..{MAX_COUNT}, got "
                                  f"{_kind(n) if not isinstance(n, float) else n}")
         return v
 
@@ -207,8 +207,11 @@ def _printable(text: str) -> str:
 
 
 ENGINES = {"conv": ("unrolled", "folded"), "pool": ("fixed",)}
-MAX_FIFO = 1 << 24
+MAX_FIFO = 1 << 20       # FIFO entries in front of a layer
 MAX_STAGES = 64
+MAX_PE = 1 << 16         # the most output channels a layer has
+MAX_SIMD = 1 << 27       # the most weight bits a description has
+MAX_COUNT = 1 << 50      # cycles, steps and resource counts
 
 
 def plan_from_dict(data: dict, source: str = "plan") -> Plan:
@@ -237,15 +240,18 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
         folded = engine == "folded"
         layers.append(LayerPlan(
             name=name, kind=kind, engine=engine,
-            pe=f.int(raw, "pe", 1 if folded else 0, default=0 if not folded else None),
-            simd=f.int(raw, "simd", 1 if folded else 0, default=0 if not folded else None),
-            steps=f.int(raw, "steps", 0, default=1),
+            pe=f.int(raw, "pe", 1 if folded else 0, MAX_PE,
+                     default=0 if not folded else None),
+            simd=f.int(raw, "simd", 1 if folded else 0, MAX_SIMD,
+                       default=0 if not folded else None),
+            steps=f.int(raw, "steps", 1, MAX_COUNT, default=1),
             memory=f.choice(raw, "memory", ("block", "distributed") if folded else
                             ("", "block", "distributed"), default="" if not folded else None),
-            cycles=f.int(raw, "cycles", default=0),
+            cycles=f.int(raw, "cycles", 0, MAX_COUNT, default=0),
             fifo_depth=f.int(raw, "fifo_depth", 0, MAX_FIFO, default=0),
-            lut=f.int(raw, "lut", default=0), ff=f.int(raw, "ff", default=0),
-            bram=f.int(raw, "bram", default=0)))
+            lut=f.int(raw, "lut", 0, MAX_COUNT, default=0),
+            ff=f.int(raw, "ff", 0, MAX_COUNT, default=0),
+            bram=f.int(raw, "bram", 0, MAX_COUNT, default=0)))
     clock = data.get("clock_mhz")
     if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int | float)
                               or not math.isfinite(clock) or clock <= 0):
@@ -262,6 +268,8 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
     fixed = data.get("fixed", {})
     if not isinstance(fixed, dict):
         raise top.error("fixed", f"expected an object, got {_kind(fixed)}")
+    for key in fixed:
+        top.counts({f"fixed.{key}": fixed[key]}, f"fixed.{key}")
     return Plan(model=top.str(data, "model"),
                 target_cycles=top.int(data, "target_cycles", 1),
                 family=top.choice(data, "family", FAMILIES),
