@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from models.errors import UserError
+from models.errors import UserError, printable
 
 from . import build_cmd, commands, demo, explore, plan_cmd, report_cmd, train_cmd
 
@@ -57,18 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except UserError as e:
-        print(f"bnngen: error: {_printable(str(e))}", file=sys.stderr)
+        print(f"bnngen: error: {printable(str(e))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return _closed_stdout()
+    except OSError as e:   # the environment's: a name too long, a full disk, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(printable(f"bnngen: error: {where}{e.strerror or e}"), file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("bnngen: error: out of memory", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("bnngen: interrupted", file=sys.stderr)
         return 130
-
-
-def _printable(text: str) -> str:
-    """One line: control characters (a name's escape codes, newlines) as escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from hw.dense import dense_pixel_steps, is_dense
 from hw.folded_layer import LayerChoice
 from hw.folded_schedule import assign_lanes, live_chunks
 from models.description import Conv, Description, content_hash
-from models.errors import UserError
+from models.errors import UserError, printable
 
 from .flow_model import analyse
 from .plan_cost import FAMILIES, Cost, check_family, option_cost, shared_costs
@@ -154,7 +154,7 @@ class _PlanFields:
 
     def error(self, fld: str, message: str) -> UserError:
         where = [self.source] + ([f"layer {self.layer}"] if self.layer else [])
-        return UserError(_printable(": ".join(where + [f"field '{fld}'", message])))
+        return UserError(printable(": ".join(where + [f"field '{fld}'", message])))
 
     def int(self, d: dict, fld: str, lo: int = 0, hi: int = 1 << 62, default=None):
         if fld not in d:
@@ -172,7 +172,7 @@ class _PlanFields:
         v = d.get(fld, default)
         if v not in options or (v is not None and not isinstance(v, str)):
             raise self.error(fld, f"expected one of {', '.join(map(repr, options))}, got "
-                             f"{_printable(repr(v))[:40]}")
+                             f"{printable(repr(v))[:40]}")
         return v
 
     def str(self, d: dict, fld: str) -> str:
@@ -200,10 +200,6 @@ class _PlanFields:
 def _kind(v) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number", type(None): "null"}.get(type(v), "a value")
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 ENGINES = {"conv": ("unrolled", "folded"), "pool": ("fixed",)}
@@ -285,13 +281,13 @@ def load_plan(path) -> Plan:
         with open(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"), parse_constant=_no_constant)
     except OSError as e:
-        raise UserError(f"{_printable(str(path))}: cannot read the plan ({e.strerror})") \
+        raise UserError(f"{printable(str(path))}: cannot read the plan ({e.strerror})") \
             from None
     except (ValueError, RecursionError) as e:
         msg = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8 text" \
             if isinstance(e, UnicodeDecodeError) else str(e) or "nested too deeply"
-        raise UserError(f"{_printable(str(path))}: not a JSON plan ({msg})") from None
-    return plan_from_dict(data, _printable(str(path)))
+        raise UserError(f"{printable(str(path))}: not a JSON plan ({msg})") from None
+    return plan_from_dict(data, printable(str(path)))
 
 
 def _no_constant(name: str):
@@ -304,7 +300,7 @@ def load_checked_plan(path, desc: Description) -> Plan:
     try:
         check_plan(plan, desc)
     except UserError as e:
-        raise UserError(f"{_printable(str(path))}: {e}") from None
+        raise UserError(f"{printable(str(path))}: {e}") from None
     return plan
 
 
@@ -316,8 +312,8 @@ def check_plan(plan: Plan, desc: Description) -> None:
         raise UserError(f"the plan is for layers {[lp.name for lp in plan.layers]}, the model "
                         f"has {names}")
     if plan.model_hash is not None and plan.model_hash != content_hash(desc):
-        raise UserError(f"the plan was made for another model ({_printable(plan.model)!r}, "
-                        f"content hash {plan.model_hash[:12]}…) than {_printable(desc.name)!r} "
+        raise UserError(f"the plan was made for another model ({printable(plan.model)!r}, "
+                        f"content hash {plan.model_hash[:12]}…) than {printable(desc.name)!r} "
                         f"({content_hash(desc)[:12]}…); plan this model again with bnngen plan")
     for lp, layer, shape in zip(plan.layers, desc.layers, desc.layer_inputs()):
         if lp.engine == "folded":

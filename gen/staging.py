@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from models.errors import UserError
+from models.errors import UserError, printable
 
 MARKER = ".bnngen-output"
 MARKER_TEXT = ("This folder was written by bnngen ({kind}). bnngen replaces it whole when "
@@ -42,7 +42,7 @@ _STAGING = re.compile(r"\.(?P<name>.+)\.bnngen-(?:old-)?(?P<pid>\d+)\.[A-Za-z0-9
 
 
 def _show(path: Path | str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+    return printable(str(path))
 
 
 def _inside(path: Path, folder: Path) -> bool:

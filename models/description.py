@@ -25,7 +25,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, printable
 
 FORMAT_VERSION = 1
 
@@ -45,8 +45,7 @@ class DescriptionError(UserError):
         where = [w for w in (self.source, self.layer and f"layer {self.layer}",
                              self.field and f"field '{self.field}'") if w]
         # User-supplied names may hold control characters: keep the message on one line.
-        text = ": ".join(where + [self.message])
-        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return printable(": ".join(where + [self.message]))
 
 
 @dataclass(frozen=True)

@@ -383,6 +383,8 @@ BAD_OPTIONS = [
     ["estimate", "missing.json"],
     ["validate", "missing.json"],
     ["validate", "mine"],
+    ["validate", "a" * 300],
+    ["info", "m.json/x"],
     ["info", "mine"],
     ["validate", "m.json", "--max-weight-bits", "1"],
     ["plan", "missing.json", "--cycles", "1000"],
@@ -416,6 +418,8 @@ BAD_FOLDERS = [
     ("root", "/", "root"),
     ("under-a-file", "notes.txt/sub", "is a file"),
     ("empty", "", "empty"),
+    ("name-too-long", "a" * 300, "too long"),
+    ("under-a-long-name", "a" * 300 + "/x", "too long"),
 ]
 
 
@@ -425,7 +429,8 @@ def test_output_folder_refused(work, capsys, command, case, out, mention):
     _fails_cleanly(FOLDER_COMMANDS[command] + [out], work, capsys, mention)
 
 
-@pytest.mark.parametrize("out,mention", [("m.json", "input"), ("notes.txt", "not written"),
+@pytest.mark.parametrize("out,mention", [("a" * 300, "too long"),
+                                         ("m.json", "input"), ("notes.txt", "not written"),
                                          ("mine", "folder"), ("", "empty"),
                                          ("notes.txt/p.json", "is a file")])
 def test_plan_output_refused(work, capsys, out, mention):
