@@ -25,7 +25,7 @@ _CHUNK_ROWS = 1 << 16
 @dataclass(frozen=True, eq=False)
 class Result:
     predictions: np.ndarray   # (N,) int64
-    scores: np.ndarray        # (N, classes) int64
+    scores: np.ndarray        # (N, classes) int64, or Python ints (object) past int64
     maps: list[np.ndarray]    # encoder output, then each layer's output bits (N, H, W, C)
     sums: np.ndarray          # (N, classes) int64: s_o of the scores layer
 
