@@ -49,9 +49,10 @@ def _closed_stdout() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    saved = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, _on_signal)
+            saved[sig] = signal.signal(sig, _on_signal)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bnngen: interrupted", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in saved.items():   # main() called in-process (tests)
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
