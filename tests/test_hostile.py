@@ -615,3 +615,24 @@ def test_signal_stops_yosys_and_leaves_nothing(work, tmp_path, sig):
     assert not list(tmp.iterdir())
     assert not (work / "rep").exists()
     assert not [p for p in work.iterdir() if ".bnngen-" in p.name]
+
+
+@pytest.mark.parametrize("delay", [0.8, 2.0])
+def test_sigterm_during_build_leaves_all_or_nothing(work, delay):
+    """Killed at any moment, a build leaves its folder whole or absent, and no temporary
+    sibling; the user's files are untouched."""
+    save(random_description(7, height=16, width=16), work / "big.json")
+    before = _snapshot(work)
+    proc = _cli("build", "big.json", "-o", "b", cwd=work)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert not [p for p in work.iterdir() if ".bnngen-" in p.name]
+    if proc.returncode == 0:
+        assert (work / "b" / "manifest.json").is_file()
+    else:
+        assert proc.returncode == 130 and "interrupted" in err, err
+        assert not (work / "b").exists()
+    after = _snapshot(work)
+    assert {k: v for k, v in after.items() if not k.startswith("b/") and k != "b"} == before
