@@ -165,7 +165,8 @@ class _PlanFields:
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.error(fld, f"expected an integer, got {_kind(v)}")
         if not lo <= v <= hi:
-            raise self.error(fld, f"{v} is outside {lo}..{hi}")
+            shown = v if abs(v) < 10 ** 30 else f"an integer of {v.bit_length()} bits"
+            raise self.error(fld, f"{shown} is outside {lo}..{hi}")
         return v
 
     def choice(self, d: dict, fld: str, options, default=None):

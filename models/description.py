@@ -343,7 +343,7 @@ def loads(text: str | bytes, limits: Limits = Limits()) -> Description:
     if not text.strip():
         raise DescriptionError("empty file")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise DescriptionError(f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})"
                                ) from None
@@ -352,6 +352,10 @@ def loads(text: str | bytes, limits: Limits = Limits()) -> Description:
     except ValueError as e:  # e.g. an integer of more than 4300 digits
         raise DescriptionError(f"not a description ({str(e).split(';')[0]})") from None
     return from_dict(doc, limits)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def load(path: str | os.PathLike, limits: Limits = Limits()) -> Description:
