@@ -32,7 +32,7 @@ from pathlib import Path
 from models.description import Conv, Description
 from models.errors import UserError
 
-from .staging import staged_folder
+from .staging import check_output_folder, staged_folder
 
 MANIFEST_VERSION = 1
 DEFAULT_TOP = "bnn_top"
@@ -194,15 +194,12 @@ def lint_waivers() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
-    """Write the files into a temporary sibling folder, then swap it into place."""
+def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str], *, force: bool = False,
+                 inputs=()) -> Path:
+    """Write the files into a temporary sibling folder, then swap it into place (only over
+    a folder bnngen wrote, see gen.staging, unless `force`)."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise UserError(f"{out}: folder is not empty and holds no bnngen build; "
-                        "refusing to replace it")
-    with staged_folder(out) as tmp:
+    with staged_folder(out, "build", force=force, inputs=inputs) as tmp:
         for rel, text in texts.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,9 +208,11 @@ def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
 
 
 def build(desc: Description, out_dir, *, top: str = DEFAULT_TOP, stages: int = 1,
-          progress: bool = False, plan=None) -> Path:
+          progress: bool = False, plan=None, force: bool = False, inputs=()) -> Path:
+    """Emit and write a build; the output folder is checked before the (long) emission."""
+    check_output_folder(out_dir, "build", force=force, inputs=inputs)
     return write_atomic(out_dir, emit(desc, top=top, stages=stages, progress=progress,
-                                      plan=plan))
+                                      plan=plan), force=force, inputs=inputs)
 
 
 def _planned_layer(layer, shape, plan):

@@ -9,6 +9,7 @@ from models import description as fmt
 from models.errors import UserError
 
 from .build import DEFAULT_TOP, build
+from .staging import check_output_folder
 
 
 def register(sub) -> None:
@@ -16,26 +17,30 @@ def register(sub) -> None:
                                      "manifest for a model description")
     p.add_argument("file", help="model description (JSON)")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="output folder (replaced atomically)")
+                   help="output folder (replaced atomically; an existing folder only if "
+                        "bnngen wrote it)")
     p.add_argument("--top", default=DEFAULT_TOP, help="top module name (default %(default)s)")
     p.add_argument("--popcount-stages", type=int, default=1, metavar="N",
                    help="register stages inside each popcount tree (default %(default)s)")
     p.add_argument("--plan", metavar="PLAN",
                    help="folding plan from `bnngen plan` (default: every layer unrolled)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder even if bnngen did not write it")
     p.set_defaults(func=cmd_build)
 
 
 def cmd_build(args) -> int:
     if args.popcount_stages < 0:
         raise UserError(f"--popcount-stages must be >= 0, got {args.popcount_stages}")
+    inputs = [args.file] + ([args.plan] if args.plan else [])
+    check_output_folder(args.output, "build", force=args.force, inputs=inputs)
     desc = fmt.load(args.file)
     plan = None
     if args.plan:
-        from .plan import check_plan, load_plan
-        plan = load_plan(args.plan)
-        check_plan(plan, desc)
+        from .plan import load_checked_plan
+        plan = load_checked_plan(args.plan, desc)
     out = build(desc, args.output, top=args.top, stages=args.popcount_stages,
-                progress=sys.stderr.isatty(), plan=plan)
+                progress=sys.stderr.isatty(), plan=plan, force=args.force, inputs=inputs)
     man = json.loads((out / "manifest.json").read_text())
     print(f"{out}/{args.top}.v: {man['name']}, {len(man['layers'])} blocks, "
           f"{man['cycles_per_frame']} cycles per frame "

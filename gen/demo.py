@@ -19,6 +19,7 @@ from models.golden import forward
 from .build import DEFAULT_TOP, build
 from .commands import DEFAULT_MODEL, confusion_summary, golden_accuracy
 from .info import layer_table
+from .staging import check_output_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +30,8 @@ def register(sub) -> None:
     p.add_argument("file", nargs="?", default=DEFAULT_MODEL)
     p.add_argument("-o", "--output", default="build/demo", metavar="DIR",
                    help="where the Verilog goes (default %(default)s)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder even if bnngen did not write it")
     p.add_argument("--images", type=int, default=100,
                    help="Fashion-MNIST test images to simulate on Verilator (default 100)")
     p.set_defaults(func=cmd_demo)
@@ -37,6 +40,7 @@ def register(sub) -> None:
 def cmd_demo(args) -> int:
     if args.images < 1:
         raise UserError(f"--images must be at least 1, got {args.images}")
+    check_output_folder(args.output, "build", force=args.force, inputs=[args.file])
     desc = fmt.load(args.file)
     print(layer_table(desc))
     print()
@@ -46,7 +50,8 @@ def cmd_demo(args) -> int:
     print(confusion_summary(preds, labels, desc.num_classes, FASHION_MNIST_CLASSES))
     print()
     t0 = time.monotonic()
-    out = build(desc, args.output, progress=sys.stderr.isatty())
+    out = build(desc, args.output, progress=sys.stderr.isatty(), force=args.force,
+                inputs=[args.file])
     verilog = out / f"{DEFAULT_TOP}.v"
     print(f"Verilog: {verilog} (+ {out}/layers/, manifest {out}/manifest.json), "
           f"{time.monotonic() - t0:.0f} s")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import UserError
+from models.errors import UserError, printable
 
 MANIFEST_NAMES = ("manifest.json",)
 
@@ -51,7 +51,10 @@ def _layer_modules(manifest: dict, modules: list[str], top: str) -> list[tuple[s
     """(layer, module) pairs: each manifest layer's submodule `<top>.<name>` inside the top
     (so one hierarchical synthesis covers them all), else its own `module` field."""
     out = []
-    for entry in manifest.get("layers", []):
+    entries = manifest.get("layers", [])
+    if not isinstance(entries, list):
+        raise UserError("garbled manifest: field 'layers' must be a list")
+    for entry in entries:
         if not isinstance(entry, dict) or "name" not in entry:
             continue
         name = str(entry["name"])
@@ -87,7 +90,10 @@ def load_build_dir(folder: str | Path) -> DesignSource:
         top = modules[-1] if modules else ""
     if top not in modules:
         raise UserError(f"{mpath}: garbled build folder: top module {top!r} is not in the Verilog")
-    layers = _layer_modules(manifest, modules, top)
+    try:
+        layers = _layer_modules(manifest, modules, top)
+    except UserError as e:
+        raise UserError(f"{mpath}: {e}") from None
     for layer, mod in layers:
         if mod not in modules:
             raise UserError(f"{mpath}: garbled build folder: module {mod!r} of layer {layer!r} "
@@ -105,7 +111,13 @@ def _verilog_files(folder: Path, manifest: dict) -> list[Path]:
         named = [named]
     elif isinstance(named, dict):
         named = list(named)
-    paths = [folder / str(n) for n in (named or []) if str(n).endswith(".v")]
+    elif named is not None and not isinstance(named, list):
+        raise UserError(f"{folder}: garbled manifest: field 'files' must be a list or an object")
+    for n in named or []:
+        if not isinstance(n, str) or Path(n).is_absolute() or ".." in Path(n).parts:
+            raise UserError(f"{folder}: garbled manifest: field 'files': "
+                            f"{printable(repr(n))[:60]} is not a path inside the folder")
+    paths = [folder / n for n in (named or []) if n.endswith(".v")]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise UserError(f"{folder}: garbled build folder: {missing[0].name} is missing")
@@ -150,7 +162,6 @@ def load_source(path: str | Path, plan_path: str | Path | None = None) -> Design
     desc = fmt.load(path)
     plan = None
     if plan_path is not None:
-        from .plan import check_plan, load_plan
-        plan = load_plan(plan_path)
-        check_plan(plan, desc)
+        from .plan import load_checked_plan
+        plan = load_checked_plan(plan_path, desc)
     return network_source(desc, origin=str(path), plan=plan)

@@ -9,6 +9,7 @@ frame) into a folder, atomically: a temporary folder renamed into place.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,11 @@ from models.errors import UserError
 
 from .flow_model import analyse
 from .plan import plan_network
-from .plan_cmd import add_target_options
-from .staging import staged_folder
+from .plan_cmd import add_target_options, check_clock
+from .staging import check_output_folder, staged_folder
+
+
+MAX_POINTS = 1000
 
 
 def register(sub) -> None:
@@ -30,7 +34,11 @@ def register(sub) -> None:
     p.add_argument("file", help="model description (JSON)")
     add_target_options(p, target=False)
     p.add_argument("--points", type=int, default=16, help="targets to plan (default 16)")
-    p.add_argument("-o", "--output", default="explore", help="output folder (default explore)")
+    p.add_argument("-o", "--output", default="explore",
+                   help="output folder (default explore; an existing folder is replaced only "
+                        "if bnngen wrote it)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder even if bnngen did not write it")
     p.set_defaults(func=run_explore)
 
 
@@ -119,14 +127,18 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
 
 def run_explore(args) -> int:
-    desc = fmt.load(args.file)
     if args.points < 2:
         raise UserError(f"--points must be at least 2, not {args.points}")
+    if args.points > MAX_POINTS:
+        raise UserError(f"--points must be at most {MAX_POINTS}, not {args.points}")
+    check_clock(args.clock)
+    check_output_folder(args.output, "explore", force=args.force, inputs=[args.file])
+    desc = fmt.load(args.file)
     rows = explore(desc, family=args.family, device=args.device, memory=args.memory,
-                   points=args.points, clock_mhz=args.clock)
+                   points=args.points, clock_mhz=args.clock, progress=sys.stderr.isatty())
     family = args.family or ("from " + args.device if args.device else "ecp5")
     out = Path(args.output)
-    with staged_folder(out) as tmp:
+    with staged_folder(out, "explore", force=args.force, inputs=[args.file]) as tmp:
         (tmp / "explore.json").write_text(json.dumps(
             {"model": desc.name, "family": family, "plans": rows}, indent=1) + "\n")
         table = markdown(desc, rows, family)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from models.errors import UserError
 
+from . import procs
 from .synth import SynthError, yosys_executable
 
 FOLD_BITS = 8
@@ -100,7 +101,7 @@ def wrapper_verilog(verilog: str, top: str) -> str:
 
 def _run(cmd: list[str], cwd: str, timeout: float | None) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        return procs.run(cmd, cwd=cwd, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         raise UserError(f"{cmd[0]} timed out after {timeout:.0f} s") from e
 

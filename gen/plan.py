@@ -16,21 +16,25 @@ initiation interval and latency and sizes the FIFO in front of every layer.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
 from hw.dense import dense_pixel_steps, is_dense
 from hw.folded_layer import LayerChoice
 from hw.folded_schedule import assign_lanes, live_chunks
-from models.description import Conv, Description
-from models.errors import UserError
+from models.description import Conv, Description, content_hash
+from models.errors import UserError, printable
 
 from .flow_model import analyse
 from .plan_cost import LUTS_PER_LUTRAM, Cost, check_family, option_cost, shared_costs
+from .resources import FPGA_FAMILIES as FAMILIES
 
 PLAN_FORMAT = "bnngen-plan"
 PLAN_VERSION = 1
 STYLES = ("auto", "block", "distributed")
+MAX_CYCLES = 1 << 62  # targets above this are all alike (and fit int64)
 SIMD_TRIES = 4       # feasible simd widths costed per pe
 
 
@@ -72,17 +76,28 @@ def find_device(name: str) -> Device:
     return DEVICES[key]
 
 
+def check_positive(value: float | None, flag: str) -> None:
+    """A finite number above zero (or not given)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserError(f"{flag} must be a positive finite number, not {value}")
+
+
 def target_cycles(cycles: int | None, fps: float | None, clock_mhz: float | None) -> int:
     """Cycles per frame from either form of the target."""
+    check_positive(clock_mhz, "--clock")
     if cycles is not None:
         if cycles < 1:
             raise UserError(f"--cycles must be positive, not {cycles}")
+        if cycles > MAX_CYCLES:
+            raise UserError(f"--cycles {cycles} is above the largest target {MAX_CYCLES}")
         return int(cycles)
+    check_positive(fps, "--fps")
     if fps is None or clock_mhz is None:
         raise UserError("give a target: --cycles N, or --fps N with --clock MHZ")
-    if fps <= 0 or clock_mhz <= 0:
-        raise UserError(f"--fps and --clock must be positive (got {fps}, {clock_mhz})")
-    return max(1, int(clock_mhz * 1e6 // fps))
+    cycles_f = clock_mhz * 1e6 // fps
+    if not math.isfinite(cycles_f) or cycles_f > MAX_CYCLES:
+        return MAX_CYCLES
+    return max(1, int(cycles_f))
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,7 @@ class Plan:
     clock_mhz: float | None = None
     stages: int = 1
     fixed: dict = field(default_factory=dict)   # encoder and pools: what every plan pays
+    model_hash: str | None = None   # models.description.content_hash of the model planned
 
     @property
     def lut_equivalent(self) -> int:
@@ -147,38 +163,178 @@ class Plan:
         return {"format": PLAN_FORMAT, "version": PLAN_VERSION, **d}
 
 
+class _PlanFields:
+    """Type checks for a plan file's fields; errors name file, layer and field."""
+
+    def __init__(self, source: str, layer: str | None = None):
+        self.source, self.layer = source, layer
+
+    def error(self, fld: str, message: str) -> UserError:
+        where = [self.source] + ([f"layer {self.layer}"] if self.layer else [])
+        return UserError(printable(": ".join(where + [f"field '{fld}'", message])))
+
+    def int(self, d: dict, fld: str, lo: int = 0, hi: int = 1 << 62, default=None):
+        if fld not in d:
+            if default is not None:
+                return default
+            raise self.error(fld, "missing field")
+        v = d[fld]
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(fld, f"expected an integer, got {_kind(v)}")
+        if not lo <= v <= hi:
+            shown = v if abs(v) < 10 ** 30 else f"an integer of {v.bit_length()} bits"
+            raise self.error(fld, f"{shown} is outside {lo}..{hi}")
+        return v
+
+    def choice(self, d: dict, fld: str, options, default=None):
+        v = d.get(fld, default)
+        if v not in options or (v is not None and not isinstance(v, str)):
+            raise self.error(fld, f"expected one of {', '.join(map(repr, options))}, got "
+                             f"{printable(repr(v))[:40]}")
+        return v
+
+    def str(self, d: dict, fld: str) -> str:
+        v = d.get(fld)
+        if not isinstance(v, str):
+            raise self.error(fld, "missing field" if fld not in d else
+                             f"expected a string, got {_kind(v)}")
+        return v
+
+    def counts(self, d: dict, fld: str, optional: bool = False) -> dict | None:
+        """An object of resource counts (lut, ff, bram, lutram): finite, non-negative
+        numbers."""
+        v = d.get(fld)
+        if v is None and optional:
+            return None
+        if not isinstance(v, dict):
+            raise self.error(fld, f"expected an object, got {_kind(v)}")
+        for key, n in v.items():
+            if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n) \
+                    or not 0 <= n <= MAX_COUNT:
+                raise self.error(f"{fld}.{key}", f"expected a number in 0..{MAX_COUNT}, got "
+                                 f"{_kind(n) if not isinstance(n, float) else n}")
+        return v
+
+
+def _kind(v) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "null"}.get(type(v), "a value")
+
+
+ENGINES = {"conv": ("unrolled", "folded"), "pool": ("fixed",)}
+MAX_FIFO = 1 << 20       # FIFO entries in front of a layer
+MAX_STAGES = 64
+MAX_PE = 1 << 16         # the most output channels a layer has
+MAX_SIMD = 1 << 27       # the most weight bits a description has
+MAX_COUNT = 1 << 50      # cycles, steps and resource counts
+
+
 def plan_from_dict(data: dict, source: str = "plan") -> Plan:
     if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
         raise UserError(f"{source}: not a bnngen plan (no \"format\": \"{PLAN_FORMAT}\")")
-    if data.get("version", 0) > PLAN_VERSION:
-        raise UserError(f"{source}: plan version {data.get('version')} is newer than "
+    top = _PlanFields(source)
+    version = top.int(data, "version", 1, 1 << 62)
+    if version > PLAN_VERSION:
+        raise UserError(f"{source}: plan version {version} is newer than "
                         f"this bnngen ({PLAN_VERSION})")
-    try:
-        layers = tuple(LayerPlan(**lp) for lp in data["layers"])
-        keys = ("model", "target_cycles", "family", "ii", "latency", "total", "device",
-                "budget", "clock_mhz", "stages", "fixed")
-        return Plan(layers=layers, **{k: data[k] for k in keys if k in data})
-    except (KeyError, TypeError) as e:
-        raise UserError(f"{source}: garbled plan ({e})") from e
+    raw_layers = data.get("layers")
+    if not isinstance(raw_layers, list):
+        raise top.error("layers", f"expected a list, got {_kind(raw_layers)}")
+    layers = []
+    for i, raw in enumerate(raw_layers):
+        if not isinstance(raw, dict):
+            raise _PlanFields(source, f"#{i}").error("layers", f"expected an object, got "
+                                                     f"{_kind(raw)}")
+        name = _PlanFields(source, f"#{i}").str(raw, "name")
+        f = _PlanFields(source, f"#{i} '{name}'")
+        unknown = sorted(set(raw) - set(LayerPlan.__dataclass_fields__))
+        if unknown:
+            raise f.error(unknown[0], "unknown field")
+        kind = f.choice(raw, "kind", tuple(ENGINES))
+        engine = f.choice(raw, "engine", ENGINES[kind])
+        folded = engine == "folded"
+        layers.append(LayerPlan(
+            name=name, kind=kind, engine=engine,
+            pe=f.int(raw, "pe", 1 if folded else 0, MAX_PE,
+                     default=0 if not folded else None),
+            simd=f.int(raw, "simd", 1 if folded else 0, MAX_SIMD,
+                       default=0 if not folded else None),
+            steps=f.int(raw, "steps", 1, MAX_COUNT, default=1),
+            memory=f.choice(raw, "memory", ("block", "distributed") if folded else
+                            ("", "block", "distributed"), default="" if not folded else None),
+            cycles=f.int(raw, "cycles", 0, MAX_COUNT, default=0),
+            fifo_depth=f.int(raw, "fifo_depth", 0, MAX_FIFO, default=0),
+            lut=f.int(raw, "lut", 0, MAX_COUNT, default=0),
+            ff=f.int(raw, "ff", 0, MAX_COUNT, default=0),
+            bram=f.int(raw, "bram", 0, MAX_COUNT, default=0),
+            lutram=f.int(raw, "lutram", 0, MAX_COUNT, default=0)))
+    clock = data.get("clock_mhz")
+    if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int | float)
+                              or not math.isfinite(clock) or clock <= 0):
+        raise top.error("clock_mhz", f"expected a positive number or null, got {_kind(clock)}"
+                        if not isinstance(clock, int | float) else
+                        f"expected a positive number or null, got {clock}")
+    model_hash = data.get("model_hash")
+    if model_hash is not None and not (isinstance(model_hash, str)
+                                       and re.fullmatch(r"[0-9a-f]{64}", model_hash)):
+        raise top.error("model_hash", "expected 64 lowercase hex digits")
+    device = data.get("device")
+    if device is not None and not isinstance(device, str):
+        raise top.error("device", f"expected a string or null, got {_kind(device)}")
+    fixed = data.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise top.error("fixed", f"expected an object, got {_kind(fixed)}")
+    for key in fixed:
+        top.counts({f"fixed.{key}": fixed[key]}, f"fixed.{key}")
+    return Plan(model=top.str(data, "model"),
+                target_cycles=top.int(data, "target_cycles", 1),
+                family=top.choice(data, "family", FAMILIES),
+                layers=tuple(layers), ii=top.int(data, "ii", 1),
+                latency=top.int(data, "latency"), total=top.counts(data, "total"),
+                device=device, budget=top.counts(data, "budget", optional=True),
+                clock_mhz=clock, stages=top.int(data, "stages", 0, MAX_STAGES, default=1),
+                fixed=fixed, model_hash=model_hash)
 
 
 def load_plan(path) -> Plan:
     try:
-        with open(path) as f:
-            data = json.load(f)
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"), parse_constant=_no_constant)
     except OSError as e:
-        raise UserError(f"{path}: cannot read the plan ({e.strerror})") from e
-    except ValueError as e:
-        raise UserError(f"{path}: not JSON ({e})") from e
-    return plan_from_dict(data, str(path))
+        raise UserError(f"{printable(str(path))}: cannot read the plan ({e.strerror})") \
+            from None
+    except (ValueError, RecursionError) as e:
+        msg = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8 text" \
+            if isinstance(e, UnicodeDecodeError) else str(e) or "nested too deeply"
+        raise UserError(f"{printable(str(path))}: not a JSON plan ({msg})") from None
+    return plan_from_dict(data, printable(str(path)))
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def load_checked_plan(path, desc: Description) -> Plan:
+    """load_plan + check_plan, errors naming the plan file."""
+    plan = load_plan(path)
+    try:
+        check_plan(plan, desc)
+    except UserError as e:
+        raise UserError(f"{printable(str(path))}: {e}") from None
+    return plan
 
 
 def check_plan(plan: Plan, desc: Description) -> None:
-    """The plan must be for this model's layers, with legal foldings."""
+    """The plan must be for this model (its content hash, or its layers in plans without
+    one), with legal foldings."""
     names = [layer.name for layer in desc.layers]
     if [lp.name for lp in plan.layers] != names:
         raise UserError(f"the plan is for layers {[lp.name for lp in plan.layers]}, the model "
                         f"has {names}")
+    if plan.model_hash is not None and plan.model_hash != content_hash(desc):
+        raise UserError(f"the plan was made for another model ({printable(plan.model)!r}, "
+                        f"content hash {plan.model_hash[:12]}…) than {printable(desc.name)!r} "
+                        f"({content_hash(desc)[:12]}…); plan this model again with bnngen plan")
     for lp, layer, shape in zip(plan.layers, desc.layers, desc.layer_inputs()):
         if lp.engine == "folded":
             # a streamed dense layer reads one pixel's group bits at most per lane and cycle
@@ -352,7 +508,7 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
                 device=dev.name if dev else None,
                 budget={"lut": dev.lut, "bram": dev.bram} if dev else None,
                 clock_mhz=clock_mhz, stages=stages,
-                fixed={k: v.rounded() for k, v in fixed.items()})
+                fixed={k: v.rounded() for k, v in fixed.items()}, model_hash=content_hash(desc))
 
 
 def plan_table(plan: Plan) -> str:

@@ -4,15 +4,15 @@ table and write the plan JSON (which `bnngen build FILE --plan PLAN` builds)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from models import description as fmt
 
-from .plan import DEVICES, STYLES, plan_network, plan_table, target_cycles
+from .plan import (DEVICES, STYLES, check_positive, plan_network, plan_table,
+                   target_cycles)
 from .resources import FPGA_FAMILIES as FAMILIES
+from .staging import check_output_file, write_file_atomic
 
 
 def add_target_options(p, target: bool = True) -> None:
@@ -36,31 +36,38 @@ def register(sub) -> None:
                        description=__doc__)
     p.add_argument("file", help="model description (JSON)")
     add_target_options(p)
-    p.add_argument("-o", "--output", help="write the plan JSON here")
+    p.add_argument("-o", "--output", help="write the plan JSON here (an existing file only "
+                                           "if it is a plan)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output file even if it is not a plan")
     p.set_defaults(func=run_plan)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def check_clock(clock: float | None) -> None:
+    check_positive(clock, "--clock")
+
+
+def is_plan_file(path: Path) -> bool:
+    """A file `bnngen plan -o` may replace: an earlier plan."""
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b'"format": "bnngen-plan"' in head
 
 
 def run_plan(args) -> int:
-    desc = fmt.load(args.file)
     cycles = target_cycles(args.cycles, args.fps, args.clock)
+    if args.output is not None:
+        check_output_file(args.output, is_plan_file, force=args.force, inputs=[args.file])
+    desc = fmt.load(args.file)
     plan = plan_network(desc, cycles, family=args.family, device=args.device,
                         memory=args.memory, clock_mhz=args.clock, fold=args.fold_all)
     print(plan_table(plan), end="")
-    if args.output:
-        write_atomic(Path(args.output), json.dumps(plan.to_dict(), indent=1) + "\n")
+    if args.output is not None:
+        write_file_atomic(args.output, json.dumps(plan.to_dict(), indent=1,
+                                                  allow_nan=False) + "\n")
         print(f"plan written to {args.output}")
     if not plan.fits:
         print(f"bnngen: error: the plan does not fit {plan.device} (see the total)",

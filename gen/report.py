@@ -227,11 +227,11 @@ def plot(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(report: dict, out: str | Path) -> Path:
+def write_report(report: dict, out: str | Path, *, force: bool = False, inputs=()) -> Path:
     """Write the folder `out` whole or not at all: fill a sibling temporary folder, then
-    swap it into place (an older report there is replaced)."""
+    swap it into place (only over a folder bnngen wrote, see gen.staging, unless `force`)."""
     out = Path(out)
-    with staged_folder(out) as tmp:
+    with staged_folder(out, "report", force=force, inputs=inputs) as tmp:
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
         (tmp / "report.md").write_text(markdown(report))
         plot(report, tmp / "resources.png")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from models.errors import UserError
 
+from .staging import check_output_folder
 from .synth import FAMILIES, check_families
 
 DEFAULT_DEVICES = ("up5k", "hx8k", "25f", "85f")
@@ -42,7 +43,8 @@ def register(sub) -> None:
                         "most one per family)")
     p.add_argument("--force", action="store_true",
                    help=f"synthesize a description fully unrolled even above "
-                        f"{UNROLLED_LIMIT_LUTS:,} estimated LUTs (yosys takes hours)")
+                        f"{UNROLLED_LIMIT_LUTS:,} estimated LUTs (yosys takes hours), and "
+                        "replace the output folder even if bnngen did not write it")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="analytical LUT/FF/BRAM estimate per layer (instant)")
@@ -73,13 +75,18 @@ def cmd_report(args) -> int:
         from .fmax import check_devices
         devices = check_devices(_list(args.device))
     source = Path(args.source)
+    if args.out == "":
+        raise UserError("the output path is empty")
+    out = Path(args.out) if args.out is not None else _default_out(source)
+    inputs = [source] + ([args.plan] if args.plan else [])
+    check_output_folder(out, "report", force=args.force, inputs=inputs)
     if source.is_file() and not args.plan and not args.force:
         _check_unrolled_size(source, families)
     src = load_source(source, args.plan)
     fmax = _fmax(src, devices) if args.fmax else None
     report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
                           progress=sys.stderr.isatty(), jobs=args.jobs or default_jobs(families))
-    out = write_report(report, args.out or _default_out(source))
+    out = write_report(report, out, force=args.force, inputs=inputs)
     print(markdown(report))
     print(f"report written to {out}/ (report.json, report.md, resources.png)")
     return 0
@@ -131,8 +138,8 @@ def cmd_estimate(args) -> int:
         raise UserError("the estimator covers FPGA families only (ice40, ecp5, xilinx, gowin)")
     desc = fmt.load(args.file)
     if args.plan:
-        from .plan import load_plan, plan_estimate
-        est = plan_estimate(desc, load_plan(args.plan), families)
+        from .plan import load_checked_plan, plan_estimate
+        est = plan_estimate(desc, load_checked_plan(args.plan, desc), families)
     else:
         est = estimate(desc, families)
     print(json.dumps(est, indent=1, sort_keys=True) if args.json else estimate_table(est))

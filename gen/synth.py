@@ -23,6 +23,7 @@ from pathlib import Path
 
 from models.errors import UserError
 
+from . import procs
 from .resources import FAMILIES
 
 
@@ -262,9 +263,8 @@ def to_rtlil(verilog: str, dest: Path) -> Path:
     planned build, and gives the same netlist (checked cell for cell on ECP5)."""
     with tempfile.TemporaryDirectory(prefix="bnngen-yosys-") as work:
         Path(work, "design.v").write_text(synthesis_text(verilog))
-        proc = subprocess.run([*yosys_executable(), "-q", "-p",
-                               f"{READ_VERILOG}; write_rtlil design.il"],
-                              cwd=work, capture_output=True, text=True)
+        proc = procs.run([*yosys_executable(), "-q", "-p",
+                          f"{READ_VERILOG}; write_rtlil design.il"], cwd=work)
         if proc.returncode != 0 or not Path(work, "design.il").exists():
             raise SynthError(f"yosys could not read the design: {_last_error(proc.stderr)}")
         dest.mkdir(parents=True, exist_ok=True)
@@ -281,8 +281,8 @@ def _run_script(verilog: str, family: str, top: str, script: str, timeout: float
             shutil.copyfile(rtlil, Path(work, "design.il"))
             script = script.replace(READ_VERILOG, "read_rtlil design.il", 1)
         try:
-            proc = subprocess.run([*yosys_executable(), "-q", "-l", "synth.log", "-p", script],
-                                  cwd=work, capture_output=True, text=True, timeout=timeout)
+            proc = procs.run([*yosys_executable(), "-q", "-l", "synth.log", "-p", script],
+                             cwd=work, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             raise SynthError(f"yosys {family} on {top}: timed out after {timeout:.0f} s") from e
         log_path, stat_path = Path(work, "synth.log"), Path(work, "stat.json")

@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="override any config key, e.g. --set prune.sparsity=0.5")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true",
+                   help="replace the --zoo file even if it is not a model description")
     p.set_defaults(func=cmd_train)
 
 
@@ -59,8 +61,34 @@ def cmd_train(args) -> int:
         raise UserError(f"training needs torch ({e.name} is missing); install the extra: "
                         "pip install -e '.[train]'") from None
     cfg = load_config(args.config, _overrides(args))
+    _check_outputs(cfg, args)
     metrics = run(cfg, progress=not args.quiet, resume=args.resume)
     print(f"{metrics['name']}: test accuracy {metrics['accuracy']:.2%} on "
           f"{metrics['test_images']} images, {metrics['kept_mbit']:.4f} Mbit of weights, "
           f"description {cfg['out']}/model.json")
     return 0
+
+
+def _is_description(path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return b'"format_version"' in f.read(4096)
+    except OSError:
+        return False
+
+
+def _check_outputs(cfg: dict, args) -> None:
+    """Before training: the run folder must be a folder, the zoo file a description."""
+    from pathlib import Path
+
+    from models.errors import printable
+
+    from .staging import check_output_file, check_parent
+
+    out = Path(cfg["out"])
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{printable(str(out))}: the run folder exists and is not a folder")
+    check_parent(out, out.absolute())
+    if cfg["zoo"]:
+        check_output_file(cfg["zoo"], _is_description, force=args.force,
+                          inputs=[args.config])

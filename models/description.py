@@ -1,8 +1,8 @@
 """The model description: the one contract between training, golden model and hardware.
 
 Types are frozen dataclasses holding NumPy arrays; `load`/`loads` parse and validate a
-JSON file, `save`/`dumps` write it deterministically. The meaning of every field is in
-DESIGN.md ("The model description") and docs/model-format.md.
+JSON file, `save`/`dumps` write it deterministically. The meaning of every field, and
+every bound the validator enforces, is in docs/model-format.md.
 
 Weights of a convolution are stored as an array of shape (O, kh, kw, C_in/groups): the
 receptive field in the same HWC order as the feature maps. In the file each output
@@ -12,17 +12,20 @@ bytes (bit n is bit n%8 of byte n//8), unused high bits of the last byte zero.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, printable
 
 FORMAT_VERSION = 1
 
@@ -42,8 +45,7 @@ class DescriptionError(UserError):
         where = [w for w in (self.source, self.layer and f"layer {self.layer}",
                              self.field and f"field '{self.field}'") if w]
         # User-supplied names may hold control characters: keep the message on one line.
-        text = ": ".join(where + [self.message])
-        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return printable(": ".join(where + [self.message]))
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,25 @@ _CONV_REQUIRED = {"kind", "name", "out_channels", "kernel", "stride", "padding",
 _POOL_FIELDS = {"kind", "name", "kernel", "stride", "output_shape"}
 
 
+# Layer names become Verilog instance and module names: plain identifiers, no keywords.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+VERILOG_KEYWORDS = frozenset("""
+always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign
+default defparam design disable edge else end endcase endconfig endfunction endgenerate
+endmodule endprimitive endspecify endtable endtask event for force forever fork function
+generate genvar highz0 highz1 if ifnone incdir include initial inout input instance integer
+join large liblist library localparam macromodule medium module nand negedge nmos nor
+noshowcancelled not notif0 notif1 or output parameter pmos posedge primitive pull0 pull1
+pulldown pullup pulsestyle_onevent pulsestyle_ondetect rcmos real realtime reg release repeat
+rnmos rpmos rtran rtranif0 rtranif1 scalared showcancelled signed small specify specparam
+strong0 strong1 supply0 supply1 table task time tran tranif0 tranif1 tri tri0 tri1 triand
+trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+logic bit byte int shortint longint struct union enum typedef interface class package
+""".split())
+# Any integer in a description: far beyond every bound, and it fits int64.
+MAX_INT = 1 << 62
+
+
 class _Ctx:
     """Where we are while parsing: builds errors naming layer and field."""
 
@@ -263,13 +284,13 @@ class _Ctx:
             raise self.error(missing[0], "missing field")
         return value
 
-    def int(self, value: Any, fld: str, lo: int | None = None, hi: int | None = None) -> int:
+    def int(self, value: Any, fld: str, lo: int = -MAX_INT, hi: int = MAX_INT) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(fld, f"expected an integer, got {_typename(value)}")
-        if lo is not None and value < lo:
-            raise self.error(fld, f"{value} is below the minimum {lo}")
-        if hi is not None and value > hi:
-            raise self.error(fld, f"{value} is above the maximum {hi}")
+        if value < lo:
+            raise self.error(fld, f"{_short(value)} is below the minimum {lo}")
+        if value > hi:
+            raise self.error(fld, f"{_short(value)} is above the maximum {hi}")
         return value
 
     def str(self, value: Any, fld: str) -> str:
@@ -289,14 +310,21 @@ class _Ctx:
             raise self.error(fld, f"expected {length} entries, got {len(value)}")
         return value
 
-    def ints(self, value: Any, fld: str, length: int | None = None, lo: int | None = None,
-             hi: int | None = None) -> np.ndarray:
+    def ints(self, value: Any, fld: str, length: int | None = None, lo: int = -MAX_INT,
+             hi: int = MAX_INT) -> np.ndarray:
         items = self.list(value, fld, length)
         return np.array([self.int(v, fld, lo, hi) for v in items], dtype=np.int64)
 
     def pair(self, value: Any, fld: str, lo: int, hi: int) -> tuple[int, int]:
         a, b = self.ints(value, fld, 2, lo, hi)
         return (int(a), int(b))
+
+
+def _short(value: int) -> str:
+    """An integer for a message: huge ones by their size (str() of 5000 digits fails)."""
+    if abs(value) < 10 ** 30:
+        return str(value)
+    return f"{'-' if value < 0 else ''}an integer of about 2^{abs(value).bit_length() - 1}"
 
 
 def _typename(value: Any) -> str:
@@ -315,13 +343,19 @@ def loads(text: str | bytes, limits: Limits = Limits()) -> Description:
     if not text.strip():
         raise DescriptionError("empty file")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise DescriptionError(f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})"
                                ) from None
     except RecursionError:
         raise DescriptionError("not valid JSON (nested too deeply)") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise DescriptionError(f"not a description ({str(e).split(';')[0]})") from None
     return from_dict(doc, limits)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def load(path: str | os.PathLike, limits: Limits = Limits()) -> Description:
@@ -349,6 +383,9 @@ def from_dict(doc: Any, limits: Limits = Limits()) -> Description:
                         f"understands ({FORMAT_VERSION}); upgrade bnngen")
     top.obj(doc, None, _TOP_FIELDS, _TOP_FIELDS - {"metadata"})
     name = top.str(doc["name"], "name")
+    if not name.isprintable() or len(name) > 256:
+        raise top.error("name", "the model name must be at most 256 printable characters "
+                        "(no control characters)")
     metadata = doc.get("metadata", {})
     if not isinstance(metadata, dict):
         raise top.error("metadata", f"expected an object, got {_typename(metadata)}")
@@ -377,17 +414,14 @@ def from_dict(doc: Any, limits: Limits = Limits()) -> Description:
     for index, raw_layer in enumerate(raw_layers):
         label = f"#{index}"
         if isinstance(raw_layer, dict) and isinstance(raw_layer.get("name"), str):
-            label = f"#{index} '{raw_layer['name']}'"
+            label = f"#{index} {raw_layer['name'][:64]!r}"
         ctx = _Ctx(label)
         if not isinstance(raw_layer, dict):
             raise ctx.error(None, f"expected an object, got {_typename(raw_layer)}")
         kind = raw_layer.get("kind")
         if kind == "conv":
-            layer = _parse_conv(raw_layer, shape, ctx, limits)
+            layer = _parse_conv(raw_layer, shape, ctx, limits, weight_bits)
             weight_bits += layer.weights.size
-            if weight_bits > limits.max_weight_bits:
-                raise ctx.error("weights", f"{weight_bits} weight bits in total exceed the "
-                                f"limit {limits.max_weight_bits}")
         elif kind == "maxpool":
             layer = _parse_pool(raw_layer, shape, ctx, limits)
         elif kind is None:
@@ -451,16 +485,24 @@ def _parse_shape(ctx: _Ctx, raw: Any, expected: tuple[int, int, int]) -> tuple[i
     return got
 
 
-def _parse_conv(raw: dict, shape, ctx: _Ctx, limits: Limits) -> Conv:
-    ctx.obj(raw, None, _CONV_FIELDS, _CONV_REQUIRED)
+def _layer_name(ctx: _Ctx, raw: dict) -> str:
     name = ctx.str(raw["name"], "name")
+    if not IDENTIFIER.fullmatch(name) or name in VERILOG_KEYWORDS:
+        raise ctx.error("name", "a layer name must be a Verilog identifier: a letter or _, "
+                        "then letters, digits or _, at most 64 characters, not a keyword")
+    return name
+
+
+def _parse_conv(raw: dict, shape, ctx: _Ctx, limits: Limits, weight_bits: int = 0) -> Conv:
+    ctx.obj(raw, None, _CONV_FIELDS, _CONV_REQUIRED)
+    name = _layer_name(ctx, raw)
     h, w, c_in = shape
     out_channels = ctx.int(raw["out_channels"], "out_channels", 1, limits.max_channels)
     kernel = ctx.pair(raw["kernel"], "kernel", 1, limits.max_kernel)
     stride = ctx.pair(raw["stride"], "stride", 1, limits.max_kernel)
     padding = ctx.pair(raw["padding"], "padding", 0, limits.max_kernel)
     pad_bit = ctx.int(raw["pad_bit"], "pad_bit", 0, 1)
-    groups = ctx.int(raw["groups"], "groups", 1)
+    groups = ctx.int(raw["groups"], "groups", 1, limits.max_channels)
     if c_in % groups:
         raise ctx.error("groups", f"{groups} does not divide the {c_in} input channels")
     if out_channels % groups:
@@ -475,6 +517,10 @@ def _parse_conv(raw: dict, shape, ctx: _Ctx, limits: Limits) -> Conv:
         raise ctx.error("domain", f"unknown domain {domain!r} (expected 'bipolar' or 'sparse')")
     cg = c_in // groups
     wshape = (out_channels, kernel[0], kernel[1], cg)
+    total = weight_bits + math.prod(wshape)
+    if total > limits.max_weight_bits:   # before any array is allocated
+        raise ctx.error("weights", f"{total} weight bits in total exceed the limit "
+                        f"{limits.max_weight_bits}")
     weights = _parse_bit_rows(ctx, raw["weights"], "weights", wshape)
     mask = None
     if raw.get("mask") is not None:
@@ -506,6 +552,9 @@ def _parse_conv(raw: dict, shape, ctx: _Ctx, limits: Limits) -> Conv:
                         offset=ctx.ints(s["offset"], "scores.offset", out_channels,
                                         -(1 << 40), 1 << 40))
     ho, wo = conv_out_hw(h, w, kernel, stride, padding)
+    if max(ho, wo) > limits.max_side:
+        raise ctx.error("padding", f"the output map {ho}x{wo} exceeds the limit "
+                        f"{limits.max_side} per side")
     out_shape = _parse_shape(ctx, raw["output_shape"], (ho, wo, out_channels))
     return Conv(name=name, out_channels=out_channels, kernel=kernel, stride=stride,
                 padding=padding, pad_bit=pad_bit, groups=groups, domain=domain, weights=weights,
@@ -527,7 +576,7 @@ def _parse_bit_rows(ctx: _Ctx, raw: Any, fld: str, shape: tuple[int, ...]) -> np
 
 def _parse_pool(raw: dict, shape, ctx: _Ctx, limits: Limits) -> MaxPool:
     ctx.obj(raw, None, _POOL_FIELDS, _POOL_FIELDS)
-    name = ctx.str(raw["name"], "name")
+    name = _layer_name(ctx, raw)
     kernel = ctx.pair(raw["kernel"], "kernel", 1, limits.max_kernel)
     stride = ctx.pair(raw["stride"], "stride", 1, limits.max_kernel)
     h, w, c = shape
@@ -575,6 +624,19 @@ def to_dict(desc: Description) -> dict:
             "input": {"height": desc.input.height, "width": desc.input.width,
                       "channels": desc.input.channels, "bits": desc.input.bits},
             "encoder": enc, "layers": layers, "metadata": desc.metadata}
+
+
+_HASHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def content_hash(desc: Description) -> str:
+    """SHA-256 of what the description means (everything but `name` and `metadata`): a plan
+    records it to recognise the model it was made for."""
+    if desc not in _HASHES:
+        d = to_dict(desc)
+        del d["name"], d["metadata"]
+        _HASHES[desc] = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+    return _HASHES[desc]
 
 
 def dumps(desc: Description) -> str:

@@ -6,3 +6,8 @@ The CLI prints such an error as one line and exits non-zero; anything else is a 
 
 class UserError(Exception):
     """A mistake in the user's input or environment, reported without a traceback."""
+
+
+def printable(text: str) -> str:
+    """`text` on one line: control characters (escape codes, newlines) as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -2,8 +2,12 @@
 
 Every RTL test and the torch exporter are judged against these functions. Feature maps
 are uint8 arrays of shape (N, H, W, C) holding bits; sums are int64. Convolutions are
-im2col + matrix products in floating point, exact because every partial sum is an
-integer far below the mantissa limit (checked).
+im2col + matrix products of 0/1 values in floating point; each product is a count of at
+most K = kh*kw*C_in/g bits, exact in float32 below 2^24 and in float64 below 2^53 (the
+validator keeps K below 2^27). The counts are turned into int64 before q, p or any other
+integer multiplies them, so every sum is exact: |s| <= (q + |p|) * K < 2^48. Scores
+k*s + c can exceed int64 at the validator's extremes (2^20 * 2^48 + 2^40): where a layer's
+bound says so they are Python integers (an object array), else int64.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ _CHUNK_ROWS = 1 << 16
 @dataclass(frozen=True, eq=False)
 class Result:
     predictions: np.ndarray   # (N,) int64
-    scores: np.ndarray        # (N, classes) int64
+    scores: np.ndarray        # (N, classes) int64, or Python ints (object) past int64
     maps: list[np.ndarray]    # encoder output, then each layer's output bits (N, H, W, C)
     sums: np.ndarray          # (N, classes) int64: s_o of the scores layer
 
@@ -48,7 +52,7 @@ def _windows(x: np.ndarray, kernel, stride) -> np.ndarray:
 
 
 def conv_sums(x: np.ndarray, layer: Conv) -> np.ndarray:
-    """The integer s_o of DESIGN.md for every position: (N, Ho, Wo, O) int64."""
+    """The integer s_o (docs/model-format.md) at every position: (N, Ho, Wo, O) int64."""
     ph, pw = layer.padding
     if ph or pw:
         x = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=layer.pad_bit)
@@ -57,27 +61,32 @@ def conv_sums(x: np.ndarray, layer: Conv) -> np.ndarray:
     g, cg, og = layer.groups, layer.in_channels_per_group, layer.out_channels_per_group
     kh, kw = layer.kernel
     k = kh * kw * cg
-    # Float32 holds every integer partial sum exactly up to 2^24.
-    ftype = np.float32 if 2 * k < (1 << 24) else np.float64
+    # Float32 holds every count (at most k) exactly below 2^24, float64 below 2^53.
+    ftype = np.float32 if k < (1 << 24) else np.float64
     out = np.empty((n, ho, wo, layer.out_channels), dtype=np.int64)
     w = layer.weights.astype(ftype)
     m = layer.kept.astype(ftype)
     win = win.reshape(n, ho, wo, kh, kw, g, cg)
     rows_per_image = ho * wo
     images_per_chunk = max(1, _CHUNK_ROWS // max(1, rows_per_image))
+
+    def count(x: np.ndarray) -> np.ndarray:
+        return np.rint(x).astype(np.int64)
+
     for j in range(g):
         oc = slice(j * og, (j + 1) * og)
         wj = w[oc].reshape(og, k).T            # (K, Og)
         mj = m[oc].reshape(og, k).T
+        kept = count(mj.sum(axis=0))                     # kept weights per output
+        kept_ones = count((wj * mj).sum(axis=0))         # kept weights of bit 1
         for i0 in range(0, n, images_per_chunk):
             a = win[i0:i0 + images_per_chunk, :, :, :, :, j].reshape(-1, k).astype(ftype)
             if layer.domain == "bipolar":
                 # XNOR(a, b) = 1 - a - b + 2ab, summed over kept positions.
-                s = mj.sum(axis=0) - a @ mj - (wj * mj).sum(axis=0) + 2 * (a @ (wj * mj))
+                s = kept - count(a @ mj) - kept_ones + 2 * count(a @ (wj * mj))
             else:
-                s = layer.q * (a @ wj) + layer.p * a.sum(axis=1, keepdims=True)
-            out[i0:i0 + images_per_chunk, :, :, oc] = np.rint(s).astype(np.int64).reshape(
-                -1, ho, wo, og)
+                s = layer.q * count(a @ wj) + layer.p * count(a.sum(axis=1, keepdims=True))
+            out[i0:i0 + images_per_chunk, :, :, oc] = s.reshape(-1, ho, wo, og)
     return out
 
 
@@ -98,7 +107,22 @@ def layer_forward(x: np.ndarray, layer) -> tuple[np.ndarray, np.ndarray | None]:
     s = conv_sums(x, layer)
     if layer.activation is not None:
         return activate(s, layer.activation), s
-    return layer.scores.scale * s + layer.scores.offset, s
+    return scores(s, layer), s
+
+
+def sum_bound(layer: Conv) -> int:
+    """The largest |s_o| the layer can produce."""
+    k = int(layer.weights[0].size)
+    return k if layer.domain == "bipolar" else (abs(layer.q) + abs(layer.p)) * k
+
+
+def scores(sums: np.ndarray, layer: Conv) -> np.ndarray:
+    """k_o * s_o + c_o, exactly: int64 where it provably fits, else Python integers."""
+    scale, offset = layer.scores.scale, layer.scores.offset
+    bound = int(np.abs(scale).max()) * sum_bound(layer) + int(np.abs(offset).max())
+    if bound < (1 << 63):
+        return scale * sums + offset
+    return sums.astype(object) * scale.astype(object) + offset.astype(object)
 
 
 def argmax_lowest(scores: np.ndarray) -> np.ndarray:

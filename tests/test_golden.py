@@ -1,4 +1,5 @@
-"""The golden model against a deliberately naive reference written from DESIGN.md.
+"""The golden model against a deliberately naive reference written from the format's
+semantics (docs/model-format.md).
 
 The reference below walks every output element with explicit index arithmetic (no
 im2col, no np.pad, no matrix products) so that it shares no code path with
@@ -287,3 +288,93 @@ def test_forward_rejects_wrong_shape_and_range():
     x = np.full((1, *desc.input.shape), 16, np.uint8)
     with pytest.raises(ValueError, match="range|lie in"):
         golden.forward(desc, x)
+
+
+# ---------------------------------------------------------------- the validator's extremes
+
+Q_MAX, SCALE_MAX, OFFSET_MAX = 1 << 20, 1 << 20, 1 << 40
+
+
+def _dense(name, in_shape, out, rng, *, domain="sparse", q=1, p=0, scores=None,
+           activation=None, density=0.5):
+    h, w, c = in_shape
+    weights = (rng.random((out, h, w, c)) < density).astype(np.uint8)
+    return Conv(name=name, out_channels=out, kernel=(h, w), stride=(1, 1), padding=(0, 0),
+                pad_bit=0, groups=1, domain=domain, weights=weights,
+                q=q if domain == "sparse" else 1, p=p if domain == "sparse" else 0,
+                scores=scores, activation=activation, out_shape=(1, 1, out))
+
+
+def _python_sums(bits: np.ndarray, layer: Conv) -> list[int]:
+    """s_o of a dense layer with plain Python integers (counts by np.count_nonzero)."""
+    a = bits.reshape(-1).astype(bool)
+    out = []
+    for o in range(layer.out_channels):
+        w = layer.weights[o].reshape(-1).astype(bool)
+        if layer.domain == "bipolar":
+            kept = layer.kept[o].reshape(-1).astype(bool)
+            out.append(int(np.count_nonzero(kept & (a == w))))
+        else:
+            out.append(int(layer.q) * int(np.count_nonzero(a & w))
+                       + int(layer.p) * int(np.count_nonzero(a)))
+    return out
+
+
+def _python_scores(bits, layer) -> list[int]:
+    return [int(k) * s + int(c) for k, s, c in
+            zip(layer.scores.scale, _python_sums(bits, layer), layer.scores.offset)]
+
+
+def test_issue_example_sparse_sum_is_exact():
+    """q = 2^20 - 1 with 17 of 32 bits matching: 17,825,775, not float32's 17,825,776."""
+    inp = InputSpec(1, 1, 2, 16)
+    weights = np.zeros((2, 1, 1, 32), dtype=np.uint8)
+    weights[:, 0, 0, :17] = 1
+    hidden = Conv(name="h", out_channels=2, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                  pad_bit=0, groups=1, domain="sparse", weights=weights, q=Q_MAX - 1, p=0,
+                  activation=Activation(np.array([17 * (Q_MAX - 1), 17 * (Q_MAX - 1) + 1]),
+                                        np.zeros(2, dtype=np.uint8)), out_shape=(1, 1, 2))
+    top = Conv(name="c", out_channels=2, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+               pad_bit=0, groups=1, domain="bipolar",
+               weights=np.array([[[[1, 0]]], [[[0, 1]]]], dtype=np.uint8),
+               scores=Scores(np.ones(2, dtype=np.int64), np.zeros(2, dtype=np.int64)),
+               out_shape=(1, 1, 2))
+    desc = from_dict(to_dict(Description("x", inp, Bitplanes(), (hidden, top))))
+    r = golden.forward(desc, np.full((1, 1, 1, 2), 0xFFFF, dtype=np.int64))
+    assert r.maps[1][0, 0, 0].tolist() == [1, 0]      # s = 17,825,775 exactly
+    assert int(r.predictions[0]) == 0
+
+
+@pytest.mark.parametrize("q,p", [(Q_MAX, Q_MAX), (Q_MAX, -Q_MAX), (Q_MAX - 1, 1), (1, -Q_MAX)])
+def test_scores_at_the_extremes_are_exact(q, p):
+    """q, p, scale and offsets at the validator's bounds: k*s + c beyond int64, exact."""
+    rng = np.random.default_rng(q ^ (p & 0xFFFF))
+    in_shape = (4, 4, 64)                  # 1024 input bits: s up to 2^31
+    scale = np.array([SCALE_MAX, SCALE_MAX, SCALE_MAX - 1, 1], dtype=np.int64)
+    offset = np.array([OFFSET_MAX, -OFFSET_MAX, 0, OFFSET_MAX - 1], dtype=np.int64)
+    layer = _dense("c", in_shape, 4, rng, q=q, p=p, scores=Scores(scale, offset), density=0.9)
+    desc = from_dict(to_dict(Description("x", InputSpec(4, 4, 4, 16), Bitplanes(), (layer,))))
+    images = rng.integers(0, 1 << 16, size=(6, 4, 4, 4))
+    images[0] = (1 << 16) - 1                          # every bit set
+    r = golden.forward(desc, images)
+    for n in range(len(images)):
+        want = _python_scores(r.maps[0][n], desc.layers[0])
+        assert [int(v) for v in r.scores[n]] == want
+        assert int(r.predictions[n]) == max(range(4), key=lambda o: (want[o], -o))
+
+
+def test_wide_receptive_field_counts_are_exact():
+    """K = 2^24 + 2^22 bits per output (float64 counts), q, p ~ 2^20: k*s + c past int64."""
+    rng = np.random.default_rng(5)
+    in_shape = (160, 128, 1024)            # bitplanes 16 of 64 channels = 1024 bits
+    weights = (rng.random((2,) + in_shape) < 0.5).astype(np.uint8)
+    k = weights[0].size
+    assert k > 1 << 24
+    layer = Conv(name="c", out_channels=2, kernel=in_shape[:2], stride=(1, 1), padding=(0, 0),
+                 pad_bit=0, groups=1, domain="sparse", weights=weights, q=Q_MAX - 1, p=Q_MAX,
+                 scores=Scores(np.array([SCALE_MAX, SCALE_MAX - 1]),
+                               np.array([-OFFSET_MAX, OFFSET_MAX])), out_shape=(1, 1, 2))
+    desc = Description("x", InputSpec(160, 128, 64, 16), Bitplanes(), (layer,))
+    images = rng.integers(0, 1 << 16, size=(1, 160, 128, 64))
+    r = golden.forward(desc, images)
+    assert [int(v) for v in r.scores[0]] == _python_scores(r.maps[0][0], layer)

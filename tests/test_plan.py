@@ -264,8 +264,8 @@ def test_explore_cli(tmp_path, capsys):
     save(desc, model)
     out = tmp_path / "ex"
     assert main(["explore", str(model), "--points", "4", "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["explore.json", "explore.md",
-                                                     "explore.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".bnngen-output", "explore.json",
+                                                     "explore.md", "explore.png"]
     data = json.loads((out / "explore.json").read_text())
     front = [r for r in data["plans"] if r["pareto"]]
     assert front and all(r["ii"] <= r["target"] for r in data["plans"])

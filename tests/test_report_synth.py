@@ -253,7 +253,8 @@ def _src() -> DesignSource:
 def test_report_folder_is_complete_and_replaced_atomically(tmp_path):
     rep = build_report(_src(), ["ice40", "asic"], progress=False)
     out = write_report(rep, tmp_path / "rep")
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "resources.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".bnngen-output", "report.json", "report.md",
+                                                     "resources.png"]
     data = json.loads((out / "report.json").read_text())
     assert data["results"]["ice40"]["total"]["lut"] == rep["results"]["ice40"]["total"]["lut"]
     assert "| **total** |" in (out / "report.md").read_text()

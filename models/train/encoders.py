@@ -1,7 +1,7 @@
 """Input encoders: the Generic Learned Thermometer (GLT) and its two baselines.
 
 Every encoder maps unsigned B-bit samples (N, C, H, W) (float tensors holding integers) to
-±1 bit planes (N, C*P, H, W) with channel index c*P + p, the order of DESIGN.md.
+±1 bit planes (N, C*P, H, W) with channel index c*P + p, the order of docs/model-format.md.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class IntegerNet(nn.Module):
 
     @staticmethod
     def conv_sums(a: torch.Tensor, layer: Conv, entry: dict) -> torch.Tensor:
-        """s_o of DESIGN.md as int64 (N, O, Ho, Wo)."""
+        """s_o of docs/model-format.md as int64 (N, O, Ho, Wo)."""
         ph, pw = layer.padding
         if ph or pw:
             a = F.pad(a, (pw, pw, ph, ph), value=float(layer.pad_bit))

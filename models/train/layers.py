@@ -3,7 +3,7 @@
 `BinaryConv` is a (grouped) convolution whose weights are sign(latent) in the bipolar domain
 (±1, optional block mask) or {alpha, beta} in the SBNN sparse domain, followed either by
 batch norm + sign (a hidden layer) or by a positive scale + per-class bias (the scores layer).
-`fold()` turns it into exactly the integers DESIGN.md defines (weights bits, mask, q/p,
+`fold()` turns it into exactly the integers docs/model-format.md defines (weights bits, mask, q/p,
 thresholds/flip or scale/offset).
 """
 

@@ -1,0 +1,60 @@
+"""Child processes (yosys, nextpnr) that an interrupt stops.
+
+`run` is subprocess.run for the tools bnngen starts, from any thread: each process is
+registered while it runs, and `stop_all` (called from the CLI's SIGINT/SIGTERM handler)
+kills every registered one and makes later `run` calls fail at once, so that worker
+threads end quickly and their temporary folders are removed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+
+_lock = threading.RLock()   # the signal handler may run while this thread holds it
+_live: set[subprocess.Popen] = set()
+_stopping = False
+
+
+class Stopped(Exception):
+    """A tool was not started (or was killed) because bnngen is being interrupted."""
+
+
+def run(cmd: list[str], *, cwd=None, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """subprocess.run(cmd, capture_output=True, text=True), stoppable by `stop_all`."""
+    with _lock:
+        if _stopping:
+            raise Stopped("interrupted")
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace")
+        _live.add(proc)
+    try:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise subprocess.TimeoutExpired(cmd, timeout, out, err) from None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    finally:
+        with _lock:
+            _live.discard(proc)
+    if _stopping:
+        raise Stopped("interrupted")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def stop_all() -> None:
+    """Kill every running child and refuse new ones (for the rest of this process)."""
+    global _stopping
+    with _lock:
+        _stopping = True
+        live = list(_live)
+    for proc in live:
+        try:
+            proc.kill()
+        except OSError:
+            pass
