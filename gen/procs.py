@@ -8,7 +8,10 @@ threads end quickly and their temporary folders are removed.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
 import threading
 
 _lock = threading.RLock()   # the signal handler may run while this thread holds it
@@ -21,12 +24,17 @@ class Stopped(Exception):
 
 
 def run(cmd: list[str], *, cwd=None, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """subprocess.run(cmd, capture_output=True, text=True), stoppable by `stop_all`."""
+    """subprocess.run(cmd, capture_output=True, text=True), stoppable by `stop_all`. The
+    child's temporary files go to a folder of its own, removed when it ends: a killed tool
+    (yowasp's runtime keeps a temporary folder while it runs) leaves nothing behind."""
+    scratch = tempfile.mkdtemp(prefix="bnngen-tool-")
+    env = dict(os.environ, TMPDIR=scratch, TEMP=scratch, TMP=scratch)
     with _lock:
         if _stopping:
+            shutil.rmtree(scratch, ignore_errors=True)
             raise Stopped("interrupted")
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, errors="replace")
+                                stdin=subprocess.DEVNULL, text=True, errors="replace", env=env)
         _live.add(proc)
     try:
         try:
@@ -42,6 +50,7 @@ def run(cmd: list[str], *, cwd=None, timeout: float | None = None) -> subprocess
     finally:
         with _lock:
             _live.discard(proc)
+        shutil.rmtree(scratch, ignore_errors=True)
     if _stopping:
         raise Stopped("interrupted")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
