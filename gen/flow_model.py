@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.dense import dense_depth
+from hw.folded import engine_depth
 from hw.window_plan import WindowPlan, plan_window
 from models.description import Conv, Description
 
@@ -64,12 +64,14 @@ def stages_of(desc: Description, steps: dict[str, int | tuple[int, ...]],
     out = []
     for layer, (h, w, _) in zip(desc.layers, desc.layer_inputs()):
         if isinstance(layer, Conv) and isinstance(steps.get(layer.name), tuple):
-            lat = dense_depth(stages, layer.scores is not None)
+            lat = engine_depth(stages, layer.scores is not None)
             out.append(Stage(layer.name, h, w, None, 1, lat,
                              pixel_steps=tuple(steps[layer.name])))
         elif isinstance(layer, Conv):
             s = steps.get(layer.name, 1)
-            lat = stages + (2 if layer.scores is not None else 1) + (1 if s > 1 else 0)
+            scores = layer.scores is not None
+            # a folded engine (hw.folded), or the unrolled one (hw.engine.ConvEngine)
+            lat = engine_depth(stages, scores) if s > 1 else stages + (2 if scores else 1)
             windowed = not (layer.kernel == (1, 1) and layer.stride == (1, 1)
                             and layer.padding == (0, 0))
             plan = plan_window(h, w, layer.kernel, layer.stride, layer.padding) \

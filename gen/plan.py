@@ -8,7 +8,7 @@ unrolled (one window per clock), or folded on `pe` lanes of `simd` bits with its
 BRAM or LUT-RAM (a dense layer folded is the streaming engine of hw/dense.py, which needs no
 window of the map: its cycles per frame are the sum of its cycles per pixel). Layers do
 not compete for cycles (the network's interval is the slowest layer's), so the choice is
-per layer; a device budget weighs LUTs against BRAMs by the device's own ratio and is
+per layer; on a device the plan keeps the larger of its LUT and BRAM utilizations least
 checked on the total. Then the chain's timing model (gen/flow_model.py) predicts the
 initiation interval and latency and sizes the FIFO in front of every layer.
 """
@@ -451,10 +451,41 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
     return out
 
 
-def weigh(cost: Cost, family: str, device: Device | None) -> float:
+def weigh(cost: Cost, family: str, device: Device | None, bram_price: float = 1.0) -> float:
+    """An option's price: LUTs plus BRAMs at a mid-size part's exchange rate; on a device,
+    its fractions of the device's LUTs and (at `bram_price`) of its BRAMs."""
     if device is None:
         return cost.lut_equivalent + BRAM_WEIGHT[family] * cost.bram
-    return cost.lut_equivalent / device.lut + cost.bram / device.bram
+    return cost.lut_equivalent / device.lut + bram_price * cost.bram / device.bram
+
+
+# BRAM prices relative to LUTs tried on a device: from nearly free to nearly forbidden.
+BRAM_PRICES = tuple(2.0 ** (k / 2) for k in range(-12, 13))
+
+
+def select(options: list[list[Option] | None], fixed: Cost, family: str,
+           device: Device | None) -> list[Option | None]:
+    """Per layer the option to build. Without a device: the cheapest by `weigh`. On a
+    device: the choice whose larger utilization (of LUTs, LUT-RAM included, and of BRAMs,
+    with what every plan pays) is least, so that neither runs out first; found by pricing
+    BRAMs against LUTs at a range of rates, each layer taking its cheapest option at that
+    rate (ties: the smaller sum of both utilizations)."""
+    def pick(price: float) -> list[Option | None]:
+        return [None if opts is None else
+                min(opts, key=lambda o: (weigh(o.cost, family, device, price), -o.steps))
+                for opts in options]
+
+    if device is None:
+        return pick(1.0)
+    best, best_key = None, None
+    for price in BRAM_PRICES:
+        chosen = pick(price)
+        total = sum((o.cost for o in chosen if o), fixed)
+        use = (total.lut_equivalent / device.lut, total.bram / device.bram)
+        key = (max(use), sum(use))
+        if best_key is None or key < best_key:
+            best, best_key = chosen, key
+    return best
 
 
 def plan_network(desc: Description, cycles: int, *, family: str | None = None,
@@ -473,15 +504,15 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     fixed = shared_costs(desc, family)
     budget = cycles
     for _ in range(4):   # tighten if the chain model finds the layers' rates interfere
-        chosen = []
+        options = []
         for layer, shape in zip(desc.layers, desc.layer_inputs()):
             if not isinstance(layer, Conv):
-                chosen.append(None)
+                options.append(None)
                 continue
             pixels = layer.out_shape[0] * layer.out_shape[1]
-            opts = layer_options(layer, max(1, budget // pixels), family, memory, stages,
-                                 fold, shape)
-            chosen.append(min(opts, key=lambda o: (weigh(o.cost, family, dev), -o.steps)))
+            options.append(layer_options(layer, max(1, budget // pixels), family, memory,
+                                         stages, fold, shape))
+        chosen = select(options, sum(fixed.values(), Cost()), family, dev)
         steps = {layer.name: o.flow for layer, o in zip(desc.layers, chosen) if o}
         flow = analyse(desc, steps, stages)
         if flow.ii <= cycles:

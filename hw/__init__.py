@@ -1,6 +1,6 @@
-"""Amaranth components of the streaming BNN accelerator (see DESIGN.md, "Hardware
-conventions"). Every block is a `wiring.Component` with `stream.Signature` ports and a
-`timing` (`Timing`: latency, initiation interval, stream widths)."""
+"""Amaranth components of the streaming BNN accelerator (docs/planning.md describes the
+folded and streamed engines). Every block is a `wiring.Component` with `stream.Signature`
+ports and a `timing` (`Timing`: latency, initiation interval, stream widths)."""
 
 from .encoder import Encoder
 from .engine import ConvEngine, result_layout, score_width

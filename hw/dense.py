@@ -22,8 +22,8 @@ one adder and its sum: one register when the lane takes its channels one after t
 channel when the channels interleave over the pixels (a channel's first op of the frame
 restarts its sum) -> on a channel's last op, its threshold compare (one comparator per
 lane, the thresholds read in turn as in `FoldedEngine`) or its sum shifts into a lane
-register -> in the cycle of the frame's last step, the output register (or the scores and
-argmax). An idle op reads the zero chunk and adds 0.
+register -> in the cycle after the frame's last step, the output register (or the scores
+and argmax). An idle op reads the zero chunk and adds 0.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from amaranth.lib.wiring import In, Out
 from models.description import Conv
 
 from .engine import result_layout
-from .folded import (MEMORY_STYLES, _delay, engine_output, lane_results, lane_sum,
-                     pick_style, signed_width, stepped_memory, sum_bounds)
+from .folded import (MEMORY_STYLES, _delay, engine_depth, engine_output, lane_results,
+                     lane_sum, pick_style, signed_width, stepped_memory, sum_bounds)
 from .folded_schedule import assign_lanes
 from .popcount import pipeline_valid
 from .timing import Timing, payload_width
@@ -365,13 +365,6 @@ class DenseWord:
         return words
 
 
-def dense_depth(stages: int, scores: bool) -> int:
-    """Register stages of a streamed dense engine from the pixel register to the output
-    (the output included): the pixel register, the popcount's stages, the output register
-    (a scores layer: the score registers, then the argmax's)."""
-    return 1 + stages + (2 if scores else 1)
-
-
 class StreamingDense(wiring.Component):
     """Dense (whole-map) binary layer on a pixel stream, with thresholds or scores + argmax.
 
@@ -418,7 +411,7 @@ class StreamingDense(wiring.Component):
 
     @property
     def depth(self) -> int:
-        return dense_depth(self.stages, self.conv.scores is not None)
+        return engine_depth(self.stages, self.conv.scores is not None)
 
     def timing(self, items: int = 1) -> Timing:
         """Latency counts from the frame's last pixel transfer with the engine idle: that
@@ -501,8 +494,5 @@ class StreamingDense(wiring.Component):
             results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
                                         v_d & final_d, adv))
 
-        # ---- output, in the cycle of the frame's last accumulation
-        done = Signal()
-        m.d.comb += done.eq(v_d & final_d)
-        engine_output(m, conv, s.finish, results, s.constant, done, adv, self.o)
+        engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, adv, self.o)
         return m

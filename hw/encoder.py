@@ -1,7 +1,7 @@
 """The comparator-bank encoder: raw samples to bit channels (thermometer or bitplanes).
 
 Input word: channel c's B-bit unsigned sample at bits [c*B, (c+1)*B). Output word: bit
-c*P + p (DESIGN.md). Thermometer thresholds are constants (yosys folds each comparison),
+c*P + p (docs/model-format.md). Thermometer thresholds are constants (yosys folds each comparison),
 or, with `runtime=True`, registers initialised to the description's values and rewritten
 through the `cfg` port (address c*T + t, data the new threshold) so a deployed sensor can
 retune its tone mapping without a new bitstream.

@@ -13,8 +13,8 @@ never visits a pruned block). Pipeline:
 - per lane: chunk mux, XNOR/AND, popcount tree (`stages` registers), accumulator;
 - on a channel's last chunk the lane compares the sum with its threshold (a small per-lane
   memory, read by the lane's channel counter) or keeps the sum (scores layer), and shifts
-  the result into a lane register; the window's last step loads the output register from
-  the lane registers, a constant permutation.
+  the result into a lane register; the cycle after the window's last step loads the output
+  register from the lane registers, a constant permutation (no multiplexer in front).
 
 One enable (`adv`, the output register is free or being read) moves the whole pipeline, as
 in `ConvEngine`.
@@ -39,6 +39,14 @@ MEMORY_STYLES = ("auto", "block", "distributed", "logic")
 # an ice40 SB_RAM40_4K 4 kbit; below a quarter of the smaller one LUT-RAM is cheaper).
 BLOCK_MIN_BITS = 1024
 BLOCK_MIN_DEPTH = 16
+
+
+def engine_depth(stages: int, scores: bool) -> int:
+    """Register stages of a folded or streamed engine from its input register (window or
+    pixel) to its output, the output included: the input register, the popcount's stages,
+    the lanes' result registers, the output register (a scores layer: the score registers,
+    then the argmax's)."""
+    return 2 + stages + (2 if scores else 1)
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -206,8 +214,7 @@ class FoldedEngine(wiring.Component):
 
     @property
     def depth(self) -> int:
-        """Register stages from the window register to the output (the output included)."""
-        return 1 + self.stages + (2 if self.conv.scores is not None else 1)
+        return engine_depth(self.stages, self.conv.scores is not None)
 
     def timing(self, items: int) -> Timing:
         """`items` windows per frame. Latency counts from the last window's transfer with the
@@ -278,18 +285,15 @@ class FoldedEngine(wiring.Component):
             lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
                                          v_d & final_d, adv))
 
-        # ---- output
-        done = Signal()
-        m.d.comb += done.eq(v_d & final_d)
-        engine_output(m, conv, s.lanes, lane_out, s.constant, done, adv, self.o)
+        engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, adv, self.o)
         return m
 
 
 def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
                  adv) -> list:
-    """A lane's per-channel results (bits, or sums for a scores layer) as they stand in the
-    cycle of the final step, in `channels` order: the order in which the lane finishes its
-    channels (`last`: the current op is a channel's last). A threshold layer compares
+    """A lane's per-channel result registers (bits, or sums for a scores layer), whole from
+    the cycle after the final step, in `channels` order: the order in which the lane
+    finishes its channels (`last`: the current op is a channel's last). A threshold layer compares
     `total` with the finishing channel's threshold, read from a small per-lane memory by a
     count of finished channels, so one comparator serves the lane; the results shift into
     a lane register."""
@@ -319,20 +323,23 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
     else:
         result, width = total, len(total)
     reg = Signal(n * width, name=f"results{lane}")
-    now = Signal(n * width, name=f"results{lane}_now")
-    shifted = Cat(reg[width:], result) if n > 1 else result
-    m.d.comb += now.eq(Mux(last, shifted, reg))
     with m.If(adv & last):
-        m.d.sync += reg.eq(shifted)
+        m.d.sync += reg.eq(Cat(reg[width:], result) if n > 1 else result)
     if conv.scores is None:
-        return [now[k] for k in range(n)]
-    return [now[k * width:(k + 1) * width].as_signed() for k in range(n)]
+        return [reg[k] for k in range(n)]
+    return [reg[k * width:(k + 1) * width].as_signed() for k in range(n)]
 
 
-def engine_output(m: Module, conv: Conv, lanes, results, constant, done, adv, o) -> None:
-    """The output register of a folded or streamed engine, loaded when `done`: per lane its
-    results in its channels' order, and the constant channels (no live weight) as a sum of
-    0 gives them; a pixel of thresholded bits, or the scores and argmax."""
+def engine_output(m: Module, conv: Conv, lanes, results, constant, final, adv, o) -> None:
+    """The output register of a folded or streamed engine, loaded in the cycle after the
+    `final` step, from the lanes' result registers (no multiplexer in front of them, as
+    reading them in the final step's own cycle would need): per lane its results in its
+    channels' order, and the constant channels (no live weight) as a sum of 0 gives them;
+    a pixel of thresholded bits, or the scores and argmax. A result the next frame
+    finishes in that cycle enters its register at the same clock edge, after the load."""
+    done = Signal(name="done")
+    with m.If(adv):
+        m.d.sync += done.eq(final)
     if conv.scores is None:
         pixel = Signal(conv.out_channels)
         for c in constant:

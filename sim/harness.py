@@ -101,10 +101,16 @@ def run_bench(name: str, configs: list, make_unit, unit: int, bench: str, simula
     timescale = ("1ns", "1ps")
     # Lint has its own test (tests/test_build_emit.py); simulation builds stay quiet.
     build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if simulator == "verilator" else []
-    with _make_flags(simulator, opt):
-        runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
-                     timescale=timescale, waves=waves, build_args=build_args,
-                     log_file=build_dir / "build.log" if quiet else None)
+    try:
+        with _make_flags(simulator, opt):
+            runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+                         timescale=timescale, waves=waves, build_args=build_args,
+                         log_file=build_dir / "build.log" if quiet else None)
+    except BaseException:
+        # A build that failed or was interrupted (a half-written archive, a compiler the
+        # kernel killed) must not be taken up by the next run: it starts afresh.
+        shutil.rmtree(build_dir, ignore_errors=True)
+        raise
     # Per-case files: cases of one build may run one after another in the same directory.
     vec_path = build_dir / f"vectors-{unit}.npz"
     out_path = build_dir / f"outputs-{unit}.npz"
