@@ -26,6 +26,7 @@ class DesignSource:
     top: str
     layers: tuple[tuple[str, str], ...]
     origin: str
+    clock_mhz: float | None = None    # the clock it was planned for, where a plan says
 
 
 _MODULE_RE = re.compile(r"^\s*module\s+(\\\S+|[A-Za-z_][\w$]*)", re.MULTILINE)
@@ -100,7 +101,14 @@ def load_build_dir(folder: str | Path) -> DesignSource:
                             "is not in the Verilog")
     name = str(manifest.get("name") or manifest.get("design") or folder.name)
     return DesignSource(name=name, verilog=text, top=top, layers=tuple(layers),
-                        origin=str(folder))
+                        origin=str(folder), clock_mhz=_planned_clock(manifest))
+
+
+def _planned_clock(manifest: dict) -> float | None:
+    """The clock (MHz) of the plan a build was made from, if its manifest says."""
+    plan = manifest.get("plan")
+    clock = plan.get("clock_mhz") if isinstance(plan, dict) else None
+    return float(clock) if isinstance(clock, (int, float)) and clock > 0 else None
 
 
 def _verilog_files(folder: Path, manifest: dict) -> list[Path]:
@@ -143,7 +151,8 @@ def network_source(desc, origin: str = "", plan=None) -> DesignSource:
     text = verilog.convert(net, name="top")
     layers = tuple((name, f"top.{name}") for name, _ in net.blocks)
     return DesignSource(name=desc.name, verilog=text, top="top", layers=layers,
-                        origin=origin or desc.name)
+                        origin=origin or desc.name,
+                        clock_mhz=plan.clock_mhz if plan is not None else None)
 
 
 def load_source(path: str | Path, plan_path: str | Path | None = None) -> DesignSource:

@@ -1,10 +1,20 @@
-"""Place and route with nextpnr (ice40, ECP5) for Fmax and utilization, per device.
+"""Place and route with nextpnr (iCE40, ECP5, Gowin) for Fmax after routing, the critical
+path and utilization, per device.
+
+nextpnr is asked for the clock the design was planned for (`timing-allow-fail`: a design
+that misses it is still routed, and its Fmax reported). Each run has a time limit that
+scales with the design's cells; a run that reaches it is stopped and reported as such,
+with the stage it was in and the placer's estimate if it got that far.
 
 The network's output word (scores of every class) is wider than a small package has pins,
 so the top is wrapped: outputs wider than FOLD_BITS are XOR-folded onto FOLD_BITS pins.
 Every output bit still drives a pin, so no logic is optimized away; the pins are the
 wrapper's, the core is the design's. A device the design does not fit is reported with the
 reason nextpnr (or the capacity check before it) gives.
+
+The critical path's ends are named by layer and block: yosys flattens the wrapped design,
+and a flattened cell keeps its instance path (`core.conv0.engine.acc_TRELLIS_FF_Q_3` is a
+flip-flop of net `acc` in module `top.conv0.engine`, layer conv0, block engine).
 """
 
 from __future__ import annotations
@@ -14,41 +24,63 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
 from models.errors import UserError
 
 from . import procs
+from .design_source import verilog_modules
+from .plan import DEVICES, Device, find_device
+from .resources import classify
 from .synth import SynthError, yosys_executable
 
 FOLD_BITS = 8
 WRAPPER = "bnngen_fmax_wrapper"
+CORE = "core"                  # the wrapper's instance of the design's top
+DEFAULT_CLOCK_MHZ = 100.0      # asked for when neither the plan nor --clock gives a clock
+PNR_FAMILIES = ("ice40", "ecp5", "gowin")
 
+# nextpnr's time limit per run: TIMEOUT_BASE_S plus TIMEOUT_PER_CELL_S for each cell of the
+# synthesized netlist (measured: BENCHMARKS.md, "Fmax after routing").
+TIMEOUT_BASE_S = 60.0
+TIMEOUT_PER_CELL_S = 0.03
 
-@dataclass(frozen=True)
-class Device:
-    name: str
-    family: str           # ice40 | ecp5
-    args: tuple[str, ...]  # nextpnr device/package arguments
-    luts: int             # logic cells (LUT4s)
-    brams: int            # SB_RAM40_4K or DP16KD blocks
-    pins: int             # user I/O pins of the package
-
-
-DEVICES = {
-    "up5k": Device("up5k", "ice40", ("--up5k", "--package", "sg48"), 5280, 30, 39),
-    "hx8k": Device("hx8k", "ice40", ("--hx8k", "--package", "ct256"), 7680, 32, 206),
-    "25f": Device("25f", "ecp5", ("--25k", "--package", "CABGA256"), 24288, 56, 197),
-    "85f": Device("85f", "ecp5", ("--85k", "--package", "CABGA381"), 83640, 208, 205),
+# yosys per family, flattened (the pins are the wrapper's): LUT4s only on ECP5 and Gowin,
+# as `bnngen report` maps them (gen.synth.SYNTH_COMMANDS).
+SYNTH = {"ice40": "synth_ice40", "ecp5": "synth_ecp5 -nowidelut",
+         "gowin": "synth_gowin -nowidelut"}
+# nextpnr's extra options per family; ECP5 routes with router2 (faster than router1 on
+# the shipped model's planned build: BENCHMARKS.md).
+PNR_OPTIONS = {"ice40": (), "ecp5": ("--router", "router2"), "gowin": ()}
+# nextpnr's --report utilization keys: logic cells, flip-flops, BRAM, I/O.
+UTILIZATION = {
+    "ice40": {"lut": "ICESTORM_LC", "bram": "ICESTORM_RAM", "io": "SB_IO"},
+    "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "bram": "DP16KD", "io": "TRELLIS_IO"},
+    "gowin": {"lut": "LUT4", "ff": "DFF", "bram": "BSRAM", "io": "IOB"},
 }
 
 
 def check_devices(names: list[str]) -> list[str]:
-    unknown = [n for n in names if n not in DEVICES]
-    if unknown:
-        raise UserError(f"unknown device {unknown[0]!r}: choose from {', '.join(DEVICES)}")
-    return list(dict.fromkeys(names))
+    """The devices' table names (gen.plan.DEVICES), each once, in the order given; one
+    that nextpnr cannot place on is a UserError."""
+    out = []
+    for n in names:
+        dev = find_device(n)
+        if dev.family not in PNR_FAMILIES:
+            raise UserError(f"device {n!r}: no place and route for {dev.family}")
+        out.append(dev.name)
+    return list(dict.fromkeys(out))
+
+
+def devices_of(families: list[str]) -> list[str]:
+    """Every device of the table whose family is among `families`."""
+    return [d.name for d in DEVICES.values() if d.family in families]
+
+
+def pnr_timeout(cells: int) -> float:
+    """nextpnr's time limit for a netlist of `cells` cells."""
+    return TIMEOUT_BASE_S + TIMEOUT_PER_CELL_S * cells
 
 
 _PORT_RE = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):(\d+)\]\s*)?"
@@ -69,9 +101,13 @@ def module_ports(verilog: str, module: str) -> list[tuple[str, str, int]]:
     return ports
 
 
+def _pin_name(name: str) -> str:
+    return name.lstrip("\\").replace(".", "_")
+
+
 def wrapper_ports(verilog: str, top: str) -> list[tuple[str, str, int]]:
     """The wrapper's pins: inputs as they are, outputs folded to FOLD_BITS."""
-    return [(d, n, w if d == "input" else min(w, FOLD_BITS))
+    return [(d, _pin_name(n), w if d == "input" else min(w, FOLD_BITS))
             for d, n, w in module_ports(verilog, top)]
 
 
@@ -80,7 +116,7 @@ def wrapper_verilog(verilog: str, top: str) -> str:
     ports = module_ports(verilog, top)
     decls, conns, assigns, names = [], [], [], []
     for d, name, w in ports:
-        clean = name.lstrip("\\").replace(".", "_")
+        clean = _pin_name(name)
         if d == "input":
             decls.append(f"  input [{w - 1}:0] {clean};")
             conns.append(f"    .{name} ({clean})")
@@ -95,20 +131,32 @@ def wrapper_verilog(verilog: str, top: str) -> str:
         assigns.append(f"  assign {clean} = {' ^ '.join(chunks)};")
     top_ref = top if re.fullmatch(r"[A-Za-z_]\w*", top) else f"\\{top} "
     return "\n".join([f"module {WRAPPER}({', '.join(names)});", *decls,
-                      f"  {top_ref} core (", ",\n".join(conns), "  );", *assigns,
+                      f"  {top_ref} {CORE} (", ",\n".join(conns), "  );", *assigns,
                       "endmodule", ""])
 
 
-def _run(cmd: list[str], cwd: str, timeout: float | None) -> subprocess.CompletedProcess:
+def pin_constraints(ports: list[tuple[str, str, int]], pins: tuple[str, ...]) -> str:
+    """A Gowin CST placing every wrapper pin on a package pin, the clock (`clk`) on the
+    first (a global clock input)."""
+    bits = [n if w == 1 else f"{n}[{i}]" for _, n, w in ports for i in range(w)]
+    bits.sort(key=lambda b: b != "clk")
+    return "".join(f'IO_LOC "{b}" {p};\n' for b, p in zip(bits, pins))
+
+
+def _run(cmd: list[str], cwd: str, timeout: float | None) -> tuple[int | None, str]:
+    """Run `cmd` (gen.procs: an interrupt kills it); its exit code (None when killed at
+    `timeout` seconds) and its stderr."""
     try:
-        return procs.run(cmd, cwd=cwd, timeout=timeout)
+        p = procs.run(cmd, cwd=cwd, timeout=timeout)
     except subprocess.TimeoutExpired as e:
-        raise UserError(f"{cmd[0]} timed out after {timeout:.0f} s") from e
+        return None, e.stderr or ""
+    return p.returncode, p.stderr
 
 
 def _nextpnr(family: str) -> list[str]:
-    exe = Path(sys.executable).parent / f"yowasp-nextpnr-{family}"
-    return [str(exe) if exe.exists() else f"yowasp-nextpnr-{family}"]
+    name = "himbaechel-gowin" if family == "gowin" else family
+    exe = Path(sys.executable).parent / f"yowasp-nextpnr-{name}"
+    return [str(exe) if exe.exists() else f"yowasp-nextpnr-{name}"]
 
 
 def _fit_error(log: str) -> str:
@@ -119,71 +167,165 @@ def _fit_error(log: str) -> str:
 
 
 def place_and_route(verilog: str, top: str, devices: list[str], *,
-                    timeout: float | None = 600, seed: int = 1) -> dict[str, dict]:
-    """Per device: Fmax (MHz) and utilization, or fits=False with the reason. The wrapped
-    design is synthesized once per family (ice40, ecp5) and placed on each device."""
+                    clock_mhz: float = DEFAULT_CLOCK_MHZ, timeout: float | None = None,
+                    seed: int = 1) -> dict[str, dict]:
+    """Per device (names from gen.plan.DEVICES): Fmax after routing at the requested
+    clock, the critical path's ends, utilization; or fits=False with the reason; or
+    timed_out=True. The wrapped design is synthesized once per family. `timeout`: each
+    nextpnr run's limit in seconds (default: pnr_timeout of the netlist's cells)."""
+    if clock_mhz <= 0:
+        raise UserError(f"the clock must be positive, not {clock_mhz:g} MHz")
+    clock_mhz = float(clock_mhz)
+    modules = set(verilog_modules(verilog))
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bnngen-pnr-") as work:
         Path(work, "design.v").write_text(verilog + "\n" + wrapper_verilog(verilog, top))
         Path(work, "out").mkdir()  # nextpnr exits 125 at the end when this folder is missing
-        pins = sum(w for _, _, w in wrapper_ports(verilog, top))
+        ports = wrapper_ports(verilog, top)
         cells_of: dict[str, dict] = {}
-        for device in devices:
-            dev = DEVICES[device]
+        for name in devices:
+            dev = find_device(name)
             if dev.family not in cells_of:
-                cells_of[dev.family] = _synth_netlist(work, dev.family, timeout)
-            results[device] = _place(work, dev, cells_of[dev.family], pins, timeout, seed)
+                cells_of[dev.family] = _synth_netlist(work, dev.family)
+            r = _place(work, dev, cells_of[dev.family], ports, clock_mhz, timeout, seed)
+            if r.get("critical_path"):
+                r["critical_path"] = {k: (locate(v, top, modules) if k in ("from", "to")
+                                          else v) for k, v in r["critical_path"].items()}
+            results[dev.name] = r
     return results
 
 
-def _synth_netlist(work: str, family: str, timeout: float | None) -> dict[str, int]:
+def _synth_netlist(work: str, family: str) -> dict[str, int]:
     """yosys for `family` on the wrapper: netlist-<family>.json and its cell counts."""
-    # ECP5 as `bnngen report` maps it (gen.synth.SYNTH_COMMANDS): LUT4s only.
-    synth = "synth_ice40" if family == "ice40" else "synth_ecp5 -nowidelut"
-    script = (f"read_verilog -sv design.v; {synth} -top {WRAPPER} -json netlist-{family}.json; "
-              f"tee -q -o stat-{family}.json stat -json")
-    y = _run([*yosys_executable(), "-q", "-l", f"yosys-{family}.log", "-p", script], work,
-             timeout)
-    if y.returncode != 0 or not Path(work, f"netlist-{family}.json").exists():
-        raise SynthError(f"yosys {family} for place and route failed: "
-                         f"{y.stderr.strip()[-200:]}")
+    script = (f"read_verilog -sv design.v; {SYNTH[family]} -top {WRAPPER} "
+              f"-json netlist-{family}.json; tee -q -o stat-{family}.json stat -json")
+    rc, err = _run([*yosys_executable(), "-q", "-l", f"yosys-{family}.log", "-p", script],
+                   work, None)
+    if rc != 0 or not Path(work, f"netlist-{family}.json").exists():
+        raise SynthError(f"yosys {family} for place and route failed: {err.strip()[-200:]}")
     stat = json.loads(Path(work, f"stat-{family}.json").read_text())
     return stat["design"]["num_cells_by_type"]
 
 
-def _place(work: str, dev: Device, cells: dict[str, int], pins: int, timeout, seed) -> dict:
-    luts = cells.get("SB_LUT4", 0) if dev.family == "ice40" else cells.get("LUT4", 0)
-    brams = sum(v for k, v in cells.items() if k.startswith(("SB_RAM40", "DP16KD", "PDPW16KD")))
+def _place(work: str, dev: Device, cells: dict[str, int], ports, clock_mhz: float,
+           timeout: float | None, seed: int) -> dict:
+    res = classify(dev.family, cells)
+    pins = sum(w for _, _, w in ports)
+    base = {"device": dev.name, "family": dev.family, "requested_mhz": clock_mhz}
     over = [f"{n:,} {what} of {cap:,}" for n, cap, what in
-            ((luts, dev.luts, "LUTs"), (brams, dev.brams, "BRAMs"), (pins, dev.pins, "pins"))
-            if n > cap]
+            ((res["lut"], dev.lut, "LUTs"), (res["bram"], dev.bram, "BRAMs"),
+             (pins, dev.io, "pins")) if n > cap]
     if over:
-        return {"fits": False, "reason": "needs " + ", ".join(over), "device": dev.name}
-    out = f"out/{dev.name}.asc" if dev.family == "ice40" else f"out/{dev.name}.config"
-    flag = "--asc" if dev.family == "ice40" else "--textcfg"
+        return {**base, "fits": False, "reason": "needs " + ", ".join(over)}
+    ncells = sum(v for k, v in cells.items() if not k.startswith("$"))
+    limit = pnr_timeout(ncells) if timeout is None else timeout
     report, log = f"report-{dev.name}.json", f"nextpnr-{dev.name}.log"
-    cmd = [*_nextpnr(dev.family), *dev.args, "--json", f"netlist-{dev.family}.json", flag, out,
-           "--report", report, "--seed", str(seed), "--freq", "12", "-q", "-l", log]
-    p = _run(cmd, work, timeout)
+    cmd = [*_nextpnr(dev.family), *dev.pnr, *PNR_OPTIONS[dev.family],
+           "--json", f"netlist-{dev.family}.json", "--report", report, "--seed", str(seed),
+           "--freq", f"{clock_mhz:g}", "--timing-allow-fail", "-q", "-l", log]
+    if dev.family == "ice40":
+        cmd += ["--asc", f"out/{dev.name}.asc"]
+    elif dev.family == "ecp5":
+        cmd += ["--textcfg", f"out/{dev.name}.config"]
+    else:
+        Path(work, f"{dev.name}.cst").write_text(pin_constraints(ports, dev.pins))
+        cmd += ["--vopt", f"cst={dev.name}.cst"]
+    start = time.perf_counter()
+    rc, err = _run(cmd, work, limit)
+    seconds = round(time.perf_counter() - start, 1)
     text = Path(work, log).read_text(errors="replace") if Path(work, log).exists() else ""
+    base.update(cells=ncells, timeout_s=round(limit), seconds=seconds)
+    if rc is None:
+        stage = _stage(text)
+        placed = _placed_fmax(text) if stage == "routing" else None
+        note = (f"; Fmax after placement {placed:.1f} MHz (an estimate)" if placed else "")
+        return {**base, "fits": True, "timed_out": True, "stage": stage,
+                "placed_fmax_mhz": placed,
+                "reason": f"nextpnr stopped at its {limit:.0f} s limit while {stage} "
+                          f"({ncells:,} cells){note}"}
     rpath = Path(work, report)
-    if p.returncode != 0 or not rpath.exists():
-        return {"fits": False, "reason": _fit_error(text + p.stderr), "device": dev.name}
+    if rc != 0 or not rpath.exists():
+        return {**base, "fits": False, "reason": _fit_error(text + err)}
     rep = json.loads(rpath.read_text())
-    fmax = [v.get("achieved") for v in rep.get("fmax", {}).values() if v.get("achieved")]
-    return {"fits": True, "device": dev.name,
-            "fmax_mhz": round(min(fmax), 2) if fmax else None,
+    fmax = [v["achieved"] for v in rep.get("fmax", {}).values() if v.get("achieved")]
+    fmax_mhz = round(min(fmax), 2) if fmax else None
+    return {**base, "fits": True, "timed_out": False, "fmax_mhz": fmax_mhz,
+            "meets": fmax_mhz is not None and fmax_mhz >= clock_mhz,
+            "critical_path": critical_path(rep),
             "utilization": _utilization(dev.family, rep.get("utilization", {}))}
 
 
+_STAGES = (("Routing..", "routing"), ("Running placer", "placing"),
+           ("Placing", "placing"), ("Packing", "packing"))
+
+
+def _stage(log: str) -> str:
+    """What nextpnr was doing when stopped, from its log."""
+    for marker, stage in _STAGES:
+        if marker in log:
+            return stage
+    return "reading the netlist"
+
+
+_MAX_FREQ = re.compile(r"Max frequency for clock [^:]*:\s*([\d.]+) MHz")
+
+
+def _placed_fmax(log: str) -> float | None:
+    """The timing analysis after placement (the first; the last is after routing)."""
+    m = _MAX_FREQ.search(log)
+    return float(m.group(1)) if m else None
+
+
+def critical_path(rep: dict) -> dict | None:
+    """From nextpnr's --report: the worst clock-to-clock path's start and end cells and its
+    delay (ns), split into logic and routing."""
+    paths = [p for p in rep.get("critical_paths", [])
+             if "<async>" not in (p.get("from"), p.get("to")) and p.get("path")]
+    if not paths:
+        return None
+    path = max(paths, key=lambda p: sum(s.get("delay", 0) for s in p["path"]))["path"]
+    cells = [s[end]["cell"] for s in path for end in ("from", "to") if s.get(end)]
+    total = sum(s.get("delay", 0) for s in path)
+    routing = sum(s.get("delay", 0) for s in path if s.get("type") == "routing")
+    named = [c for c in cells if c.startswith(CORE + ".")] or cells
+    return {"from": named[0], "to": named[-1], "delay_ns": round(total, 2),
+            "logic_ns": round(total - routing, 2), "routing_ns": round(routing, 2)}
+
+
+# A flattened cell's name: `<instance path>.<net>_<cell type>...`; the net is the text
+# before the first cell-type suffix yosys or nextpnr added.
+_CELL_SUFFIX = re.compile(r"_(?:TRELLIS|SB_|LUT\d|CCU2|DP16KD|PDPW16KD|DFF|ALU|IBUF|OBUF|"
+                          r"RAM16|SDPB|DPB|pROM|MUX2)|\$")
+
+
+def locate(cell: str, top: str, modules: set[str]) -> dict:
+    """The layer and block of a flattened cell: the deepest module of the design whose
+    instance path prefixes the cell's name. Outside the core: the wrapper's pins."""
+    if not cell.startswith(CORE + "."):
+        return {"cell": cell, "layer": None, "block": None, "net": cell}
+    parts = cell[len(CORE) + 1:].split(".")
+    depth = 0
+    while depth < len(parts) - 1 and ".".join([top, *parts[:depth + 1]]) in modules:
+        depth += 1
+    rest = ".".join(parts[depth:])
+    return {"cell": cell, "layer": parts[0] if depth else None,
+            "block": ".".join(parts[1:depth]) or None,
+            "net": _CELL_SUFFIX.split(rest, 1)[0] or rest}
+
+
+def describe_end(end: dict) -> str:
+    """`conv0.engine (acc)`: layer, block and net of one end of a path."""
+    if end.get("layer") is None:
+        return f"top ({end['net']})"
+    where = ".".join(p for p in (end["layer"], end.get("block")) if p)
+    return f"{where} ({end['net']})"
+
+
 def _utilization(family: str, util: dict) -> dict:
-    """[used, available] of logic cells, flip-flops (ECP5 only reports slices' FFs via
-    TRELLIS_FF) and BRAM, from nextpnr's --report."""
-    def pair(key):
-        u = util.get(key)
-        return [u["used"], u["available"]] if u else None
-    if family == "ice40":
-        return {"lut": pair("ICESTORM_LC"), "bram": pair("ICESTORM_RAM"),
-                "io": pair("SB_IO")}
-    return {"lut": pair("TRELLIS_COMB"), "ff": pair("TRELLIS_FF"), "bram": pair("DP16KD"),
-            "io": pair("TRELLIS_IO")}
+    """[used, available] of logic cells, flip-flops (ECP5 and Gowin), BRAM and I/O, from
+    nextpnr's --report."""
+    out = {}
+    for key, name in UTILIZATION[family].items():
+        u = util.get(name)
+        out[key] = [u["used"], u["available"]] if u else None
+    return out

@@ -24,6 +24,7 @@ def manifest_fields(plan: Plan) -> dict:
         "plan": {
             "target_cycles": plan.target_cycles, "predicted_ii": plan.ii,
             "predicted_latency": plan.latency, "family": plan.family, "device": plan.device,
+            "clock_mhz": plan.clock_mhz,
             "estimate": plan.total,
             "layers": {lp.name: {"engine": lp.engine, "pe": lp.pe, "simd": lp.simd,
                                  "steps": lp.steps, "memory": lp.memory,

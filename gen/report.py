@@ -173,15 +173,37 @@ def markdown(report: dict) -> str:
                       "mapped with classic ABC (LUT4s only), the rest with ABC9."]
         lines.append("")
     if "fmax" in report:
-        lines += ["## Fmax (nextpnr)", "", "| device | fits | Fmax MHz | LUT/LC | FF | BRAM |",
-                  "|---|---|---:|---:|---:|---:|"]
-        for dev, r in report["fmax"].items():
-            util = r.get("utilization", {})
-            lines.append(f"| {dev} | {'yes' if r['fits'] else 'no: ' + r.get('reason', '')} | "
-                         f"{_fmt(r.get('fmax_mhz'))} | {_util(util, 'lut')} | "
-                         f"{_util(util, 'ff')} | {_util(util, 'bram')} |")
-        lines.append("")
+        lines += fmax_markdown(report["fmax"])
     return "\n".join(lines)
+
+
+def fmax_markdown(fmax: dict) -> list[str]:
+    """The place-and-route table: Fmax after routing at the requested clock, the critical
+    path's ends (layer.block (net)), utilization; a device not fitted or not finished
+    says why under the table."""
+    from .fmax import describe_end
+
+    lines = ["## Fmax after routing (nextpnr)", "",
+             "| device | asked MHz | Fmax MHz | meets | critical path (from -> to) | ns "
+             "(logic + routing) | LUT/LC | FF | BRAM | nextpnr s |",
+             "|---|---:|---:|---|---|---:|---:|---:|---:|---:|"]
+    notes = []
+    for dev, r in fmax.items():
+        if not r["fits"] or r.get("timed_out"):
+            notes.append(f"- {dev}: {'does not fit: ' if not r['fits'] else ''}{r['reason']}")
+            lines.append(f"| {dev} | {_fmt(r.get('requested_mhz'))} | - | "
+                         f"{'does not fit' if not r['fits'] else 'timed out'} | | | | | | "
+                         f"{_fmt(r.get('seconds'))} |")
+            continue
+        cp, util = r.get("critical_path"), r.get("utilization", {})
+        path = (f"{describe_end(cp['from'])} -> {describe_end(cp['to'])}" if cp else "-")
+        delay = (f"{cp['delay_ns']:.1f} ({cp['logic_ns']:.1f} + {cp['routing_ns']:.1f})"
+                 if cp else "-")
+        lines.append(f"| {dev} | {_fmt(r['requested_mhz'])} | {_fmt(r.get('fmax_mhz'))} | "
+                     f"{'yes' if r.get('meets') else 'no'} | {path} | {delay} | "
+                     f"{_util(util, 'lut')} | {_util(util, 'ff')} | {_util(util, 'bram')} | "
+                     f"{_fmt(r.get('seconds'))} |")
+    return [*lines, "", *notes, *([""] if notes else [])]
 
 
 def _fmt(v) -> str:

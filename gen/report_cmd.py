@@ -10,9 +10,6 @@ from models.errors import UserError
 from .staging import check_output_folder
 from .synth import FAMILIES, check_families
 
-DEFAULT_DEVICES = ("up5k", "hx8k", "25f", "85f")
-
-
 # Above this many estimated LUTs (any FPGA family) a fully unrolled description fits no
 # iCE40, ECP5 or Gowin device and yosys runs for hours: `report` asks for a plan instead.
 UNROLLED_LIMIT_LUTS = 100_000
@@ -29,8 +26,16 @@ def register(sub) -> None:
                    help=f"comma-separated families from {','.join(FAMILIES)} (default: all)")
     p.add_argument("--fmax", action="store_true",
                    help="also place and route with nextpnr for Fmax and utilization")
-    p.add_argument("--device", default=",".join(DEFAULT_DEVICES),
-                   help="devices for --fmax (default: all of up5k,hx8k,25f,85f)")
+    p.add_argument("--device", default=None,
+                   help="devices for --fmax, e.g. 25f,up5k,gw1nr9 (default: every device of "
+                        "the families reported: ice40-up5k, ice40-hx8k, ecp5-25f, ecp5-85f, "
+                        "gowin-gw1nr9)")
+    p.add_argument("--clock", type=float, metavar="MHZ", default=None,
+                   help="clock nextpnr is asked for (default: the plan's clock, else "
+                        "100 MHz)")
+    p.add_argument("--pnr-timeout", type=float, metavar="S", default=None,
+                   help="time limit of each nextpnr run in seconds (default: 60 s plus "
+                        "30 ms per cell of the design)")
     p.add_argument("-o", "--out", default=None,
                    help="report folder (default: SOURCE/report for a build folder, "
                         "else report-NAME)")
@@ -72,8 +77,7 @@ def cmd_report(args) -> int:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     devices: list[str] = []
     if args.fmax:
-        from .fmax import check_devices
-        devices = check_devices(_list(args.device))
+        devices = _devices(args, families)
     source = Path(args.source)
     if args.out == "":
         raise UserError("the output path is empty")
@@ -83,7 +87,7 @@ def cmd_report(args) -> int:
     if source.is_file() and not args.plan and not args.force:
         _check_unrolled_size(source, families)
     src = load_source(source, args.plan)
-    fmax = _fmax(src, devices) if args.fmax else None
+    fmax = _fmax(src, devices, args.clock, args.pnr_timeout) if args.fmax else None
     report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
                           progress=sys.stderr.isatty(), jobs=args.jobs or default_jobs(families))
     out = write_report(report, out, force=args.force, inputs=inputs)
@@ -110,12 +114,31 @@ def _check_unrolled_size(path: Path, families: list[str]) -> None:
                         f"bnngen report {path} --plan PLAN), or pass --force")
 
 
-def _fmax(src, devices: list[str]) -> dict:
-    """Place and route on each device; devices it does not fit are reported, and a design
-    that fits none of the requested devices is an error (and no report is written)."""
-    from .fmax import place_and_route
+def _devices(args, families: list[str]) -> list[str]:
+    from .fmax import PNR_FAMILIES, check_devices, devices_of
 
-    results = place_and_route(src.verilog, src.top, devices)
+    if args.clock is not None and args.clock <= 0:
+        raise UserError(f"--clock must be positive, not {args.clock:g}")
+    if args.pnr_timeout is not None and args.pnr_timeout <= 0:
+        raise UserError(f"--pnr-timeout must be positive, not {args.pnr_timeout:g}")
+    if args.device is not None:
+        return check_devices(_list(args.device))
+    devices = devices_of(families)
+    if not devices:
+        raise UserError(f"--fmax places and routes for {', '.join(PNR_FAMILIES)}: none of "
+                        f"them is among the families reported ({', '.join(families)})")
+    return devices
+
+
+def _fmax(src, devices: list[str], clock: float | None, timeout: float | None) -> dict:
+    """Place and route on each device at the requested clock (--clock, else the plan's,
+    else DEFAULT_CLOCK_MHZ); devices it does not fit or that nextpnr did not finish are
+    noted on stderr, and a design that fits none of the requested devices is an error
+    (and no report is written)."""
+    from .fmax import DEFAULT_CLOCK_MHZ, place_and_route
+
+    clock = clock or src.clock_mhz or DEFAULT_CLOCK_MHZ
+    results = place_and_route(src.verilog, src.top, devices, clock_mhz=clock, timeout=timeout)
     if not any(r["fits"] for r in results.values()):
         reasons = "; ".join(f"{d}: {r['reason']}" for d, r in results.items())
         raise UserError(f"{src.name} does not fit {' or '.join(devices)} ({reasons})")
@@ -123,6 +146,8 @@ def _fmax(src, devices: list[str]) -> dict:
         if not r["fits"]:
             print(f"bnngen: note: {src.name} does not fit {dev}: {r['reason']}",
                   file=sys.stderr)
+        elif r["timed_out"]:
+            print(f"bnngen: note: {dev}: {r['reason']}", file=sys.stderr)
     return results
 
 

@@ -309,7 +309,7 @@ def test_fmax_places_and_routes_and_reports_utilization(tmp_path):
     from gen.fmax import place_and_route
     text, _ = popcount_design(6)
     res = place_and_route(text, "pc", ["up5k", "25f"])
-    for dev in ("up5k", "25f"):
+    for dev in ("ice40-up5k", "ecp5-25f"):
         assert res[dev]["fits"] and res[dev]["fmax_mhz"] > 1
         used, avail = res[dev]["utilization"]["lut"]
         assert 0 < used < avail
@@ -326,7 +326,7 @@ def test_design_that_fits_no_device_is_an_error_and_writes_nothing(tmp_path, cap
                  "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("bnngen: error:") and "\n" not in err
-    assert "does not fit up5k" in err and "pins of 39" in err
+    assert "does not fit ice40-up5k" in err and "pins of 39" in err
     assert not out.exists()
 
 

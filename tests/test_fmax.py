@@ -1,0 +1,83 @@
+"""Place and route with the real nextpnr: Fmax after routing at the requested clock, the
+critical path named by layer and block, Gowin, and a run stopped at its time limit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gen.cli import main
+from gen.design_source import network_source
+from gen.fmax import locate, pin_constraints, place_and_route
+from gen.plan import DEVICES
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """A small factory description, planned (every convolution folded) at 25 MHz."""
+    from gen.flow_model import analyse
+    from gen.plan import plan_network
+    from models import description as fmt
+    from models.factory import random_description
+
+    desc = random_description(3, height=6, width=6, max_channels=6)
+    plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True, clock_mhz=25)
+    d = tmp_path_factory.mktemp("planned")
+    fmt.save(desc, d / "net.json")
+    (d / "plan.json").write_text(json.dumps(plan.to_dict()))
+    return network_source(desc, plan=plan), d
+
+
+def test_routed_fmax_at_the_planned_clock_names_the_critical_path(planned):
+    src, _ = planned
+    assert src.clock_mhz == 25
+    layers = {name for name, _ in src.layers}
+    res = place_and_route(src.verilog, src.top, ["25f", "gw1nr9"], clock_mhz=src.clock_mhz)
+    assert list(res) == ["ecp5-25f", "gowin-gw1nr9"]
+    for r in res.values():
+        assert r["fits"] and not r["timed_out"] and r["requested_mhz"] == 25
+        assert r["meets"] == (r["fmax_mhz"] >= 25) and r["meets"]
+        # The Fmax is the routed critical path's: one period is that path's delay.
+        cp = r["critical_path"]
+        assert cp["delay_ns"] == pytest.approx(1000 / r["fmax_mhz"], rel=0.01)
+        assert cp["logic_ns"] > 0 and cp["routing_ns"] > 0
+        for end in (cp["from"], cp["to"]):
+            assert end["layer"] in layers and end["cell"].startswith(f"core.{end['layer']}.")
+        used, avail = r["utilization"]["lut"]
+        assert 0 < used < avail
+
+
+def test_a_run_stopped_at_its_time_limit_says_so_in_one_line(planned, tmp_path, capsys):
+    _, d = planned
+    out = tmp_path / "rep"
+    assert main(["report", str(d / "net.json"), "--plan", str(d / "plan.json"), "--family",
+                 "ecp5", "--fmax", "--device", "25f", "--pnr-timeout", "1", "-o",
+                 str(out)]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bnngen: note: ecp5-25f: nextpnr stopped at its 1 s limit while ")
+    assert "\n" not in err
+    rep = json.loads((out / "report.json").read_text())["fmax"]["ecp5-25f"]
+    assert rep["timed_out"] and rep["fits"] and rep["timeout_s"] == 1
+    assert rep["requested_mhz"] == 25 and "fmax_mhz" not in rep
+    assert "timed out" in (out / "report.md").read_text()
+
+
+def test_cells_are_located_by_the_deepest_module_of_their_instance_path():
+    modules = {"top", "top.conv0", "top.conv0.engine", "top.conv0.engine.pc"}
+    assert locate("core.conv0.engine.pc.acc_TRELLIS_FF_Q_3", "top", modules) == {
+        "cell": "core.conv0.engine.pc.acc_TRELLIS_FF_Q_3", "layer": "conv0",
+        "block": "engine.pc", "net": "acc"}
+    assert locate("core.conv0.o__payload_SB_DFFE_Q", "top", modules)["block"] is None
+    glue = locate("core.fifo_r_DFFRE_Q", "top", modules)
+    assert glue["layer"] is None and glue["net"] == "fifo_r"
+    assert locate("$nextpnr_CCU2C_3", "top", modules)["layer"] is None
+
+
+def test_gowin_pins_put_the_clock_on_the_global_clock_pin():
+    pins = DEVICES["gowin-gw1nr9"].pins
+    cst = pin_constraints([("input", "rst", 1), ("input", "clk", 1), ("output", "o", 2)],
+                          pins)
+    assert cst.splitlines() == [f'IO_LOC "clk" {pins[0]};', f'IO_LOC "rst" {pins[1]};',
+                                f'IO_LOC "o[0]" {pins[2]};', f'IO_LOC "o[1]" {pins[3]};']
+    assert len(set(pins)) == len(pins) == DEVICES["gowin-gw1nr9"].io
