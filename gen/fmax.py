@@ -277,40 +277,50 @@ def _placed_fmax(log: str) -> float | None:
 
 
 def critical_path(rep: dict) -> dict | None:
-    """From nextpnr's --report: the worst clock-to-clock path's start and end cells and its
-    delay (ns), split into logic and routing."""
+    """From nextpnr's --report: the worst clock-to-clock path's start and end (the cells,
+    and the net the start drives: the register's own name) and its delay (ns), split into
+    logic and routing."""
     paths = [p for p in rep.get("critical_paths", [])
              if "<async>" not in (p.get("from"), p.get("to")) and p.get("path")]
     if not paths:
         return None
     path = max(paths, key=lambda p: sum(s.get("delay", 0) for s in p["path"]))["path"]
     cells = [s[end]["cell"] for s in path for end in ("from", "to") if s.get(end)]
+    nets = [s["net"] for s in path if s.get("type") == "routing" and s.get("net")]
     total = sum(s.get("delay", 0) for s in path)
     routing = sum(s.get("delay", 0) for s in path if s.get("type") == "routing")
     named = [c for c in cells if c.startswith(CORE + ".")] or cells
-    return {"from": named[0], "to": named[-1], "delay_ns": round(total, 2),
+    return {"from": {"cell": named[0], "net": nets[0] if nets else None},
+            "to": {"cell": named[-1], "net": None}, "delay_ns": round(total, 2),
             "logic_ns": round(total - routing, 2), "routing_ns": round(routing, 2)}
 
 
 # A flattened cell's name: `<instance path>.<net>_<cell type>...`; the net is the text
 # before the first cell-type suffix yosys or nextpnr added.
 _CELL_SUFFIX = re.compile(r"_(?:TRELLIS|SB_|LUT\d|CCU2|DP16KD|PDPW16KD|DFF|ALU|IBUF|OBUF|"
-                          r"RAM16|SDPB|DPB|pROM|MUX2)|\$")
+                          r"RAM16|SDPB|DPB|pROM|MUX2)")
 
 
-def locate(cell: str, top: str, modules: set[str]) -> dict:
-    """The layer and block of a flattened cell: the deepest module of the design whose
-    instance path prefixes the cell's name. Outside the core: the wrapper's pins."""
+def locate(end: dict, top: str, modules: set[str]) -> dict:
+    """The layer and block of one end of a path ({"cell", "net"}: flattened names): the
+    deepest module of the design whose instance path prefixes the cell's name. The net is
+    given without that path (else read off the cell's name). Outside the core: the
+    wrapper's pins, no layer."""
+    cell, net = end["cell"], end.get("net")
     if not cell.startswith(CORE + "."):
-        return {"cell": cell, "layer": None, "block": None, "net": cell}
+        return {"cell": cell, "layer": None, "block": None, "net": net or cell}
     parts = cell[len(CORE) + 1:].split(".")
     depth = 0
     while depth < len(parts) - 1 and ".".join([top, *parts[:depth + 1]]) in modules:
         depth += 1
-    rest = ".".join(parts[depth:])
+    prefix = ".".join([CORE, *parts[:depth]]) + "."
+    if net and net.startswith(prefix):
+        net = net[len(prefix):]
+    else:
+        rest = ".".join(parts[depth:])
+        net = _CELL_SUFFIX.split(rest, 1)[0] or rest
     return {"cell": cell, "layer": parts[0] if depth else None,
-            "block": ".".join(parts[1:depth]) or None,
-            "net": _CELL_SUFFIX.split(rest, 1)[0] or rest}
+            "block": ".".join(parts[1:depth]) or None, "net": net}
 
 
 def describe_end(end: dict) -> str:

@@ -65,13 +65,22 @@ def test_a_run_stopped_at_its_time_limit_says_so_in_one_line(planned, tmp_path, 
 
 def test_cells_are_located_by_the_deepest_module_of_their_instance_path():
     modules = {"top", "top.conv0", "top.conv0.engine", "top.conv0.engine.pc"}
-    assert locate("core.conv0.engine.pc.acc_TRELLIS_FF_Q_3", "top", modules) == {
+
+    def at(cell, net=None):
+        return locate({"cell": cell, "net": net}, "top", modules)
+
+    assert at("core.conv0.engine.pc.acc_TRELLIS_FF_Q_3") == {
         "cell": "core.conv0.engine.pc.acc_TRELLIS_FF_Q_3", "layer": "conv0",
         "block": "engine.pc", "net": "acc"}
-    assert locate("core.conv0.o__payload_SB_DFFE_Q", "top", modules)["block"] is None
-    glue = locate("core.fifo_r_DFFRE_Q", "top", modules)
+    # An anonymous register is named by the net it drives.
+    assert at("core.conv0.engine.$11_TRELLIS_FF_Q", "core.conv0.engine.result[3]") == {
+        "cell": "core.conv0.engine.$11_TRELLIS_FF_Q", "layer": "conv0", "block": "engine",
+        "net": "result[3]"}
+    assert at("core.conv0.o__payload.cls_SB_DFFE_Q")["block"] is None
+    assert at("core.conv0.o__payload.cls_SB_DFFE_Q")["net"] == "o__payload.cls"
+    glue = at("core.fifo_r_DFFRE_Q")
     assert glue["layer"] is None and glue["net"] == "fifo_r"
-    assert locate("$nextpnr_CCU2C_3", "top", modules)["layer"] is None
+    assert at("$nextpnr_CCU2C_3")["layer"] is None
 
 
 def test_gowin_pins_put_the_clock_on_the_global_clock_pin():
