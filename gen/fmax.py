@@ -255,14 +255,16 @@ def _place(work: str, dev: Device, cells: dict[str, int], ports, clock_mhz: floa
             "utilization": _utilization(dev.family, rep.get("utilization", {}))}
 
 
-_STAGES = (("Routing..", "routing"), ("Running placer", "placing"),
-           ("Placing", "placing"), ("Packing", "packing"))
+# nextpnr's log lines that open each stage, latest stage first (ECP5, iCE40, Gowin).
+_STAGES = ((re.compile(r"^Info: (Routing|Running router)", re.M), "routing"),
+           (re.compile(r"^Info: .*(placer|placement)", re.M), "placing"),
+           (re.compile(r"^Info: Pack", re.M), "packing"))
 
 
 def _stage(log: str) -> str:
     """What nextpnr was doing when stopped, from its log."""
     for marker, stage in _STAGES:
-        if marker in log:
+        if marker.search(log):
             return stage
     return "reading the netlist"
 

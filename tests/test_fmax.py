@@ -90,3 +90,18 @@ def test_gowin_pins_put_the_clock_on_the_global_clock_pin():
     assert cst.splitlines() == [f'IO_LOC "clk" {pins[0]};', f'IO_LOC "rst" {pins[1]};',
                                 f'IO_LOC "o[0]" {pins[2]};', f'IO_LOC "o[1]" {pins[3]};']
     assert len(set(pins)) == len(pins) == DEVICES["gowin-gw1nr9"].io
+
+
+@pytest.mark.parametrize("log, stage", [
+    ("", "reading the netlist"),
+    ("Info: Packing IOs..\n", "packing"),
+    ("Info: Pack IOBs...\nInfo: Running custom HCLK placer...\n", "placing"),
+    ("Info: Packing IOs..\nInfo: Creating initial analytic placement for 9 cells\n"
+     "Info: Max frequency for clock 'clk': 20.71 MHz (FAIL at 50.00 MHz)\n"
+     "Info: Routing globals...\n", "routing"),
+])
+def test_a_stopped_run_names_the_stage_from_the_log(log, stage):
+    from gen.fmax import _placed_fmax, _stage
+
+    assert _stage(log) == stage
+    assert _placed_fmax(log) == (20.71 if stage == "routing" else None)
