@@ -105,3 +105,19 @@ def test_a_stopped_run_names_the_stage_from_the_log(log, stage):
 
     assert _stage(log) == stage
     assert _placed_fmax(log) == (20.71 if stage == "routing" else None)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--clock", "0"], "--clock must be positive"),
+    (["--pnr-timeout", "-1"], "--pnr-timeout must be positive"),
+    (["--device", "xc7a35t"], "unknown device 'xc7a35t'"),
+    (["--family", "xilinx,asic"], "none of them is among the families"),
+])
+def test_fmax_option_errors_are_one_line(planned, tmp_path, capsys, args, message):
+    _, d = planned
+    out = tmp_path / "rep"
+    assert main(["report", str(d / "net.json"), "--plan", str(d / "plan.json"), "--fmax",
+                 *args, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bnngen: error:") and "\n" not in err and message in err
+    assert not out.exists()
