@@ -280,8 +280,8 @@ def _placed_fmax(log: str) -> float | None:
 
 def critical_path(rep: dict) -> dict | None:
     """From nextpnr's --report: the worst clock-to-clock path's start and end (the cells,
-    and the net the start drives: the register's own name) and its delay (ns), split into
-    logic and routing."""
+    and the net the start drives: an anonymous register's name) and its delay (ns), split
+    into logic and routing."""
     paths = [p for p in rep.get("critical_paths", [])
              if "<async>" not in (p.get("from"), p.get("to")) and p.get("path")]
     if not paths:
@@ -305,9 +305,9 @@ _CELL_SUFFIX = re.compile(r"_(?:TRELLIS|SB_|LUT\d|CCU2|DP16KD|PDPW16KD|DFF|ALU|I
 
 def locate(end: dict, top: str, modules: set[str]) -> dict:
     """The layer and block of one end of a path ({"cell", "net"}: flattened names): the
-    deepest module of the design whose instance path prefixes the cell's name. The net is
-    given without that path (else read off the cell's name). Outside the core: the
-    wrapper's pins, no layer."""
+    deepest module of the design whose instance path prefixes the cell's name; and the
+    net, read off the cell's name (an anonymous cell's: the given net, without that
+    path). Outside the core: the wrapper's pins, no layer."""
     cell, net = end["cell"], end.get("net")
     if not cell.startswith(CORE + "."):
         return {"cell": cell, "layer": None, "block": None, "net": net or cell}
@@ -315,14 +315,13 @@ def locate(end: dict, top: str, modules: set[str]) -> dict:
     depth = 0
     while depth < len(parts) - 1 and ".".join([top, *parts[:depth + 1]]) in modules:
         depth += 1
+    rest = ".".join(parts[depth:])
+    own = _CELL_SUFFIX.split(rest, 1)[0] or rest
     prefix = ".".join([CORE, *parts[:depth]]) + "."
-    if net and net.startswith(prefix):
-        net = net[len(prefix):]
-    else:
-        rest = ".".join(parts[depth:])
-        net = _CELL_SUFFIX.split(rest, 1)[0] or rest
+    if own.startswith("$") and net and net.startswith(prefix):
+        own = net[len(prefix):]
     return {"cell": cell, "layer": parts[0] if depth else None,
-            "block": ".".join(parts[1:depth]) or None, "net": net}
+            "block": ".".join(parts[1:depth]) or None, "net": own}
 
 
 def describe_end(end: dict) -> str:

@@ -72,10 +72,12 @@ def test_cells_are_located_by_the_deepest_module_of_their_instance_path():
     assert at("core.conv0.engine.pc.acc_TRELLIS_FF_Q_3") == {
         "cell": "core.conv0.engine.pc.acc_TRELLIS_FF_Q_3", "layer": "conv0",
         "block": "engine.pc", "net": "acc"}
-    # An anonymous register is named by the net it drives.
+    # An anonymous register is named by the net it drives; a named one by its own name.
     assert at("core.conv0.engine.$11_TRELLIS_FF_Q", "core.conv0.engine.result[3]") == {
         "cell": "core.conv0.engine.$11_TRELLIS_FF_Q", "layer": "conv0", "block": "engine",
         "net": "result[3]"}
+    assert at("core.conv0.engine.acc_SB_DFFESR_Q_32_DFFLC",
+              "core.conv0.engine.o_SB_DFFESR_Q_40_D_SB_LUT4_O_I0[1]")["net"] == "acc"
     assert at("core.conv0.o__payload.cls_SB_DFFE_Q")["block"] is None
     assert at("core.conv0.o__payload.cls_SB_DFFE_Q")["net"] == "o__payload.cls"
     glue = at("core.fifo_r_DFFRE_Q")
