@@ -168,31 +168,40 @@ def _fit_error(log: str) -> str:
 
 def place_and_route(verilog: str, top: str, devices: list[str], *,
                     clock_mhz: float = DEFAULT_CLOCK_MHZ, timeout: float | None = None,
-                    seed: int = 1) -> dict[str, dict]:
+                    seed: int = 1, jobs: int = 1) -> dict[str, dict]:
     """Per device (names from gen.plan.DEVICES): Fmax after routing at the requested
     clock, the critical path's ends, utilization; or fits=False with the reason; or
     timed_out=True. The wrapped design is synthesized once per family. `timeout`: each
-    nextpnr run's limit in seconds (default: pnr_timeout of the netlist's cells)."""
+    nextpnr run's limit in seconds (default: pnr_timeout of the netlist's cells). `jobs`
+    yosys runs (one per family), then nextpnr runs (one per device), at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
     if clock_mhz <= 0:
         raise UserError(f"the clock must be positive, not {clock_mhz:g} MHz")
     clock_mhz = float(clock_mhz)
     modules = set(verilog_modules(verilog))
-    results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="bnngen-pnr-") as work:
+    devs = [find_device(name) for name in devices]
+    families = list(dict.fromkeys(d.family for d in devs))
+    with tempfile.TemporaryDirectory(prefix="bnngen-pnr-") as work, \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         Path(work, "design.v").write_text(verilog + "\n" + wrapper_verilog(verilog, top))
         Path(work, "out").mkdir()  # nextpnr exits 125 at the end when this folder is missing
         ports = wrapper_ports(verilog, top)
-        cells_of: dict[str, dict] = {}
-        for name in devices:
-            dev = find_device(name)
-            if dev.family not in cells_of:
-                cells_of[dev.family] = _synth_netlist(work, dev.family)
+
+        def place(dev: Device) -> dict:
             r = _place(work, dev, cells_of[dev.family], ports, clock_mhz, timeout, seed)
             if r.get("critical_path"):
                 r["critical_path"] = {k: (locate(v, top, modules) if k in ("from", "to")
                                           else v) for k, v in r["critical_path"].items()}
-            results[dev.name] = r
-    return results
+            return r
+
+        try:
+            cells_of = dict(zip(families, pool.map(lambda f: _synth_netlist(work, f),
+                                                   families)))
+            return {dev.name: r for dev, r in zip(devs, pool.map(place, devs))}
+        except BaseException:   # no new run (Ctrl-C: the CLI's gen.procs.stop_all kills all)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def _synth_netlist(work: str, family: str) -> dict[str, int]:

@@ -44,8 +44,8 @@ def register(sub) -> None:
                         "instead of fully unrolled")
     p.add_argument("--no-cache", action="store_true", help="rerun yosys even for cached results")
     p.add_argument("-j", "--jobs", type=int, default=None,
-                   help="yosys runs at once, one family each (default: one per CPU core, at "
-                        "most one per family)")
+                   help="yosys runs at once, one family each, and nextpnr runs, one device "
+                        "each (default: one per CPU core, at most one per family or device)")
     p.add_argument("--force", action="store_true",
                    help=f"synthesize a description fully unrolled even above "
                         f"{UNROLLED_LIMIT_LUTS:,} estimated LUTs (yosys takes hours), and "
@@ -87,7 +87,10 @@ def cmd_report(args) -> int:
     if source.is_file() and not args.plan and not args.force:
         _check_unrolled_size(source, families)
     src = load_source(source, args.plan)
-    fmax = _fmax(src, devices, args.clock, args.pnr_timeout) if args.fmax else None
+    fmax = None
+    if args.fmax:
+        fmax = _fmax(src, devices, args.clock, args.pnr_timeout,
+                     args.jobs or default_jobs(devices))
     report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
                           progress=sys.stderr.isatty(), jobs=args.jobs or default_jobs(families))
     out = write_report(report, out, force=args.force, inputs=inputs)
@@ -130,7 +133,8 @@ def _devices(args, families: list[str]) -> list[str]:
     return devices
 
 
-def _fmax(src, devices: list[str], clock: float | None, timeout: float | None) -> dict:
+def _fmax(src, devices: list[str], clock: float | None, timeout: float | None,
+          jobs: int) -> dict:
     """Place and route on each device at the requested clock (--clock, else the plan's,
     else DEFAULT_CLOCK_MHZ); devices it does not fit or that nextpnr did not finish are
     noted on stderr, and a design that fits none of the requested devices is an error
@@ -138,7 +142,8 @@ def _fmax(src, devices: list[str], clock: float | None, timeout: float | None) -
     from .fmax import DEFAULT_CLOCK_MHZ, place_and_route
 
     clock = clock or src.clock_mhz or DEFAULT_CLOCK_MHZ
-    results = place_and_route(src.verilog, src.top, devices, clock_mhz=clock, timeout=timeout)
+    results = place_and_route(src.verilog, src.top, devices, clock_mhz=clock, timeout=timeout,
+                              jobs=jobs)
     if not any(r["fits"] for r in results.values()):
         reasons = "; ".join(f"{d}: {r['reason']}" for d, r in results.items())
         raise UserError(f"{src.name} does not fit {' or '.join(devices)} ({reasons})")

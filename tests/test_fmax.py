@@ -33,7 +33,8 @@ def test_routed_fmax_at_the_planned_clock_names_the_critical_path(planned):
     src, _ = planned
     assert src.clock_mhz == 25
     layers = {name for name, _ in src.layers}
-    res = place_and_route(src.verilog, src.top, ["25f", "gw1nr9"], clock_mhz=src.clock_mhz)
+    res = place_and_route(src.verilog, src.top, ["25f", "gw1nr9"], clock_mhz=src.clock_mhz,
+                          jobs=2)
     assert list(res) == ["ecp5-25f", "gowin-gw1nr9"]
     for r in res.values():
         assert r["fits"] and not r["timed_out"] and r["requested_mhz"] == 25
