@@ -259,6 +259,7 @@ def _place(work: str, dev: Device, cells: dict[str, int], ports, clock_mhz: floa
     fmax = [v["achieved"] for v in rep.get("fmax", {}).values() if v.get("achieved")]
     fmax_mhz = round(min(fmax), 2) if fmax else None
     return {**base, "fits": True, "timed_out": False, "fmax_mhz": fmax_mhz,
+            "placed_fmax_mhz": _placed_fmax(text),
             "meets": fmax_mhz is not None and fmax_mhz >= clock_mhz,
             "critical_path": critical_path(rep),
             "utilization": _utilization(dev.family, rep.get("utilization", {}))}

@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--clock", type=float, metavar="MHZ", default=None,
                    help="clock nextpnr is asked for (default: the plan's clock, else "
                         "100 MHz)")
-    p.add_argument("--pnr-timeout", type=float, metavar="S", default=None,
+    p.add_argument("--pnr-timeout", type=int, metavar="S", default=None,
                    help="time limit of each nextpnr run in seconds (default: 60 s plus "
                         "30 ms per cell of the design)")
     p.add_argument("-o", "--out", default=None,
@@ -123,7 +123,7 @@ def _devices(args, families: list[str]) -> list[str]:
     if args.clock is not None and args.clock <= 0:
         raise UserError(f"--clock must be positive, not {args.clock:g}")
     if args.pnr_timeout is not None and args.pnr_timeout <= 0:
-        raise UserError(f"--pnr-timeout must be positive, not {args.pnr_timeout:g}")
+        raise UserError(f"--pnr-timeout must be positive, not {args.pnr_timeout}")
     if args.device is not None:
         return check_devices(_list(args.device))
     devices = devices_of(families)

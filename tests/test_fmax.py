@@ -39,6 +39,7 @@ def test_routed_fmax_at_the_planned_clock_names_the_critical_path(planned):
     for r in res.values():
         assert r["fits"] and not r["timed_out"] and r["requested_mhz"] == 25
         assert r["meets"] == (r["fmax_mhz"] >= 25) and r["meets"]
+        assert r["placed_fmax_mhz"] > 0     # nextpnr's estimate before routing, apart
         # The Fmax is the routed critical path's: one period is that path's delay.
         cp = r["critical_path"]
         assert cp["delay_ns"] == pytest.approx(1000 / r["fmax_mhz"], rel=0.01)
