@@ -74,8 +74,9 @@ def check_devices(names: list[str]) -> list[str]:
 
 
 def devices_of(families: list[str]) -> list[str]:
-    """Every device of the table whose family is among `families`."""
-    return [d.name for d in DEVICES.values() if d.family in families]
+    """Every device of the table that nextpnr places on, of a family among `families`."""
+    return [d.name for d in DEVICES.values()
+            if d.family in families and d.family in PNR_FAMILIES]
 
 
 def pnr_timeout(cells: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .synth import FAMILIES, check_families
 # Above this many estimated LUTs (any FPGA family) a fully unrolled description fits no
 # iCE40, ECP5 or Gowin device and yosys runs for hours: `report` asks for a plan instead.
 UNROLLED_LIMIT_LUTS = 100_000
+MAX_PNR_TIMEOUT_S = 7 * 24 * 3600      # --pnr-timeout: a week at most
 
 
 def _list(text: str) -> list[str]:
@@ -120,10 +122,11 @@ def _check_unrolled_size(path: Path, families: list[str]) -> None:
 def _devices(args, families: list[str]) -> list[str]:
     from .fmax import PNR_FAMILIES, check_devices, devices_of
 
-    if args.clock is not None and args.clock <= 0:
-        raise UserError(f"--clock must be positive, not {args.clock:g}")
-    if args.pnr_timeout is not None and args.pnr_timeout <= 0:
-        raise UserError(f"--pnr-timeout must be positive, not {args.pnr_timeout}")
+    if args.clock is not None and not (math.isfinite(args.clock) and args.clock > 0):
+        raise UserError(f"--clock must be a positive number of MHz, not {args.clock:g}")
+    if args.pnr_timeout is not None and not 0 < args.pnr_timeout <= MAX_PNR_TIMEOUT_S:
+        raise UserError(f"--pnr-timeout must be 1 to {MAX_PNR_TIMEOUT_S:,} seconds, not "
+                        f"{args.pnr_timeout}")
     if args.device is not None:
         return check_devices(_list(args.device))
     devices = devices_of(families)

@@ -112,8 +112,12 @@ def test_a_stopped_run_names_the_stage_from_the_log(log, stage):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--clock", "0"], "--clock must be positive"),
-    (["--pnr-timeout", "-1"], "--pnr-timeout must be positive"),
+    (["--clock", "0"], "--clock must be a positive number"),
+    (["--clock", "nan"], "--clock must be a positive number"),
+    (["--clock", "inf"], "--clock must be a positive number"),
+    (["--device", "xc7z020"], "no place and route for xilinx"),
+    (["--pnr-timeout", "-1"], "--pnr-timeout must be 1 to 604,800 seconds"),
+    (["--pnr-timeout", str(2 ** 70)], "--pnr-timeout must be 1 to 604,800 seconds"),
     (["--device", "xc7a35t"], "unknown device 'xc7a35t'"),
     (["--family", "xilinx,asic"], "none of them is among the families"),
 ])
