@@ -314,6 +314,9 @@ _CELL_SUFFIX = re.compile(r"_(?:TRELLIS|SB_|LUT\d|CCU2|DP16KD|PDPW16KD|DFF|ALU|I
                           r"RAM16|SDPB|DPB|pROM|MUX2)")
 
 
+_YOSYS_SUFFIX = re.compile(r"\$\d+(?=[.\[]|$)")
+
+
 def locate(end: dict, top: str, modules: set[str]) -> dict:
     """The layer and block of one end of a path ({"cell", "net"}: flattened names): the
     deepest module of the design whose instance path prefixes the cell's name; and the
@@ -331,6 +334,8 @@ def locate(end: dict, top: str, modules: set[str]) -> dict:
     prefix = ".".join([CORE, *parts[:depth]]) + "."
     if own.startswith("$") and net and net.startswith(prefix):
         own = net[len(prefix):]
+    if not own.startswith("$"):
+        own = _YOSYS_SUFFIX.sub("", own)    # `o__payload$7.cls`: yosys's renaming
     return {"cell": cell, "layer": parts[0] if depth else None,
             "block": ".".join(parts[1:depth]) or None, "net": own}
 

@@ -82,6 +82,7 @@ def test_cells_are_located_by_the_deepest_module_of_their_instance_path():
               "core.conv0.engine.o_SB_DFFESR_Q_40_D_SB_LUT4_O_I0[1]")["net"] == "acc"
     assert at("core.conv0.o__payload.cls_SB_DFFE_Q")["block"] is None
     assert at("core.conv0.o__payload.cls_SB_DFFE_Q")["net"] == "o__payload.cls"
+    assert at("core.conv0.o__payload$7.cls_TRELLIS_FF_Q")["net"] == "o__payload.cls"
     glue = at("core.fifo_r_DFFRE_Q")
     assert glue["layer"] is None and glue["net"] == "fifo_r"
     assert at("$nextpnr_CCU2C_3")["layer"] is None
