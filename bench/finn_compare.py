@@ -126,9 +126,12 @@ def main() -> None:
     ap.add_argument("--no-cache", action="store_true")
     args = ap.parse_args()
     out = RESULTS / "finn_compare.json"
-    results = json.loads(out.read_text()) if out.exists() else {}
+    results: dict = {}
     for net in args.nets.split(","):
-        results[net] = run(net, not args.no_cache)
+        row = run(net, not args.no_cache)
+        # read again: another run of this script may have written its networks meanwhile
+        results = json.loads(out.read_text()) if out.exists() else {}
+        results[net] = row
         out.write_text(json.dumps(results, indent=1) + "\n")
     order = [n for n in FINN if n in results]
     text = markdown({n: results[n] for n in order})

@@ -10,6 +10,7 @@ random layers under random folds, not the shipped model's.
 
     nice .venv/bin/python bench/fit_blocks.py [--jobs 2]     # ~25 min cold on 2 cores
     nice .venv/bin/python bench/fit_blocks.py --refit        # seconds: stored yosys counts
+    nice .venv/bin/python bench/fit_blocks.py --kinds folded # the folded/streamed engines
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.estimate_fit import fit, training_descriptions  # noqa: E402
 from gen.estimate import COEFFS_PATH, block_features  # noqa: E402
-from gen.estimate_blocks import folded_block, reduce_block, window_block  # noqa: E402
+from gen.estimate_blocks import (dense_block, folded_block, reduce_block,  # noqa: E402
+                                 window_block)
 from gen.estimate_check import yosys_component  # noqa: E402
 from gen.plan import pe_options, simd_options  # noqa: E402
+from hw.dense import StreamingDense  # noqa: E402
 from hw.folded import FoldedEngine  # noqa: E402
 from hw.folded_schedule import fold_shape  # noqa: E402
 from hw.pool import WindowOr  # noqa: E402
@@ -108,6 +111,27 @@ TRAINED_SHAPES = [
 ]
 
 
+# (map side, C_in, C_out, scores, pe, simd, memory): streamed dense layers, costed in the
+# folded engine's terms: one pixel (a fully connected layer: one sum register per lane) and
+# several (a bank of sums per lane, in LUT-RAM where the family has it).
+DENSE_SHAPES = [
+    (1, 64, 32, False, 1, 16, "distributed"), (1, 128, 64, False, 1, 32, "block"),
+    (1, 256, 128, False, 2, 32, "block"), (1, 256, 256, False, 1, 64, "block"),
+    (1, 128, 10, True, 1, 16, "distributed"), (1, 512, 10, True, 2, 32, "block"),
+    (3, 64, 32, False, 1, 16, "block"), (3, 128, 64, False, 2, 32, "block"),
+    (4, 32, 16, False, 2, 8, "distributed"), (7, 32, 10, True, 1, 8, "block"),
+    (3, 256, 10, True, 1, 32, "block"), (2, 128, 128, False, 4, 16, "block"),
+]
+
+
+def dense_samples(seed: int = 11) -> list[tuple]:
+    """(conv, pe, simd, memory) of DENSE_SHAPES, random bipolar weights."""
+    rng = np.random.default_rng(seed)
+    return [(random_conv(rng, "dense", (h, h, c_in), out_channels=oc, groups=1,
+                         domain="bipolar", prune=0.0, scores=scores, dense=True), pe, simd, mem)
+            for h, c_in, oc, scores, pe, simd, mem in DENSE_SHAPES]
+
+
 def factory_shapes() -> tuple[list[tuple], list[tuple]]:
     """The window generators and window ORs of bench/estimate_fit.py's training nets (the
     small factory nets; the evaluation seeds are disjoint), as (h, w, c, kernel, stride,
@@ -143,6 +167,12 @@ def jobs() -> list[tuple]:
                     lambda conv=conv, pe=pe, simd=simd, mem=mem: FoldedEngine(
                         conv, pe, simd, 1, mem),
                     folded_block(conv, pe, simd, mem)))
+    for i, (conv, pe, simd, mem) in enumerate(dense_samples()):
+        label = f"dense#{i} {conv.weights.shape} pe{pe} simd{simd} {mem}"
+        out.append(("folded", label,
+                    lambda conv=conv, pe=pe, simd=simd, mem=mem: StreamingDense(
+                        conv, pe, simd, 1, mem),
+                    dense_block(conv, pe, simd, mem)))
     return out
 
 
@@ -153,13 +183,15 @@ def main() -> int:
     ap.add_argument("--data", default="bench/results/fit_blocks.json")
     ap.add_argument("--families", default=",".join(FAMILIES),
                     help="refit these families only (the others' samples and coefficients stay)")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help="synthesize and refit these block kinds only (the others stay)")
     ap.add_argument("--refit", action="store_true",
                     help="no yosys: refit on the yosys counts stored in --data, with every "
                          "block's features recomputed (after a feature changed)")
     args = ap.parse_args()
-    fams = args.families.split(",")
+    fams, kinds = args.families.split(","), args.kinds.split(",")
     start = time.perf_counter()
-    todo = [(j, fam) for j in jobs() for fam in fams]
+    todo = [(j, fam) for j in jobs() for fam in fams if j[0] in kinds]
     old = json.loads(Path(args.data).read_text()) if Path(args.data).exists() else []
     rows = []
 
@@ -183,7 +215,7 @@ def main() -> int:
                                                      desc="yosys", unit="run"):
                 rows.append((kind, label, block, fam, got))
     samples: dict = {}
-    data = [row for row in old if row["family"] not in fams]
+    data = [row for row in old if row["family"] not in fams or row["kind"] not in kinds]
     for kind, label, block, fam, got in rows:
         feats = block_features(block, fam)
         for metric in ("lut", "ff"):

