@@ -28,7 +28,9 @@ from models.description import Conv, Description, content_hash
 from models.errors import UserError, printable
 
 from .flow_model import analyse
-from .plan_cost import LUTS_PER_LUTRAM, Cost, check_family, option_cost, shared_costs
+from .plan_cost import (LOGIC_ROM_MAX_BITS, LUTS_PER_LUTRAM, Cost, blocks_cost,
+                        check_family, logic_rom_bits, option_blocks, option_cost,
+                        shared_costs)
 from .resources import FPGA_FAMILIES as FAMILIES
 
 PLAN_FORMAT = "bnngen-plan"
@@ -444,7 +446,8 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
                   in_shape: tuple[int, int, int] | None = None) -> list[Option]:
     """The options worth costing that take at most `limit_steps` cycles per pixel: per pe,
     the few smallest simd that meet it (logic grows with simd at a given pe, while the
-    memory's shape may favour a slightly wider word), and unrolled."""
+    memory's shape may favour a slightly wider word), and unrolled. Weights in LUTs only
+    up to LOGIC_ROM_MAX_BITS unless `memory` asks for them."""
     dense = in_shape is not None and is_dense(conv, in_shape)
     table = StepTable(conv, dense)
     out = [] if fold else [Option("unrolled", conv.out_channels, int(conv.weights[0].size), 1,
@@ -457,10 +460,11 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
             steps = table.steps(pe, simd)
             if steps <= limit_steps:
                 for style in styles:
-                    cost = option_cost(conv, "folded", pe, simd, style, family, stages,
-                                       in_shape)
-                    out.append(Option("folded", pe, simd, steps, style, cost,
-                                      table.flow(pe, simd)))
+                    blocks = option_blocks(conv, "folded", pe, simd, style, stages, in_shape)
+                    if memory == "auto" and logic_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
+                        continue
+                    out.append(Option("folded", pe, simd, steps, style,
+                                      blocks_cost(blocks, family), table.flow(pe, simd)))
                 taken += 1
                 if taken == SIMD_TRIES:
                     break

@@ -15,6 +15,12 @@ from .estimate import block_cost
 from .estimate_blocks import Block, conv_blocks, encoder_block, pool_blocks
 from .resources import FPGA_FAMILIES
 
+# The largest weight ROM in LUTs (bits) the estimator's folded-engine fit has seen
+# (bench/fit_blocks.py folded_samples): past it the estimate is an extrapolation, and it
+# fell 43% short on a 192 x 400 ROM (CNV-W1A1's conv2), so the planner offers such a ROM
+# only when asked for LUT memories (--memory distributed).
+LOGIC_ROM_MAX_BITS = 16384
+
 # LUTs a LUT-RAM cell occupies (a 16x4 ECP5/Gowin cell: four LUT4s; a Xilinx RAM32M or
 # RAM64M: the four LUT6s of a SLICEM quarter), for checking a plan against a device.
 LUTS_PER_LUTRAM = 4
@@ -66,9 +72,21 @@ def shared_costs(desc: Description, family: str) -> dict[str, Cost]:
     return out
 
 
+def option_blocks(conv: Conv, engine: str, pe: int, simd: int, style: str, stages: int,
+                  in_shape: tuple[int, int, int]) -> list[Block]:
+    """The blocks of one engine option for a convolution, with the window generator it
+    needs."""
+    choice = LayerChoice(engine=engine, pe=max(1, pe), simd=max(1, simd),
+                         memory=style or "auto")
+    return conv_blocks(conv, in_shape, stages, choice)
+
+
+def logic_rom_bits(blocks: list[Block]) -> int:
+    """Bits of the weight ROMs the blocks keep in LUTs."""
+    return int(sum(b.features.get("rom_bits", 0) for b in blocks))
+
+
 def option_cost(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
                 stages: int, in_shape: tuple[int, int, int]) -> Cost:
     """One engine option for a convolution, with the window generator it needs."""
-    choice = LayerChoice(engine=engine, pe=max(1, pe), simd=max(1, simd),
-                         memory=style or "auto")
-    return blocks_cost(conv_blocks(conv, in_shape, stages, choice), family)
+    return blocks_cost(option_blocks(conv, engine, pe, simd, style, stages, in_shape), family)
