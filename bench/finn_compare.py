@@ -125,6 +125,9 @@ def main() -> None:
     ap.add_argument("--nets", default="cnv,sfc")
     ap.add_argument("--no-cache", action="store_true")
     args = ap.parse_args()
+    unknown = sorted(set(args.nets.split(",")) - set(FINN))
+    if unknown:
+        ap.error(f"unknown network {unknown[0]!r}: choose from {', '.join(FINN)}")
     out = RESULTS / "finn_compare.json"
     results: dict = {}
     for net in args.nets.split(","):

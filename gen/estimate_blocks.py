@@ -16,7 +16,7 @@ from hw.popcount import register_levels, tree_levels
 from hw.window_plan import plan_window
 from models.description import Conv, Description, MaxPool, Thermometer
 
-from .estimate_memory import map_async, map_memory, map_rom
+from .estimate_memory import map_memory, map_rom
 
 
 @dataclass
@@ -502,7 +502,7 @@ def bank_cost(family: str, banks: list[tuple[int, int]]) -> dict:
     multiplexer per bit (in the block's mux terms)."""
     res = {"lutram": 0, "ff": 0, "muxes": []}
     for depth, width in banks:
-        m = map_async(family, depth, width)
+        m = map_memory(family, depth, width, async_read=True)
         if m.kind == "logic":
             res["ff"] += depth * width
             res["muxes"].append((width, depth))

@@ -89,32 +89,24 @@ def _config_cost(ram: RamDef, abits: int, width: int, depth: int, bits: int) -> 
     return cost + ram.emu * FACTOR_EMU, repl
 
 
-def map_memory(family: str, depth: int, width: int) -> MemoryMapping:
-    """Where yosys maps a depth x width line buffer for `family` (asic: always logic)."""
+def map_memory(family: str, depth: int, width: int,
+               async_read: bool = False) -> MemoryMapping:
+    """Where yosys maps a depth x width line buffer for `family` (asic: always logic).
+    `async_read`: a RAM read asynchronously (a streamed dense engine's bank of sums): no
+    block RAM (it reads only synchronously), and a LUT-RAM needs no emulated output
+    register."""
     best = MemoryMapping("logic", None, 0, 0, depth * width, float(depth * width))
     for ram in LIBRARIES.get(family, ()):
-        for abits, w in ram.geoms:
-            cost, repl = _config_cost(ram, abits, w, depth, width)
-            if cost < best.cost:
-                best = MemoryMapping(ram.kind, ram.cell,
-                                     repl * ram.units if ram.kind == "block" else 0,
-                                     repl if ram.kind == "distributed" else 0, 0, cost)
-    return best
-
-
-def map_async(family: str, depth: int, width: int) -> MemoryMapping:
-    """Where yosys maps a depth x width RAM with an asynchronous read port (a streamed dense
-    engine's bank of sums): LUT-RAM, whose read is asynchronous anyway (no emulation), or
-    soft logic (iCE40 has no LUT-RAM; block RAM reads only synchronously)."""
-    best = MemoryMapping("logic", None, 0, 0, depth * width, float(depth * width))
-    for ram in LIBRARIES.get(family, ()):
-        if ram.kind != "distributed":
+        if async_read and ram.kind != "distributed":
             continue
         for abits, w in ram.geoms:
             cost, repl = _config_cost(ram, abits, w, depth, width)
-            cost -= ram.emu * FACTOR_EMU
+            if async_read:
+                cost -= ram.emu * FACTOR_EMU
             if cost < best.cost:
-                best = MemoryMapping(ram.kind, ram.cell, 0, repl, 0, cost,
+                best = MemoryMapping(ram.kind, ram.cell,
+                                     repl * ram.units if ram.kind == "block" else 0,
+                                     repl if ram.kind == "distributed" else 0, 0, cost,
                                      math.ceil(depth / (1 << abits)))
     return best
 
