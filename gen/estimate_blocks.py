@@ -34,9 +34,10 @@ class Block:
 
 
 @lru_cache(maxsize=4096)  # pure in its integers; big layers repeat tree sizes
-def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
+def popcount_profile(n: int, stages: int, leaves: bool = False) -> tuple[int, int, int]:
     """(half adders of the first level, adder output bits of later levels, register bits)
-    of hw.popcount.build_popcount over `n` leaves with `stages` register stages.
+    of hw.popcount.build_popcount over `n` leaves with `stages` register stages (`leaves`:
+    the first on the leaves).
 
     A register keeps only the bits its node's count can reach (yosys proves the others
     constant, through earlier registers too)."""
@@ -44,7 +45,7 @@ def popcount_profile(n: int, stages: int) -> tuple[int, int, int]:
         return 0, 0, stages
     widths = [1] * n
     bound = [1] * n                      # the largest value yosys can prove for each node
-    at = register_levels(tree_levels(n), stages)
+    at = register_levels(tree_levels(n), stages, leaves)
     first = later = regs = 0
     stage = level = 0
 
@@ -233,7 +234,16 @@ def score_bits(conv: Conv, o: int, stages: int = 1) -> int:
     return max(1, need - ((abs(k) & -abs(k)).bit_length() - 1))
 
 
-def engine_block(conv: Conv, stages: int = 1) -> Block:
+def argmax_register_bits(classes: int, score_bits: int, stages: int) -> int:
+    """Registers of hw.engine.argmax_tree's `stages` and beside them: per stage the tree's
+    nodes at its level (a score and an index each), the scores held for the output, a
+    valid bit."""
+    idx = _bits(max(1, classes - 1))
+    return sum(-(-classes // 2 ** level) * (score_bits + idx) + classes * score_bits + 1
+               for level in register_levels(tree_levels(classes), stages))
+
+
+def engine_block(conv: Conv, stages: int = 1, argmax_stages: int = 0) -> Block:
     """hw.engine.ConvEngine: one popcount tree per output channel (plus P_all per group in
     the sparse domain), then thresholds, or scores and an argmax. Trees of constant
     channels are counted apart: `dead_*` where the constant shows through plain logic
@@ -298,6 +308,7 @@ def engine_block(conv: Conv, stages: int = 1) -> Block:
             widest = max(widest, eff[o])
             feats[kind] += widest + _bits(o)
         ff += o_n * sw + 1 + o_n * sw + _bits(o_n - 1)
+        ff += argmax_register_bits(o_n, sw, argmax_stages)
     return Block("engine", feats, ff=ff)
 
 
@@ -312,7 +323,8 @@ def reduce_block(channels: int, taps: int) -> Block:
                  ors=[(channels, taps)])
 
 
-def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -> Block:
+def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
+                 argmax_stages: int = 0, front: int = 0) -> Block:
     """hw.folded.FoldedEngine: per mux column a `chunks`-way multiplexer of `simd` bits; per
     lane an XNOR/AND popcount of `simd` variable bits (and P_all's), an accumulator, a
     threshold ROM read by the lane's channel counter and a comparator (or the sums of a
@@ -328,20 +340,25 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -
              if lane]
     lo, hi = sum_bounds(conv)
     acc = signed_width(lo, hi)
-    first, later, regs = popcount_profile(simd, stages)
+    stages += front > 0          # hw.folded.FRONTS: the leaves' register is a popcount stage
+    scaled = conv.domain == "sparse" and stages >= 2    # hw.folded.lane_sum
+    first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
+    regs += acc * scaled
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
     feats = {"tree_bits": trees * (2 * first + later), "acc_bits": len(lanes) * acc,
              "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
              "step_bits": _bits(shape.steps), "one": 1}
     ff = (kh_kw_c(conv) + 1 + _bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
           + len(lanes) * acc)
-    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats)
-    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width, feats)
+    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
+    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width, feats,
+                               front)
     return Block("folded", feats, ff=ff + rom_ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms)
 
 
-def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) -> Block:
+def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
+                argmax_stages: int = 0, front: int = 0) -> Block:
     """hw.dense.StreamingDense, in the folded engine's terms (its coefficients): a `chunks`-way
     multiplexer of `simd` bits per mux column over one pixel; per lane an XNOR/AND popcount
     and an adder into one sum register, or into a bank of sums (a LUT-RAM, `banks`) when
@@ -357,7 +374,10 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
     lanes = shape.lanes
     lo, hi = sum_bounds(conv)
     acc = signed_width(lo, hi)
-    first, later, regs = popcount_profile(simd, stages)
+    stages += front > 0          # hw.folded.FRONTS: the leaves' register is a popcount stage
+    scaled = conv.domain == "sparse" and stages >= 2    # hw.folded.lane_sum
+    first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
+    regs += acc * scaled
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
     feats = {"tree_bits": trees * (2 * first + later), "acc_bits": len(lanes) * acc,
              "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
@@ -365,14 +385,16 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1) ->
     banks = [(len(lane), acc) for lane, banked in zip(lanes, shape.banked) if banked]
     ff = (cg * conv.groups + 1 + _bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
           + sum(acc for banked in shape.banked if not banked))
-    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats)
+    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
     # yosys keeps only the ROM bits that vary from step to step.
-    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width, feats)
+    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width, feats,
+                               front)
     return Block("folded", feats, ff=ff + rom_ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, banks=banks)
 
 
-def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict) -> int:
+def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict,
+                  argmax_stages: int = 0) -> int:
     """hw.folded.lane_results and engine_output, shared by the folded and streamed engines:
     per lane a threshold memory read in turn and a comparator, or a scores layer's sums;
     the result shift registers, the output (and score and argmax) registers. Adds the
@@ -389,19 +411,22 @@ def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict) ->
     feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
     feats["score_bits"] = conv.out_channels * sw
     feats["argmax_bits"] = sum(sw + _bits(o) for o in range(1, conv.out_channels))
-    return feats["result_bits"] + 2 * conv.out_channels * sw + _bits(conv.out_channels) + 2
+    return (feats["result_bits"] + 2 * conv.out_channels * sw + _bits(conv.out_channels) + 2
+            + argmax_register_bits(conv.out_channels, sw, argmax_stages))
 
 
 def _weight_rom(memory: str, steps: int, word_width: int, kept_width: int,
-                feats: dict) -> tuple[list[tuple[int, int]], int]:
+                feats: dict, front: int = 0) -> tuple[list[tuple[int, int]], int]:
     """A folded engine's weight ROM: (block-RAM ROMs, register bits). The style follows the
     whole word, as the hardware picks it (hw.folded.pick_style); of its bits, `kept_width`
-    survive synthesis. A logic ROM adds its bits to `feats` and registers its output."""
+    survive synthesis. A logic ROM adds its bits to `feats` and registers its output;
+    `front` 2 adds the word register behind either."""
     from hw.folded import pick_style
+    word_reg = kept_width if front == 2 else 0
     if pick_style(memory, steps, word_width) == "block":
-        return [(steps, kept_width)], 0
+        return [(steps, kept_width)], word_reg
     feats["rom_bits"] = steps * kept_width
-    return [], kept_width
+    return [], kept_width + word_reg
 
 
 def kh_kw_c(conv: Conv) -> int:
@@ -414,10 +439,27 @@ def _sum_range(conv: Conv, o: int) -> tuple[int, int]:
     return sum_range(conv, o)
 
 
-def pool_blocks(pool: MaxPool, shape) -> list[Block]:
-    """hw.pool: a window generator and its OR per channel."""
+def pool_blocks(pool: MaxPool, shape, skid: bool = False) -> list[Block]:
+    """hw.pool: a window generator and its OR per channel (with a skid register)."""
     return [window_block(shape, pool.kernel, pool.stride, (0, 0)),
-            reduce_block(shape[2], pool.kernel[0] * pool.kernel[1])]
+            reduce_block(shape[2], pool.kernel[0] * pool.kernel[1])] + (
+        [skid_block(shape[2])] if skid else [])
+
+
+def skid_block(width: int) -> Block:
+    """hw.pipeline's skid register on a `width`-bit output: a register per bit, and a 2:1
+    multiplexer per bit in front of the output register (costed a LUT a bit, not
+    fitted)."""
+    return Block("skid", {"mux_bits": width}, ff=width + 1)
+
+
+def engine_skid(conv: Conv, on: bool) -> list[Block]:
+    """An engine's skid register (`on`), on its output's width."""
+    if not on:
+        return []
+    from hw.engine import result_layout
+    return [skid_block(result_layout(conv).size if conv.scores is not None
+                       else conv.out_channels)]
 
 
 def conv_blocks(conv: Conv, shape, stages: int = 1, choice=None) -> list[Block]:
@@ -428,10 +470,14 @@ def conv_blocks(conv: Conv, shape, stages: int = 1, choice=None) -> list[Block]:
     from hw.network import needs_window
 
     folded = choice is not None and choice.engine == "folded"
+    stages, argmax = (choice.stages, choice.argmax_stages) if choice else (stages, 0)
     if folded and is_dense(conv, shape):
-        return [dense_block(conv, choice.pe, choice.simd, choice.memory, stages)]
-    blocks = [folded_block(conv, choice.pe, choice.simd, choice.memory, stages) if folded
-              else engine_block(conv, stages)]
+        return [dense_block(conv, choice.pe, choice.simd, choice.memory, stages, argmax,
+                            choice.front)] + engine_skid(conv, choice.skid)
+    blocks = [folded_block(conv, choice.pe, choice.simd, choice.memory, stages, argmax,
+                           choice.front)
+              if folded else engine_block(conv, stages, argmax)]
+    blocks += engine_skid(conv, folded and choice.skid)
     if needs_window(conv):
         blocks.insert(0, window_block(shape, conv.kernel, conv.stride, conv.padding))
     return blocks
@@ -446,7 +492,8 @@ def layer_blocks(desc: Description, stages: int = 1,
     out = [("encoder", [encoder_block(desc)])]
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if isinstance(layer, MaxPool):
-            out.append((layer.name, pool_blocks(layer, shape)))
+            choice = choices.get(layer.name)
+            out.append((layer.name, pool_blocks(layer, shape, bool(choice and choice.skid))))
         else:
             out.append((layer.name, conv_blocks(layer, shape, stages, choices.get(layer.name))))
     return out

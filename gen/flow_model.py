@@ -58,20 +58,25 @@ class Flow:
 
 
 def stages_of(desc: Description, steps: dict[str, int | tuple[int, ...]],
-              stages: int = 1) -> list[Stage]:
+              stages: int = 1, pipes: dict[str, tuple[int, int, int]] | None = None
+              ) -> list[Stage]:
     """The model's stages for a description; `steps` gives a folded conv's cycles per window
-    (absent: 1, unrolled), or a streamed dense layer's cycles per pixel (a tuple)."""
+    (absent: 1, unrolled), or a streamed dense layer's cycles per pixel (a tuple); `pipes`
+    a layer's (popcount stages, argmax stages, front) (absent: `stages`, none, none)."""
     out = []
+    pipes = pipes or {}
     for layer, (h, w, _) in zip(desc.layers, desc.layer_inputs()):
+        pc, am, front = pipes.get(layer.name, (stages, 0, 0))
         if isinstance(layer, Conv) and isinstance(steps.get(layer.name), tuple):
-            lat = engine_depth(stages, layer.scores is not None)
+            lat = engine_depth(pc, layer.scores is not None, am, front)
             out.append(Stage(layer.name, h, w, None, 1, lat,
                              pixel_steps=tuple(steps[layer.name])))
         elif isinstance(layer, Conv):
             s = steps.get(layer.name, 1)
             scores = layer.scores is not None
             # a folded engine (hw.folded), or the unrolled one (hw.engine.ConvEngine)
-            lat = engine_depth(stages, scores) if s > 1 else stages + (2 if scores else 1)
+            lat = (engine_depth(pc, scores, am, front) if s > 1
+                   else pc + (2 + am if scores else 1))
             windowed = not (layer.kernel == (1, 1) and layer.stride == (1, 1)
                             and layer.padding == (0, 0))
             plan = plan_window(h, w, layer.kernel, layer.stride, layer.padding) \
@@ -216,10 +221,10 @@ def backlog(produced: np.ndarray, accepted: np.ndarray) -> int:
 
 
 def analyse(desc: Description, steps: dict[str, int | tuple[int, ...]], stages: int = 1,
-            frames: int = FRAMES) -> Flow:
-    """Initiation interval, latency and per-layer backlog of a folding (layer -> steps, as
-    for `stages_of`)."""
-    sts = stages_of(desc, steps, stages)
+            frames: int = FRAMES, pipes: dict[str, tuple[int, int, int]] | None = None) -> Flow:
+    """Initiation interval, latency and per-layer backlog of a folding (layer -> steps, and
+    pipelining, as for `stages_of`)."""
+    sts = stages_of(desc, steps, stages, pipes)
     h, w = desc.input.height, desc.input.width
     pixels = h * w
     _, done = run_chain(desc, sts, np.arange(frames * pixels, dtype=np.int64), frames)

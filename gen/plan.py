@@ -22,15 +22,16 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 
 from hw.dense import dense_pixel_steps, is_dense
+from hw.folded import FRONTS
 from hw.folded_layer import LayerChoice
 from hw.folded_schedule import assign_lanes, live_chunks
 from models.description import Conv, Description, content_hash
 from models.errors import UserError, printable
 
 from .flow_model import analyse
+from .timing_model import Pipelining, candidates, engine_paths, pool_skid, unrolled_paths
 from .plan_cost import (LOGIC_ROM_MAX_BITS, LUTS_PER_LUTRAM, Cost, blocks_cost,
-                        check_family, logic_rom_bits, option_blocks, option_cost,
-                        shared_costs)
+                        check_family, logic_rom_bits, option_blocks, shared_costs)
 from .resources import FPGA_FAMILIES as FAMILIES
 
 PLAN_FORMAT = "bnngen-plan"
@@ -133,11 +134,17 @@ class LayerPlan:
     ff: int = 0
     bram: int = 0
     lutram: int = 0
+    stages: int = 1           # register stages in each popcount tree
+    argmax_stages: int = 0    # register stages in a scores layer's argmax
+    front: int = 0            # folded: registers in front of the popcounts (hw.folded.FRONTS)
+    skid: bool = False        # folded or pool: a skid register at the output (hw.pipeline)
 
     def choice(self) -> LayerChoice:
         return LayerChoice(engine="folded" if self.engine == "folded" else "unrolled",
                            pe=max(1, self.pe), simd=max(1, self.simd),
-                           memory=self.memory or "auto", fifo_depth=self.fifo_depth)
+                           memory=self.memory or "auto", fifo_depth=self.fifo_depth,
+                           stages=self.stages, argmax_stages=self.argmax_stages,
+                           front=self.front, skid=self.skid)
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,12 @@ class _PlanFields:
             raise self.error(fld, f"{shown} is outside {lo}..{hi}")
         return v
 
+    def bool(self, d: dict, fld: str, default: bool) -> bool:
+        v = d.get(fld, default)
+        if not isinstance(v, bool):
+            raise self.error(fld, f"expected true or false, got {_kind(v)}")
+        return v
+
     def choice(self, d: dict, fld: str, options, default=None):
         v = d.get(fld, default)
         if v not in options or (v is not None and not isinstance(v, str)):
@@ -258,6 +271,7 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list):
         raise top.error("layers", f"expected a list, got {_kind(raw_layers)}")
+    stages = top.int(data, "stages", 0, MAX_STAGES, default=1)
     layers = []
     for i, raw in enumerate(raw_layers):
         if not isinstance(raw, dict):
@@ -285,7 +299,11 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
             lut=f.int(raw, "lut", 0, MAX_COUNT, default=0),
             ff=f.int(raw, "ff", 0, MAX_COUNT, default=0),
             bram=f.int(raw, "bram", 0, MAX_COUNT, default=0),
-            lutram=f.int(raw, "lutram", 0, MAX_COUNT, default=0)))
+            lutram=f.int(raw, "lutram", 0, MAX_COUNT, default=0),
+            stages=f.int(raw, "stages", 0, MAX_STAGES, default=stages),
+            argmax_stages=f.int(raw, "argmax_stages", 0, MAX_STAGES, default=0),
+            front=f.int(raw, "front", 0, max(FRONTS) if folded else 0, default=0),
+            skid=f.bool(raw, "skid", default=False) and engine != "unrolled"))
     clock = data.get("clock_mhz")
     if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int | float)
                               or not math.isfinite(clock) or clock <= 0):
@@ -310,7 +328,7 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
                 layers=tuple(layers), ii=top.int(data, "ii", 1),
                 latency=top.int(data, "latency"), total=top.counts(data, "total"),
                 device=device, budget=top.counts(data, "budget", optional=True),
-                clock_mhz=clock, stages=top.int(data, "stages", 0, MAX_STAGES, default=1),
+                clock_mhz=clock, stages=stages,
                 fixed=fixed, model_hash=model_hash)
 
 
@@ -439,20 +457,60 @@ class Option:
     memory: str
     cost: Cost
     flow: int | tuple[int, ...] = 1     # what gen.flow_model.analyse takes for it
+    pipe: Pipelining = Pipelining()
+
+
+def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
+                    family: str):
+    """Pipelining -> the register-to-register paths of one engine option
+    (gen.timing_model)."""
+    sparse = conv.domain == "sparse"
+    classes = conv.out_channels if conv.scores is not None else 0
+    if engine == "unrolled":
+        return lambda pipe: unrolled_paths(int(conv.weights[0].size), sparse, classes, pipe,
+                                           family)
+    per_group = conv.in_channels_per_group if dense else int(conv.weights[0].size)
+    chunks = conv.groups * -(-per_group // simd) + 1
+    input_bits = per_group * conv.groups
+    return lambda pipe: engine_paths(simd, chunks, style == "block", sparse, classes,
+                                     input_bits, pipe, family)
+
+
+def pipelined(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
+              in_shape, dense: bool, stages: int,
+              clock_mhz: float | None) -> tuple[Pipelining, list]:
+    """The cheapest pipelining of one engine option that meets the clock (None: `stages`
+    popcount stages, nothing else), and the option's blocks built so."""
+    paths_of = engine_paths_of(conv, engine, simd, style, dense, family)
+    best = None
+    for pipe in candidates(paths_of, family, clock_mhz, stages, engine == "folded",
+                           conv.scores is not None):
+        blocks = option_blocks(conv, engine, pe, simd, style, pipe, in_shape)
+        cost = blocks_cost(blocks, family)
+        key = (cost.lut_equivalent, cost.ff)
+        if best is None or key < best[0]:
+            best = (key, pipe, blocks)
+    return best[1], best[2]
 
 
 def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto",
                   stages: int = 1, fold: bool = False,
-                  in_shape: tuple[int, int, int] | None = None) -> list[Option]:
+                  in_shape: tuple[int, int, int] | None = None,
+                  clock_mhz: float | None = None) -> list[Option]:
     """The options worth costing that take at most `limit_steps` cycles per pixel: per pe,
     the few smallest simd that meet it (logic grows with simd at a given pe, while the
-    memory's shape may favour a slightly wider word), and unrolled. Weights in LUTs only
-    up to LOGIC_ROM_MAX_BITS unless `memory` asks for them."""
+    memory's shape may favour a slightly wider word), and unrolled; each with the cheapest
+    pipelining that meets `clock_mhz` on the family (none given: `stages` popcount
+    stages). Weights in LUTs only up to LOGIC_ROM_MAX_BITS unless `memory` asks for
+    them."""
     dense = in_shape is not None and is_dense(conv, in_shape)
     table = StepTable(conv, dense)
-    out = [] if fold else [Option("unrolled", conv.out_channels, int(conv.weights[0].size), 1,
-                                  "", option_cost(conv, "unrolled", 0, 0, "", family, stages,
-                                                  in_shape))]
+    out = []
+    if not fold:
+        pipe, blocks = pipelined(conv, "unrolled", 0, 0, "", family, in_shape, dense, stages,
+                                 clock_mhz)
+        out.append(Option("unrolled", conv.out_channels, int(conv.weights[0].size), 1, "",
+                          blocks_cost(blocks, family), pipe=pipe))
     styles = ("block", "distributed") if memory == "auto" else (memory,)
     for pe in pe_options(conv):
         taken = 0
@@ -460,11 +518,13 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
             steps = table.steps(pe, simd)
             if steps <= limit_steps:
                 for style in styles:
-                    blocks = option_blocks(conv, "folded", pe, simd, style, stages, in_shape)
+                    pipe, blocks = pipelined(conv, "folded", pe, simd, style, family, in_shape,
+                                             dense, stages, clock_mhz)
                     if memory == "auto" and logic_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
                         continue
                     out.append(Option("folded", pe, simd, steps, style,
-                                      blocks_cost(blocks, family), table.flow(pe, simd)))
+                                      blocks_cost(blocks, family), table.flow(pe, simd),
+                                      pipe))
                 taken += 1
                 if taken == SIMD_TRIES:
                     break
@@ -521,7 +581,7 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     if cycles < floor:
         raise UserError(f"target {cycles} cycles per frame is below what {desc.name} can do "
                         f"fully unrolled: {floor} cycles per frame (one input pixel per clock)")
-    fixed = shared_costs(desc, family)
+    fixed = shared_costs(desc, family, clock_mhz)
     budget = cycles
     for _ in range(4):   # tighten if the chain model finds the layers' rates interfere
         options = []
@@ -531,25 +591,30 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
                 continue
             pixels = layer.out_shape[0] * layer.out_shape[1]
             options.append(layer_options(layer, max(1, budget // pixels), family, memory,
-                                         stages, fold, shape))
+                                         stages, fold, shape, clock_mhz))
         chosen = select(options, sum(fixed.values(), Cost()), family, dev)
         steps = {layer.name: o.flow for layer, o in zip(desc.layers, chosen) if o}
-        flow = analyse(desc, steps, stages)
+        pipes = {layer.name: (o.pipe.stages, o.pipe.argmax, o.pipe.front)
+                 for layer, o in zip(desc.layers, chosen) if o}
+        flow = analyse(desc, steps, stages, pipes=pipes)
         if flow.ii <= cycles:
             break
         budget = int(budget * cycles / flow.ii) - 1
     layers = []
-    for layer, opt in zip(desc.layers, chosen):
+    for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
         depth = flow.backlog.get(layer.name, 0)
         depth = depth + 1 if depth >= 2 else 0
         if opt is None:
             layers.append(LayerPlan(layer.name, "pool", "fixed", fifo_depth=depth,
-                                    **fixed[layer.name].rounded()))
+                                    **fixed[layer.name].rounded(),
+                                    skid=pool_skid(layer.kernel, shape[2], family, clock_mhz)))
         else:
             pixels = layer.out_shape[0] * layer.out_shape[1]
             layers.append(LayerPlan(layer.name, "conv", opt.engine, opt.pe, opt.simd,
                                     opt.steps, opt.memory, opt.steps * pixels, depth,
-                                    **opt.cost.rounded()))
+                                    **opt.cost.rounded(), stages=opt.pipe.stages,
+                                    argmax_stages=opt.pipe.argmax, front=opt.pipe.front,
+                                    skid=opt.pipe.skid))
     # Totals as `bnngen estimate` makes them: the sum of the rounded rows.
     rows = [fixed["encoder"].rounded()] + [
         {k: getattr(lp, k) for k in ("lut", "ff", "bram", "lutram")} for lp in layers]

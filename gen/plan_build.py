@@ -28,7 +28,9 @@ def manifest_fields(plan: Plan) -> dict:
             "estimate": plan.total,
             "layers": {lp.name: {"engine": lp.engine, "pe": lp.pe, "simd": lp.simd,
                                  "steps": lp.steps, "memory": lp.memory,
-                                 "fifo_depth": lp.fifo_depth}
+                                 "fifo_depth": lp.fifo_depth, "stages": lp.stages,
+                                 "argmax_stages": lp.argmax_stages, "front": lp.front,
+                                 "skid": lp.skid}
                        for lp in plan.layers},
         }
     }

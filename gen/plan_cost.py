@@ -14,6 +14,7 @@ from models.description import Conv, Description
 from .estimate import block_cost
 from .estimate_blocks import Block, conv_blocks, encoder_block, pool_blocks
 from .resources import FPGA_FAMILIES
+from .timing_model import Pipelining, pool_skid
 
 # The largest weight ROM in LUTs (bits) the estimator's folded-engine fit has seen
 # (bench/fit_blocks.py folded_samples): past it the estimate is an extrapolation, and it
@@ -62,23 +63,29 @@ def blocks_cost(blocks: list[Block], family: str) -> Cost:
     return total
 
 
-def shared_costs(desc: Description, family: str) -> dict[str, Cost]:
-    """What every plan pays: the encoder and the pools (a convolution's window generator
-    depends on its engine: it is in `option_cost`)."""
+def shared_costs(desc: Description, family: str,
+                 clock_mhz: float | None = None) -> dict[str, Cost]:
+    """What every plan pays: the encoder and the pools, with the skid registers the clock
+    asks of them (a convolution's window generator depends on its engine: it is in
+    `option_cost`)."""
     out = {"encoder": blocks_cost([encoder_block(desc)], family)}
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if not isinstance(layer, Conv):
-            out[layer.name] = blocks_cost(pool_blocks(layer, shape), family)
+            skid = pool_skid(layer.kernel, shape[2], family, clock_mhz)
+            out[layer.name] = blocks_cost(pool_blocks(layer, shape, skid), family)
     return out
 
 
-def option_blocks(conv: Conv, engine: str, pe: int, simd: int, style: str, stages: int,
-                  in_shape: tuple[int, int, int]) -> list[Block]:
-    """The blocks of one engine option for a convolution, with the window generator it
-    needs."""
+def option_blocks(conv: Conv, engine: str, pe: int, simd: int, style: str,
+                  pipe: Pipelining | int, in_shape: tuple[int, int, int]) -> list[Block]:
+    """The blocks of one engine option for a convolution, pipelined as `pipe` says (an int:
+    that many popcount stages, nothing else), with the window generator it needs."""
+    if isinstance(pipe, int):
+        pipe = Pipelining(pipe)
     choice = LayerChoice(engine=engine, pe=max(1, pe), simd=max(1, simd),
-                         memory=style or "auto")
-    return conv_blocks(conv, in_shape, stages, choice)
+                         memory=style or "auto", stages=pipe.stages, front=pipe.front,
+                         argmax_stages=pipe.argmax, skid=pipe.skid)
+    return conv_blocks(conv, in_shape, pipe.stages, choice)
 
 
 def logic_rom_bits(blocks: list[Block]) -> int:
@@ -87,6 +94,6 @@ def logic_rom_bits(blocks: list[Block]) -> int:
 
 
 def option_cost(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
-                stages: int, in_shape: tuple[int, int, int]) -> Cost:
+                pipe: Pipelining | int, in_shape: tuple[int, int, int]) -> Cost:
     """One engine option for a convolution, with the window generator it needs."""
-    return blocks_cost(option_blocks(conv, engine, pe, simd, style, stages, in_shape), family)
+    return blocks_cost(option_blocks(conv, engine, pe, simd, style, pipe, in_shape), family)

@@ -38,11 +38,12 @@ from amaranth.lib.wiring import In, Out
 
 from models.description import Conv
 
-from .engine import result_layout
-from .folded import (MEMORY_STYLES, _delay, engine_depth, engine_output, lane_results,
+from .engine import check_stages, result_layout
+from .folded import (MEMORY_STYLES, check_front, engine_depth, engine_output, lane_results,
                      lane_sum, pick_style, signed_width, stepped_memory, sum_bounds)
 from .folded_schedule import assign_lanes
-from .popcount import pipeline_valid
+from .pipeline import PipelineOutput
+from .popcount import delay, pipeline_valid
 from .timing import Timing, payload_width
 
 
@@ -384,7 +385,8 @@ class StreamingDense(wiring.Component):
     """
 
     def __init__(self, conv: Conv, pe: int = 1, simd: int | None = None, stages: int = 1,
-                 memory: str = "auto"):
+                 memory: str = "auto", argmax_stages: int = 0, front: int = 0,
+                 skid: bool = False):
         if not isinstance(conv, Conv):
             raise TypeError(f"conv must be a Conv, not {conv!r}")
         if not isinstance(stages, int) or stages < 0:
@@ -393,6 +395,9 @@ class StreamingDense(wiring.Component):
             raise ValueError(f"memory must be one of {MEMORY_STYLES}, not {memory!r}")
         simd = conv.in_channels_per_group if simd is None else simd
         self.conv, self.stages, self.pe, self.simd = conv, stages, pe, simd
+        self.argmax_stages = check_stages(argmax_stages, "argmax_stages")
+        self.front = check_front(front)
+        self.skid = bool(skid)
         self.schedule = dense_schedule(conv, pe, simd)
         self.word = DenseWord(self.schedule)
         self.memory_style = pick_style(memory, self.schedule.steps, self.word.width)
@@ -411,7 +416,8 @@ class StreamingDense(wiring.Component):
 
     @property
     def depth(self) -> int:
-        return engine_depth(self.stages, self.conv.scores is not None)
+        return engine_depth(self.stages, self.conv.scores is not None, self.argmax_stages,
+                            self.front)
 
     def timing(self, items: int = 1) -> Timing:
         """Latency counts from the frame's last pixel transfer with the engine idle: that
@@ -436,22 +442,21 @@ class StreamingDense(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         conv, s, ww = self.conv, self.schedule, self.word
-        adv = Signal()
-        m.d.comb += adv.eq(~self.o.valid | self.o.ready)
+        out = PipelineOutput(m, self.o, self.skid)
+        adv = out.adv
 
         # ---- pixel register, step counter, weight word of step t
         full = Signal()
         pixel = Signal(self.in_channels)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
-        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire)
+        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
+                                         registered=self.front == 2)
         pixel_end = ww.get(word, ("end",))
 
         m.d.comb += self.i.ready.eq(~full | (fire & pixel_end))
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [pixel.eq(self.i.payload), full.eq(1)]
-        with m.Elif(fire & pixel_end):
-            m.d.sync += full.eq(0)
+        with m.If(self.i.ready):     # valid or not, as in hw.folded (`full` says which)
+            m.d.sync += [pixel.eq(self.i.payload), full.eq(self.i.valid)]
 
         # ---- per lane: chunk, XNOR/AND, popcount, accumulator, result in turn
         # Multiplexers as shifts of one value (continuous assignments): an `always @*` case
@@ -462,23 +467,24 @@ class StreamingDense(wiring.Component):
             value = Signal(s.simd, name=f"chunk{k}")
             m.d.comb += value.eq(table.word_select(ww.get(word, ("chunk", k)), s.simd))
             muxed.append(value)
-        v_d = pipeline_valid(m, fire, self.stages, adv)
-        final_d = _delay(m, fire & last_step, self.stages, adv, "final")
+        stages = self.stages + (self.front > 0)      # the leaves' register first
+        v_d = pipeline_valid(m, fire, stages, adv)
+        final_d = delay(m, fire & last_step, stages, adv, "final")
         acc_width = signed_width(*sum_bounds(conv))
         results = []
         for lane, channels in enumerate(s.lanes):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
-                               mask, self.stages, adv, lane)
+                               mask, stages, adv, lane, self.front > 0)
             first_d, last_d = (
-                _delay(m, ww.get(word, (key, lane)), self.stages, adv, f"{key}{lane}")
+                delay(m, ww.get(word, (key, lane)), stages, adv, f"{key}{lane}")
                 for key in ("first", "last"))
             total = Signal(signed(acc_width), name=f"total{lane}")
             write = adv & v_d
             if s.banked[lane]:
                 # Sums of interleaved channels in a LUT-RAM (asynchronous read, written back
                 # in the same cycle): one adder per lane, no multiplexer of registers.
-                slot_d = _delay(m, ww.get(word, ("slot", lane)), self.stages, adv, f"slot{lane}")
+                slot_d = delay(m, ww.get(word, ("slot", lane)), stages, adv, f"slot{lane}")
                 bank = Memory(shape=signed(acc_width), depth=len(channels), init=[])
                 m.submodules[f"sums{lane}"] = bank
                 rd = bank.read_port(domain="comb")
@@ -494,5 +500,6 @@ class StreamingDense(wiring.Component):
             results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
                                         v_d & final_d, adv))
 
-        engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, adv, self.o)
+        engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, out,
+                      self.argmax_stages)
         return m

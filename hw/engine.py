@@ -14,14 +14,22 @@ group j of output o reads channels j*C_in/g ... (j+1)*C_in/g - 1.
 from __future__ import annotations
 
 import numpy as np
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.description import Conv
 
-from .popcount import build_popcount, pipeline_valid
+from .pipeline import PipelineOutput
+from .popcount import build_popcount, delay, pipeline_valid, reduce_tree
 from .timing import Timing, payload_width
+
+
+def check_stages(value, name: str = "stages") -> int:
+    """A count of register stages: a non-negative integer."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+    return value
 
 
 def sum_range(conv: Conv, o: int) -> tuple[int, int]:
@@ -69,12 +77,13 @@ class ConvEngine(wiring.Component):
     o : stream of C_out-bit pixels, or of `result_layout(conv)` for a scores layer.
     """
 
-    def __init__(self, conv: Conv, stages: int = 1):
+    def __init__(self, conv: Conv, stages: int = 1, argmax_stages: int = 0):
         if not isinstance(conv, Conv):
             raise TypeError(f"conv must be a Conv, not {conv!r}")
         if not isinstance(stages, int) or stages < 0:
             raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
         self.conv, self.stages = conv, stages
+        self.argmax_stages = check_stages(argmax_stages, "argmax_stages")
         kh, kw = conv.kernel
         self.in_channels = conv.in_channels_per_group * conv.groups
         self.window_bits = kh * kw * self.in_channels
@@ -85,7 +94,7 @@ class ConvEngine(wiring.Component):
     @property
     def depth(self) -> int:
         """Register stages from window to output (the output register included)."""
-        return self.stages + (2 if self.conv.scores is not None else 1)
+        return self.stages + (2 + self.argmax_stages if self.conv.scores is not None else 1)
 
     def timing(self, items: int) -> Timing:
         return Timing(latency=self.depth, ii=items, in_width=self.window_bits,
@@ -99,7 +108,8 @@ class ConvEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         conv = self.conv
-        adv = ~self.o.valid | self.o.ready
+        out = PipelineOutput(m, self.o)
+        adv = out.adv
         m.d.comb += self.i.ready.eq(adv)
         valid = pipeline_valid(m, self.i.valid, self.stages, adv)
         win = self.i.payload
@@ -134,25 +144,7 @@ class ConvEngine(wiring.Component):
             with m.If(adv):
                 m.d.sync += [self.o.valid.eq(valid), self.o.payload.eq(bits)]
             return m
-        layout = result_layout(conv)
-        sw = score_width(conv)
-        scores = []
-        for o, s in enumerate(sums):
-            reg = Signal(signed(sw), name=f"score{o}")
-            with m.If(adv):
-                m.d.sync += reg.eq(int(conv.scores.scale[o]) * s + int(conv.scores.offset[o]))
-            scores.append(reg)
-        valid = pipeline_valid(m, valid, 1, adv)
-        best, best_idx = scores[0], 0
-        for o in range(1, len(scores)):  # strict > keeps the lowest index on ties
-            take = scores[o] > best
-            best = Mux(take, scores[o], best)
-            best_idx = Mux(take, o, best_idx)
-        result = Signal(layout)
-        m.d.comb += result.cls.eq(best_idx)
-        m.d.comb += [result.scores[o].eq(s) for o, s in enumerate(scores)]
-        with m.If(adv):
-            m.d.sync += [self.o.valid.eq(valid), self.o.payload.eq(result)]
+        scores_output(m, conv, sums, valid, out, self.argmax_stages)
         return m
 
 
@@ -161,3 +153,38 @@ def weight_fanin(conv: Conv) -> np.ndarray:
     if conv.domain == "bipolar":
         return conv.kept.reshape(conv.out_channels, -1).sum(axis=1)
     return conv.weights.reshape(conv.out_channels, -1).sum(axis=1)
+
+
+def scores_output(m: Module, conv: Conv, sums: list, done, out: PipelineOutput,
+                  argmax_stages: int = 0) -> None:
+    """A scores layer's last stages: score registers k_o * s_o + c_o (loaded when `done`),
+    then the argmax (lowest index wins ties) with `argmax_stages` registers inside its tree,
+    and the result out."""
+    adv = out.adv
+    sw = score_width(conv)
+    scores = []
+    for k, sm in enumerate(sums):
+        reg = Signal(signed(sw), name=f"score{k}")
+        with m.If(adv & done):
+            m.d.sync += reg.eq(int(conv.scores.scale[k]) * sm + int(conv.scores.offset[k]))
+        scores.append(reg)
+    valid = pipeline_valid(m, done, 1 + argmax_stages, adv)
+    best_idx = argmax_tree(m, scores, argmax_stages, adv)
+    result = Signal(result_layout(conv))
+    m.d.comb += result.cls.eq(best_idx)
+    held = delay(m, Cat(*scores), argmax_stages, adv, "scores")  # beside the argmax
+    m.d.comb += [result.scores[k].eq(held.word_select(k, sw)) for k in range(len(scores))]
+    out.put(valid, result)
+
+
+def argmax_tree(m: Module, values: list, stages: int, en):
+    """The index of the largest of `values` (the lowest index among equals), `stages`
+    cycles later: a tournament of pairs (hw.popcount.reduce_tree), so that a clock can cut
+    it at any level."""
+    def match(left, right):
+        (va, ka), (vb, kb) = left, right
+        take = vb > va     # strict: the left (lower indices) wins a tie
+        return Mux(take, vb, va), Mux(take, kb, ka)
+
+    nodes = [(v, Const(k, range(max(2, len(values))))) for k, v in enumerate(values)]
+    return reduce_tree(m, nodes, match, stages, en, "argmax")[1]

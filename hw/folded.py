@@ -29,9 +29,10 @@ from amaranth.lib.wiring import In, Out
 
 from models.description import Conv
 
-from .engine import result_layout, score_width, sum_range
+from .engine import check_stages, result_layout, scores_output, sum_range
 from .folded_schedule import FoldSchedule, channel_bits, field_order, fold_schedule
-from .popcount import build_popcount, pipeline_valid
+from .pipeline import PipelineOutput
+from .popcount import build_popcount, delay, pipeline_valid
 from .timing import Timing, payload_width
 
 MEMORY_STYLES = ("auto", "block", "distributed", "logic")
@@ -41,12 +42,22 @@ BLOCK_MIN_BITS = 1024
 BLOCK_MIN_DEPTH = 16
 
 
-def engine_depth(stages: int, scores: bool) -> int:
+FRONTS = (0, 1, 2)   # registers in front of the popcount: none, the leaves, + the weight word
+
+
+def engine_depth(stages: int, scores: bool, argmax_stages: int = 0, front: int = 0) -> int:
     """Register stages of a folded or streamed engine from its input register (window or
-    pixel) to its output, the output included: the input register, the popcount's stages,
-    the lanes' result registers, the output register (a scores layer: the score registers,
-    then the argmax's)."""
-    return 2 + stages + (2 if scores else 1)
+    pixel) to its output, the output included: the input register, the leaves' register
+    (`front` >= 1; the weight word's register of `front` 2 is read a step ahead, so it
+    adds none), the popcount's stages, the lanes' result registers, the output register
+    (a scores layer: the score registers, the argmax's stages, then the output register)."""
+    return 2 + (front > 0) + stages + (2 + argmax_stages if scores else 1)
+
+
+def check_front(front) -> int:
+    if front not in FRONTS or isinstance(front, bool):
+        raise ValueError(f"front must be one of {FRONTS}, not {front!r}")
+    return front
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -65,21 +76,33 @@ def memory_attrs(style: str) -> dict[str, str]:
     return {"ram_style": kind, "rom_style": kind}
 
 
-def stepped_memory(m: Module, width: int, init: list[int], style: str, fire):
+def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
+                   registered: bool = False):
     """A step counter over the words of `init` and their memory, read one step ahead so that
     its data always belongs to the current step: (last step, word). The counter moves on
-    `fire` and wraps after the last step."""
+    `fire` and wraps after the last step. `registered`: read two steps ahead into a word
+    register loaded on `fire`, so that the memory's slow clock-to-output (a block RAM's)
+    ends in a flip-flop, at no cost in latency."""
     steps = len(init)
     t = Signal(range(max(steps, 2)))
     last_step = Signal()
     m.d.comb += last_step.eq(t == steps - 1)
+    after = Mux(last_step, 0, t + 1)
     with m.If(fire):
-        m.d.sync += t.eq(Mux(last_step, 0, t + 1))
+        m.d.sync += t.eq(after)
     mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
     m.submodules.weights = mem
     rp = mem.read_port()
-    m.d.comb += rp.addr.eq(Mux(fire, Mux(last_step, 0, t + 1), t))
-    return last_step, rp.data
+    if not registered:
+        m.d.comb += rp.addr.eq(Mux(fire, after, t))
+        return last_step, rp.data
+    # The read port holds word t+1 between fires; a fire takes it and reads t+2.
+    two_after = 0 if steps == 1 else Mux(t >= steps - 2, t + 2 - steps, t + 2)
+    m.d.comb += rp.addr.eq(Mux(fire, two_after, after))
+    word = Signal(width, init=init[0], name="word")
+    with m.If(fire):
+        m.d.sync += word.eq(rp.data)
+    return last_step, word
 
 
 def sum_bounds(conv: Conv) -> tuple[int, int]:
@@ -184,7 +207,8 @@ class FoldedEngine(wiring.Component):
     """
 
     def __init__(self, conv: Conv, pe: int = 1, simd: int | None = None, stages: int = 1,
-                 memory: str = "auto"):
+                 memory: str = "auto", argmax_stages: int = 0, front: int = 0,
+                 skid: bool = False):
         if not isinstance(conv, Conv):
             raise TypeError(f"conv must be a Conv, not {conv!r}")
         if not isinstance(stages, int) or stages < 0:
@@ -194,6 +218,9 @@ class FoldedEngine(wiring.Component):
         fan = int(conv.weights[0].size)
         simd = fan if simd is None else simd
         self.conv, self.stages, self.pe, self.simd = conv, stages, pe, simd
+        self.argmax_stages = check_stages(argmax_stages, "argmax_stages")
+        self.front = check_front(front)
+        self.skid = bool(skid)
         self.schedule = fold_schedule(conv, pe, simd)
         self.word = WeightWord(self.schedule)
         self.memory_style = pick_style(memory, self.schedule.steps, self.word.width)
@@ -214,7 +241,8 @@ class FoldedEngine(wiring.Component):
 
     @property
     def depth(self) -> int:
-        return engine_depth(self.stages, self.conv.scores is not None)
+        return engine_depth(self.stages, self.conv.scores is not None, self.argmax_stages,
+                            self.front)
 
     def timing(self, items: int) -> Timing:
         """`items` windows per frame. Latency counts from the last window's transfer with the
@@ -242,20 +270,21 @@ class FoldedEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         conv, s, ww = self.conv, self.schedule, self.word
-        adv = Signal()
-        m.d.comb += adv.eq(~self.o.valid | self.o.ready)
+        out = PipelineOutput(m, self.o, self.skid)
+        adv = out.adv
 
         # ---- window register, step counter, weight word of step t
         full = Signal()
         win = Signal(self.window_bits)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
-        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire)
+        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
+                                         registered=self.front == 2)
         m.d.comb += self.i.ready.eq(~full | (fire & last_step))
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [win.eq(self.i.payload), full.eq(1)]
-        with m.Elif(fire & last_step):
-            m.d.sync += full.eq(0)
+        # Loaded whenever ready, valid or not (`full` says which): the wide register's
+        # enable then needs no input signal, only this engine's state.
+        with m.If(self.i.ready):
+            m.d.sync += [win.eq(self.i.payload), full.eq(self.i.valid)]
 
         # ---- per lane: chunk, XNOR/AND, popcount
         chunks = self._chunk_values(win)
@@ -266,17 +295,18 @@ class FoldedEngine(wiring.Component):
             m.d.comb += value.eq(table[ww.get(word, ("chunk", k))] if len(chunks) > 1
                                  else chunks[0])
             muxed.append(value)
-        v_d = pipeline_valid(m, fire, self.stages, adv)
-        final_d = _delay(m, fire & last_step, self.stages, adv, "final")
+        stages = self.stages + (self.front > 0)      # the leaves' register first
+        v_d = pipeline_valid(m, fire, stages, adv)
+        final_d = delay(m, fire & last_step, stages, adv, "final")
         lo, hi = sum_bounds(self.conv)
         acc_width = signed_width(lo, hi)
         lane_out = []
         for lane in range(s.pe):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
-                               mask, self.stages, adv, lane)
-            first_d = _delay(m, ww.get(word, ("first", lane)), self.stages, adv, f"first{lane}")
-            lastc_d = _delay(m, ww.get(word, ("last", lane)), self.stages, adv, f"last{lane}")
+                               mask, stages, adv, lane, self.front > 0)
+            first_d = delay(m, ww.get(word, ("first", lane)), stages, adv, f"first{lane}")
+            lastc_d = delay(m, ww.get(word, ("last", lane)), stages, adv, f"last{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
             total = Signal(signed(acc_width), name=f"total{lane}")
             m.d.comb += total.eq(Mux(first_d, 0, acc) + contrib)
@@ -285,7 +315,8 @@ class FoldedEngine(wiring.Component):
             lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
                                          v_d & final_d, adv))
 
-        engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, adv, self.o)
+        engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, out,
+                      self.argmax_stages)
         return m
 
 
@@ -330,13 +361,15 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
     return [reg[k * width:(k + 1) * width].as_signed() for k in range(n)]
 
 
-def engine_output(m: Module, conv: Conv, lanes, results, constant, final, adv, o) -> None:
+def engine_output(m: Module, conv: Conv, lanes, results, constant, final,
+                  out: PipelineOutput, argmax_stages: int = 0) -> None:
     """The output register of a folded or streamed engine, loaded in the cycle after the
     `final` step, from the lanes' result registers (no multiplexer in front of them, as
     reading them in the final step's own cycle would need): per lane its results in its
     channels' order, and the constant channels (no live weight) as a sum of 0 gives them;
     a pixel of thresholded bits, or the scores and argmax. A result the next frame
     finishes in that cycle enters its register at the same clock edge, after the load."""
+    adv = out.adv
     done = Signal(name="done")
     with m.If(adv):
         m.d.sync += done.eq(final)
@@ -347,25 +380,13 @@ def engine_output(m: Module, conv: Conv, lanes, results, constant, final, adv, o
         for channels, res in zip(lanes, results):
             for k, c in enumerate(channels):
                 m.d.comb += pixel[c].eq(res[k])
-        with m.If(adv):
-            m.d.sync += o.valid.eq(done)
-        with m.If(adv & done):
-            m.d.sync += o.payload.eq(pixel)
+        out.put(done, pixel)
         return
     sums = [Const(0, 1)] * conv.out_channels
     for channels, res in zip(lanes, results):
         for k, c in enumerate(channels):
             sums[c] = res[k]
-    scores_output(m, conv, sums, done, adv, o)
-
-
-def _delay(m: Module, value, stages: int, en, name: str):
-    for k in range(stages):
-        reg = Signal(len(value), name=f"{name}_d{k}")
-        with m.If(en):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value
+    scores_output(m, conv, sums, done, out, argmax_stages)
 
 
 def _activate(conv: Conv, o: int, s: int) -> bool:
@@ -373,44 +394,32 @@ def _activate(conv: Conv, o: int, s: int) -> bool:
     return s <= tau if conv.activation.flip[o] else s >= tau
 
 
-def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int):
+def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int,
+             leaves: bool = False):
     """One lane's contribution to s_o from chunk `a` and its weights `w` (and `mask`): the
-    XNOR popcount (bipolar), or q * AND popcount + p * popcount (sparse), `stages` deep."""
+    XNOR popcount (bipolar), or q * AND popcount + p * popcount (sparse), `stages` deep
+    (`leaves`: the first register on the popcounts' inputs). A sparse lane of two or more
+    stages spends its last one behind the scaling, so that the scaling and the
+    accumulator are not one path."""
     simd = len(a)
     if conv.domain == "bipolar":
         x = ~(a ^ w)
         if mask is not None:
             x = x & mask
-        return build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}")
+        return build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}",
+                              leaves=leaves)
+    tree = stages - 1 if stages >= 2 else stages
     x = a & w
-    count = build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}")
+    count = build_popcount(m, [x[b] for b in range(simd)], tree, adv, name=f"pc{lane}",
+                           leaves=leaves)
     contrib = conv.q * count
     if conv.p:
-        every = build_popcount(m, [a[b] for b in range(simd)], stages, adv, name=f"pall{lane}")
+        every = build_popcount(m, [a[b] for b in range(simd)], tree, adv, name=f"pall{lane}",
+                               leaves=leaves)
         contrib = contrib + conv.p * every
-    return contrib
-
-
-def scores_output(m: Module, conv: Conv, sums: list, done, adv, o) -> None:
-    """A scores layer's last two stages: score registers k_o * s_o + c_o (loaded when
-    `done`), then the argmax (lowest index wins ties) and the result into `o`."""
-    sw = score_width(conv)
-    scores = []
-    for k, sm in enumerate(sums):
-        reg = Signal(signed(sw), name=f"score{k}")
-        with m.If(adv & done):
-            m.d.sync += reg.eq(int(conv.scores.scale[k]) * sm + int(conv.scores.offset[k]))
-        scores.append(reg)
-    valid = pipeline_valid(m, done, 1, adv)
-    best, best_idx = scores[0], 0
-    for k in range(1, len(scores)):  # strict > keeps the lowest index on ties
-        take = scores[k] > best
-        best = Mux(take, scores[k], best)
-        best_idx = Mux(take, k, best_idx)
-    result = Signal(result_layout(conv))
-    m.d.comb += result.cls.eq(best_idx)
-    m.d.comb += [result.scores[k].eq(sc) for k, sc in enumerate(scores)]
+    if stages == tree:
+        return contrib
+    scaled = Signal(contrib.shape(), name=f"scaled{lane}")
     with m.If(adv):
-        m.d.sync += o.valid.eq(valid)
-    with m.If(adv & valid):
-        m.d.sync += o.payload.eq(result)
+        m.d.sync += scaled.eq(contrib)
+    return scaled

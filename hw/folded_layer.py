@@ -28,31 +28,42 @@ from .timing import Timing
 @dataclass(frozen=True)
 class LayerChoice:
     """How one layer is built: engine "unrolled" or "folded" (pe lanes of simd bits, weight
-    memory style), and the depth of the FIFO in front of it (0: none)."""
+    memory style), its pipelining (register stages in the popcount trees, in front of them
+    (hw.folded.FRONTS) and in a scores layer's argmax; a skid register at the output,
+    hw.pipeline), and the depth of the FIFO in front
+    of it (0: none)."""
 
     engine: str = "unrolled"
     pe: int = 1
     simd: int = 1
     memory: str = "auto"
     fifo_depth: int = 0
+    stages: int = 1
+    argmax_stages: int = 0
+    front: int = 0
+    skid: bool = False
 
 
 class FoldedConvLayer(ConvLayer):
     """Window generator + `FoldedEngine`; the ports of `ConvLayer`."""
 
     def __init__(self, conv: Conv, in_shape: tuple[int, int, int], pe: int, simd: int,
-                 stages: int = 1, memory: str = "auto"):
+                 stages: int = 1, memory: str = "auto", argmax_stages: int = 0, front: int = 0,
+                 skid: bool = False):
         super().__init__(conv, in_shape, stages,
-                         engine=FoldedEngine(conv, pe, simd, stages, memory))
+                         engine=FoldedEngine(conv, pe, simd, stages, memory, argmax_stages,
+                                             front, skid))
 
 
 class FoldedDenseLayer(ConvLayer):
     """`StreamingDense` straight on the pixel stream; the ports of `ConvLayer`."""
 
     def __init__(self, conv: Conv, in_shape: tuple[int, int, int], pe: int, simd: int,
-                 stages: int = 1, memory: str = "auto"):
+                 stages: int = 1, memory: str = "auto", argmax_stages: int = 0, front: int = 0,
+                 skid: bool = False):
         super().__init__(conv, in_shape, stages, windowed=False,
-                         engine=StreamingDense(conv, pe, simd, stages, memory))
+                         engine=StreamingDense(conv, pe, simd, stages, memory, argmax_stages,
+                                               front, skid))
 
 
 class Buffered(wiring.Component):
@@ -85,14 +96,17 @@ class Buffered(wiring.Component):
 
 
 def planned_block(layer, in_shape, choice: LayerChoice | None, stages: int = 1):
-    """The block of one layer as its plan entry says (None: the unrolled default)."""
-    choice = choice or LayerChoice()
+    """The block of one layer as its plan entry says (None: the unrolled default with
+    `stages` popcount stages)."""
+    choice = choice or LayerChoice(stages=stages)
+    args = (layer, in_shape, choice.pe, choice.simd, choice.stages, choice.memory,
+            choice.argmax_stages, choice.front, choice.skid)
     if isinstance(layer, Conv) and choice.engine == "folded" and is_dense(layer, in_shape):
-        block = FoldedDenseLayer(layer, in_shape, choice.pe, choice.simd, stages, choice.memory)
+        block = FoldedDenseLayer(*args)
     elif isinstance(layer, Conv) and choice.engine == "folded":
-        block = FoldedConvLayer(layer, in_shape, choice.pe, choice.simd, stages, choice.memory)
+        block = FoldedConvLayer(*args)
     elif choice.engine in ("unrolled", "folded"):
-        block = layer_block(layer, in_shape, stages)
+        block = layer_block(layer, in_shape, choice.stages, choice.argmax_stages, choice.skid)
     else:
         raise ValueError(f"{layer.name}: unknown engine {choice.engine!r}")
     return Buffered(block, choice.fifo_depth) if choice.fifo_depth > 0 else block

@@ -41,12 +41,13 @@ class ConvLayer(wiring.Component):
     """
 
     def __init__(self, conv: Conv, in_shape: tuple[int, int, int], stages: int = 1,
-                 engine: wiring.Component | None = None, windowed: bool | None = None):
+                 engine: wiring.Component | None = None, windowed: bool | None = None,
+                 argmax_stages: int = 0):
         h, w, c = in_shape
         self.conv, self.in_shape = conv, tuple(in_shape)
         # Any engine with ConvEngine's ports and `timing(items)` (a folded one, say); one
         # that takes pixels instead of windows (hw.dense) says windowed=False.
-        self.engine = ConvEngine(conv, stages) if engine is None else engine
+        self.engine = ConvEngine(conv, stages, argmax_stages) if engine is None else engine
         windowed = needs_window(conv) if windowed is None else windowed
         self.window = (WindowGenerator(h, w, c, conv.kernel, conv.stride, conv.padding,
                                        conv.pad_bit) if windowed else None)
@@ -83,15 +84,15 @@ class ConvLayer(wiring.Component):
 class PoolLayer(BinaryMaxPool):
     """One max-pool layer as a stream block."""
 
-    def __init__(self, pool: MaxPool, in_shape: tuple[int, int, int]):
+    def __init__(self, pool: MaxPool, in_shape: tuple[int, int, int], skid: bool = False):
         self.pool = pool
-        super().__init__(*in_shape, pool.kernel, pool.stride)
+        super().__init__(*in_shape, pool.kernel, pool.stride, skid)
 
 
-def layer_block(layer, in_shape, stages: int = 1):
+def layer_block(layer, in_shape, stages: int = 1, argmax_stages: int = 0, skid: bool = False):
     if isinstance(layer, Conv):
-        return ConvLayer(layer, in_shape, stages)
-    return PoolLayer(layer, in_shape)
+        return ConvLayer(layer, in_shape, stages, argmax_stages=argmax_stages)
+    return PoolLayer(layer, in_shape, skid)
 
 
 def byte_round(bits: int) -> int:

@@ -7,28 +7,29 @@ from amaranth import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .pipeline import PipelineOutput
 from .timing import Timing
 from .window import WindowGenerator
 
 
 class WindowOr(wiring.Component):
-    """OR of the kh*kw pixels of each window, per channel, into an output register."""
+    """OR of the kh*kw pixels of each window, per channel, into an output register (and a
+    skid register, `skid`: hw.pipeline)."""
 
-    def __init__(self, taps: int, channels: int):
-        self.taps, self.channels = taps, channels
+    def __init__(self, taps: int, channels: int, skid: bool = False):
+        self.taps, self.channels, self.skid = taps, channels, skid
         super().__init__({"i": In(stream.Signature(taps * channels)),
                           "o": Out(stream.Signature(channels))})
 
     def elaborate(self, platform):
         m = Module()
-        adv = ~self.o.valid | self.o.ready
-        m.d.comb += self.i.ready.eq(adv)
+        out = PipelineOutput(m, self.o, self.skid)
+        m.d.comb += self.i.ready.eq(out.adv)
         c = self.channels
         word = Signal(c)
         for ch in range(c):
             m.d.comb += word[ch].eq(self.i.payload[ch::c].any())
-        with m.If(adv):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(word)]
+        out.put(self.i.valid, word)
         return m
 
 
@@ -39,11 +40,13 @@ class BinaryMaxPool(wiring.Component):
     ----------
     i : stream of C-bit pixels.
     o : stream of C-bit pooled pixels.
+    skid : a skid register at the output, so that the ready chain ends here (hw.pipeline).
     """
 
-    def __init__(self, height: int, width: int, channels: int, kernel, stride):
+    def __init__(self, height: int, width: int, channels: int, kernel, stride,
+                 skid: bool = False):
         self.window = WindowGenerator(height, width, channels, kernel, stride)
-        self.reduce = WindowOr(kernel[0] * kernel[1], channels)
+        self.reduce = WindowOr(kernel[0] * kernel[1], channels, skid)
         self.channels = channels
         super().__init__({"i": In(stream.Signature(channels)),
                           "o": Out(stream.Signature(channels))})

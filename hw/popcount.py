@@ -6,7 +6,7 @@ between all its output channels; `PopcountTree` wraps it as a stream component.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Signal, Value, unsigned
+from amaranth import Const, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,16 +22,20 @@ def tree_levels(count: int) -> int:
     return levels
 
 
-def register_levels(levels: int, stages: int) -> list[int]:
+def register_levels(levels: int, stages: int, leaves: bool = False) -> list[int]:
     """After which tree level (0 = the leaves) each of `stages` registers sits: spread
-    evenly, extra stages at the end (a deeper pipeline than levels retimes nothing)."""
+    evenly, extra stages at the end (a deeper pipeline than levels retimes nothing);
+    `leaves`: the first register on the leaves, the others spread over the tree."""
+    if leaves and stages:
+        return [0] + register_levels(levels, stages - 1)
     return [min(levels, round((k + 1) * levels / stages)) for k in range(stages)] if stages else []
 
 
 def build_popcount(m: Module, bits: list[Value], stages: int, en: Value,
-                   name: str = "pc") -> Value:
+                   name: str = "pc", leaves: bool = False) -> Value:
     """The number of ones among `bits`, `stages` clock cycles later (registers enabled by
-    `en`). An empty list counts zero: a fully pruned channel costs no logic."""
+    `en`; `leaves`: the first on the bits themselves). An empty list counts zero: a fully
+    pruned channel costs no logic."""
     if not bits:
         value: Value = Const(0, 1)
         for k in range(stages):  # keep the latency uniform
@@ -39,38 +43,44 @@ def build_popcount(m: Module, bits: list[Value], stages: int, en: Value,
             m.d.sync += reg.eq(0)
             value = reg
         return value
-    level_nodes: list[Value] = list(bits)
-    at = register_levels(tree_levels(len(bits)), stages)
-    level = 0
-    stage = 0
+    return reduce_tree(m, list(bits), lambda a, b: (a + b)[:max(len(a), len(b)) + 1], stages,
+                       en, name, leaves)
 
-    def register_here(nodes: list[Value]) -> list[Value]:
+
+def reduce_tree(m: Module, nodes: list, combine, stages: int, en: Value, name: str,
+                leaves: bool = False):
+    """`nodes` (Values, or tuples of Values) combined pairwise, level by level, into one,
+    with `stages` registers (enabled by `en`) after the levels `register_levels` picks."""
+    at = register_levels(tree_levels(len(nodes)), stages, leaves)
+    level = stage = 0
+
+    def register_here(nodes: list) -> list:
         nonlocal stage
         out = []
         for i, node in enumerate(nodes):
-            reg = Signal(unsigned(len(node)), name=f"{name}_s{stage}_{i}")
+            parts = node if isinstance(node, tuple) else (node,)
+            regs = tuple(Signal(Value.cast(v).shape(), name=f"{name}_s{stage}_{i}"
+                                + (f"_{k}" if len(parts) > 1 else ""))
+                         for k, v in enumerate(parts))
             with m.If(en):
-                m.d.sync += reg.eq(node)
-            out.append(reg)
+                m.d.sync += [r.eq(v) for r, v in zip(regs, parts)]
+            out.append(regs if isinstance(node, tuple) else regs[0])
         stage += 1
         return out
 
     while stage < stages and at[stage] == 0:
-        level_nodes = register_here(level_nodes)
-    while len(level_nodes) > 1:
-        pairs = []
-        for i in range(0, len(level_nodes) - 1, 2):
-            a, b = level_nodes[i], level_nodes[i + 1]
-            pairs.append((a + b)[:max(len(a), len(b)) + 1])
-        if len(level_nodes) % 2:
-            pairs.append(level_nodes[-1])
-        level_nodes = pairs
+        nodes = register_here(nodes)
+    while len(nodes) > 1:
+        pairs = [combine(nodes[i], nodes[i + 1]) for i in range(0, len(nodes) - 1, 2)]
+        if len(nodes) % 2:
+            pairs.append(nodes[-1])
+        nodes = pairs
         level += 1
         while stage < stages and at[stage] == level:
-            level_nodes = register_here(level_nodes)
+            nodes = register_here(nodes)
     while stage < stages:
-        level_nodes = register_here(level_nodes)
-    return level_nodes[0]
+        nodes = register_here(nodes)
+    return nodes[0]
 
 
 def count_width(count: int) -> int:
@@ -132,3 +142,13 @@ def output_register(m: Module, o, valid: Value, payload: Value, adv: Value) -> N
     holds payload and valid until the transfer (stream rules 2 and 3)."""
     with m.If(adv):
         m.d.sync += [o.valid.eq(valid), o.payload.eq(payload)]
+
+
+def delay(m: Module, value: Value, stages: int, en: Value, name: str) -> Value:
+    """`value` through `stages` registers enabled by `en`."""
+    for k in range(stages):
+        reg = Signal(len(value), name=f"{name}_d{k}")
+        with m.If(en):
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value

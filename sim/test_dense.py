@@ -66,12 +66,13 @@ def unit_conv(cfg) -> Conv:
 def make_unit(cfg):
     from hw.dense import StreamingDense
     _, _, _, pe, simd, stages = cfg
-    return StreamingDense(unit_conv(cfg), pe, simd, stages)
+    name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
+    return StreamingDense(unit_conv(cfg), pe, simd, stages, argmax_stages=stages + 1,
+                          front=(stages + len(name)) % 3, skid=len(name) % 2 == 0)
 
 
 def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, seed: int = 1):
     """Random frames, one pixel per transfer, through unit `unit`: (conv, x, out, timing)."""
-    from hw.dense import StreamingDense
     from hw.engine import result_layout
     cfg = UNITS[unit]
     name, in_shape, _, pe, simd, stages = cfg
@@ -80,7 +81,7 @@ def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, 
     x = rng.integers(0, 2, (frames, *in_shape)).astype(np.uint8)
     x[0] = 1
     words = pack_bits(x.reshape(-1, in_shape[2]))
-    timing = StreamingDense(conv, pe, simd, stages).timing()
+    timing = make_unit(cfg).timing()
     out_width = result_layout(conv).size if conv.scores is not None else conv.out_channels
     vec = {"inputs": to_npz(words, in_shape[2]), "count": frames, "out_width": out_width,
            "seed": seed, "gap": gap, "stall": stall,

@@ -51,7 +51,8 @@ CONFIGS = [
 
 def make(conv):
     from hw.engine import ConvEngine
-    return ConvEngine(conv, stages=conv.kernel[0] % 3)   # 0, 1 and 2 register stages
+    # 0, 1 and 2 popcount stages; the scores layers' argmax with 2 and 3 register stages
+    return ConvEngine(conv, stages=conv.kernel[0] % 3, argmax_stages=conv.kernel[1] % 4)
 
 
 def _single_window(conv):

@@ -69,7 +69,9 @@ def unit_conv(cfg) -> Conv:
 def make_unit(cfg):
     from hw.folded import FoldedEngine
     _, _, _, pe, simd, stages = cfg
-    return FoldedEngine(unit_conv(cfg), pe, simd, stages)
+    name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
+    return FoldedEngine(unit_conv(cfg), pe, simd, stages, argmax_stages=stages + 1,
+                        front=(stages + len(name)) % 3, skid=len(name) % 2 == 0)
 
 
 def make_conv(name: str, in_shape, opts: dict, seed: int) -> Conv:

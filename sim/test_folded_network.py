@@ -24,15 +24,18 @@ def _verilator_make(monkeypatch):
 
 
 # (factory seed, factory pins, target as a multiple of the unrolled interval, weight memory
-# style, every conv folded, forced FIFO depth or None for the planned one)
+# style, every conv folded, forced FIFO depth or None for the planned one, clock (MHz) the
+# planner pipelines for on ECP5, or None)
 PLANS = [
     (3, {"height": 6, "width": 6, "convs": 2, "pool": True, "domain": "bipolar"}, 4, "auto",
-     False, None),
+     False, None, None),
     (3, {"height": 6, "width": 6, "convs": 2, "pool": True, "domain": "bipolar"}, 16, "auto",
-     True, None),
-    (11, {"height": 5, "width": 7, "convs": 2, "domain": "sparse"}, 6, "block", True, None),
-    (21, {"height": 6, "width": 5, "convs": 1, "channels": 2}, 10, "distributed", True, None),
-    (8, {"height": 6, "width": 6, "convs": 2, "pool": False}, 3, "auto", True, 3),
+     True, None, 150),
+    (11, {"height": 5, "width": 7, "convs": 2, "domain": "sparse"}, 6, "block", True, None,
+     150),
+    (21, {"height": 6, "width": 5, "convs": 1, "channels": 2}, 10, "distributed", True, None,
+     None),
+    (8, {"height": 6, "width": 6, "convs": 2, "pool": False}, 3, "auto", True, 3, 90),
 ]
 
 
@@ -41,10 +44,11 @@ def planned(unit: int):
     """(description, plan) of one unit."""
     from gen.flow_model import analyse
     from gen.plan import plan_network
-    seed, pins, factor, memory, fold, fifo = PLANS[unit]
+    seed, pins, factor, memory, fold, fifo, clock = PLANS[unit]
     desc = random_description(seed, max_channels=8, **pins)
     floor = analyse(desc, {}).ii
-    plan = plan_network(desc, factor * floor, memory=memory, fold=fold)
+    plan = plan_network(desc, factor * floor, memory=memory, fold=fold, clock_mhz=clock,
+                        family="ecp5")
     if fifo is not None:   # exercise the FIFOs themselves
         plan = replace(plan, layers=tuple(replace(lp, fifo_depth=fifo) for lp in plan.layers))
     return desc, plan

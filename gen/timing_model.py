@@ -1,0 +1,207 @@
+"""How long each register-to-register path of an engine is on a family, and the least
+pipelining that meets a clock.
+
+An engine's paths follow its structure (hw.folded, hw.dense, hw.engine): the weight word
+(straight from the memory, or from its register with `front` 2), the chunk multiplexer and
+the XNOR, the popcount tree's levels between the registers `hw.popcount.register_levels`
+places, then the accumulator, the threshold comparison and the result register; a scores
+layer adds the score registers (k*s + c) and the argmax tree's levels. A path costs a
+register's clock-to-output and setup, plus per LUT level and per carry chain a delay that
+includes typical routing, per family (`DELAYS`, checked against nextpnr's routed critical
+paths on ECP5: BENCHMARKS.md, "Timing closure").
+
+`pipelining` gives, per engine option, the cheapest registers (`Pipelining`) whose every
+path fits the clock period with a margin for routing; the planner prices each option with
+them (gen.plan_cost), so that faster clocks cost the registers they need.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hw.folded import FRONTS
+from hw.popcount import register_levels, tree_levels
+
+# Of the clock period, what a path may take: the rest is margin for routing that is worse
+# than typical (the delays below are medians of routed paths).
+USABLE = 0.85
+MAX_STAGES = 8
+
+
+@dataclass(frozen=True)
+class Delays:
+    """ns of one family: a register's clock-to-output plus setup, a LUT level, a carry chain
+    (entry, a dozen bits, exit), a block RAM's clock-to-output, each with typical routing;
+    `fanout`: routing per doubling of a net's loads past 16; `mux_ways`: multiplexer ways
+    one LUT level resolves."""
+
+    reg: float
+    lut: float
+    carry: float
+    bram: float
+    fanout: float
+    mux_ways: int = 2
+
+
+DELAYS = {
+    "ecp5": Delays(reg=1.5, lut=1.15, carry=1.6, bram=5.6, fanout=0.6),
+    "ice40": Delays(reg=2.0, lut=2.3, carry=2.6, bram=5.0, fanout=0.9),
+    "gowin": Delays(reg=1.5, lut=1.3, carry=1.8, bram=6.0, fanout=0.6),
+    "xilinx": Delays(reg=0.8, lut=0.6, carry=0.9, bram=2.6, fanout=0.3, mux_ways=4),
+}
+
+
+@dataclass(frozen=True)
+class Pipelining:
+    """An engine's registers: `stages` in each popcount tree, `front` (hw.folded.FRONTS: the
+    leaves, and the weight word), `argmax` in a scores layer's argmax tree, and `skid`: a
+    skid register at the output (hw.pipeline), which ends the ready chain there."""
+
+    stages: int = 1
+    front: int = 0
+    argmax: int = 0
+    skid: bool = False
+
+
+@dataclass(frozen=True)
+class Path:
+    """One register-to-register path: what it passes through, and the loads of its last
+    net."""
+
+    what: str
+    luts: int = 0
+    carries: int = 0
+    bram: bool = False
+    loads: int = 1
+
+    def ns(self, d: Delays) -> float:
+        fan = d.fanout * max(0.0, math.log2(self.loads / 16)) if self.loads > 16 else 0.0
+        return (d.reg + self.luts * d.lut + self.carries * d.carry + fan
+                + (d.bram if self.bram else 0))
+
+
+def mux_levels(ways: int, d: Delays) -> int:
+    return math.ceil(math.log(ways, d.mux_ways)) if ways > 1 else 0
+
+
+def tree_paths(levels: int, stages: int, leaves: bool, head: Path, tail: Path,
+               what: str) -> list[Path]:
+    """The paths of a tree of `levels` levels (one LUT level each) behind `head` and before
+    `tail`, cut by `stages` registers placed as hw.popcount.register_levels places them."""
+    cuts = register_levels(levels, stages, leaves)
+    bounds = [0] + cuts + [levels]
+    out, start = [], head
+    for k in range(len(bounds) - 1):
+        span = bounds[k + 1] - bounds[k]
+        out.append(Path(f"{what} {bounds[k]}..{bounds[k + 1]}", start.luts + span,
+                        start.carries, start.bram))
+        start = Path("reg")
+    last = out.pop()
+    out.append(Path(last.what, last.luts + tail.luts, last.carries + tail.carries,
+                    last.bram or tail.bram))
+    return out
+
+
+def scores_paths(classes: int, argmax: int) -> list[Path]:
+    """The score registers (k*s + c) and the argmax tree (a compare and a select a level)."""
+    levels = tree_levels(classes)
+    out = [Path("scores", luts=1, carries=2)]
+    bounds = [0] + register_levels(levels, argmax) + [levels]
+    for k in range(len(bounds) - 1):
+        span = bounds[k + 1] - bounds[k]
+        out.append(Path(f"argmax {bounds[k]}..{bounds[k + 1]}", luts=span, carries=span))
+    return out
+
+
+def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: int,
+                 input_bits: int, pipe: Pipelining, family: str) -> list[Path]:
+    """Paths of a folded or streamed engine: `simd`-bit lanes behind a `chunks`-way
+    multiplexer, weights in block RAM or not, a sparse layer's q*count + p*all, `scores`
+    classes (0: a threshold layer), an input register of `input_bits`; and the handshake
+    that loads that register: from the downstream block's state through this engine's
+    enable (and the upstream window generator's, which takes this engine's ready), or,
+    with a skid register, from this engine's own state."""
+    d = DELAYS[family]
+    # The word straight from a block RAM, or from a register (LUT ROMs register their
+    # output; `front` 2 the block RAM's); then the multiplexer and the XNOR.
+    head = Path("word", luts=mux_levels(chunks, d) + 1, bram=block_ram and pipe.front < 2)
+    # After the tree: a sparse layer's scaling (behind a register of its own from two
+    # stages: hw.folded.lane_sum), the accumulator, the threshold read and compare (or a
+    # scores layer's sum) into the result register.
+    stages = pipe.stages + (pipe.front > 0)
+    scaled = sparse and stages >= 2
+    tail = Path("accumulate", luts=1, carries=(2 if sparse and not scaled else 0)
+                + (1 if scores else 2))
+    paths = tree_paths(tree_levels(simd), stages - scaled, pipe.front > 0, head,
+                       Path("scale", carries=2) if scaled else tail, "popcount")
+    if scaled:
+        paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
+    if block_ram and pipe.front == 2:
+        paths.append(Path("weight memory", bram=True))
+    paths.append(Path("ready", luts=3, loads=input_bits) if pipe.skid else
+                 Path("ready", luts=8, carries=1, loads=input_bits))
+    return paths + (scores_paths(scores, pipe.argmax) if scores else [])
+
+
+def unrolled_paths(fan: int, sparse: bool, scores: int, pipe: Pipelining,
+                   family: str) -> list[Path]:
+    """Paths of the unrolled engine (hw.engine.ConvEngine): the window into every channel's
+    popcount, then the threshold compare (or the scores) into the output register."""
+    tail = Path("threshold", luts=1, carries=(2 if sparse else 0) + (0 if scores else 1))
+    paths = tree_paths(tree_levels(fan), pipe.stages, False, Path("window"), tail, "popcount")
+    return paths + (scores_paths(scores, pipe.argmax) if scores else [])
+
+
+def window_handshake(skid: bool, loads: int) -> Path:
+    """A window generator's issue path (its handshake with the block it feeds, the row
+    comparison, then the enables of its registers): from the downstream block's `ready`
+    through that block's logic, or from its skid register."""
+    return Path("ready", luts=3, carries=1, loads=loads) if skid else \
+        Path("ready", luts=6, carries=2, loads=loads)
+
+
+def pool_skid(kernel: tuple[int, int], channels: int, family: str,
+              clock_mhz: float | None) -> bool:
+    """Whether a pool (hw.pool) needs its skid register to meet the clock: without it, its
+    window generator's handshake runs on through the OR stage into the next block's."""
+    loads = kernel[0] * kernel[1] * channels
+    return clock_mhz is not None and not meets([window_handshake(False, loads)], family,
+                                               clock_mhz)
+
+
+def slowest(paths: list[Path], family: str) -> tuple[float, Path]:
+    """The longest path and its delay (ns)."""
+    d = DELAYS[family]
+    path = max(paths, key=lambda p: p.ns(d))
+    return path.ns(d), path
+
+
+def meets(paths: list[Path], family: str, clock_mhz: float) -> bool:
+    return slowest(paths, family)[0] <= USABLE * 1000.0 / clock_mhz
+
+
+def candidates(paths_of, family: str, clock_mhz: float | None, stages: int, folded: bool,
+               scores: bool) -> list[Pipelining]:
+    """The pipelinings worth pricing for an engine whose paths `paths_of(Pipelining)` gives:
+    without a clock, `stages` and nothing else; with one, per front and skid (folded
+    engines) the fewest popcount stages, with the fewest argmax stages, that meet it; when
+    none does, the one whose slowest path is shortest (the fewest registers among
+    equals)."""
+    if clock_mhz is None:
+        return [Pipelining(stages)]
+    out, every = [], []
+    for front, skid in ([(f, s) for f in FRONTS for s in (False, True)] if folded
+                        else [(0, False)]):
+        for s in range(MAX_STAGES + 1):
+            pipes = [Pipelining(s, front, a, skid) for a in range(MAX_STAGES + 1 if scores
+                                                                  else 1)]
+            every += pipes
+            met = [p for p in pipes if meets(paths_of(p), family, clock_mhz)]
+            if met:
+                out.append(met[0])
+                break
+    if out:
+        return out
+    return [min(every, key=lambda p: (round(slowest(paths_of(p), family)[0], 2),
+                                      p.stages + p.front + p.argmax + p.skid))]

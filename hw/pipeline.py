@@ -1,0 +1,47 @@
+"""The output end of a global-enable pipeline (an engine's): one enable, `adv`, moves every
+register of the pipeline, and a result is presented on an output stream.
+
+Without a skid register, `adv` is "the output is free or being read": it follows the
+downstream `ready` through logic, so a chain of engines makes one long combinational
+path from the last `ready` to the first engine's input. With one, a second register takes
+the result the output could not, and `adv` is "that register is empty": a flip-flop, so
+the ready chain ends at this engine, at no cost in latency or throughput.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, Value
+
+
+class PipelineOutput:
+    """`adv` for the pipeline behind stream `o`, and `put` to present its results."""
+
+    def __init__(self, m: Module, o, skid: bool = False):
+        self.m, self.o, self.skid = m, o, skid
+        self.adv = Signal(name="adv")
+        if skid:
+            self.held = Signal(name="skid_valid")
+            m.d.comb += self.adv.eq(~self.held)
+        else:
+            m.d.comb += self.adv.eq(~o.valid | o.ready)
+
+    def put(self, valid: Value, payload: Value) -> None:
+        """Present `payload` when `valid`, as the pipeline advances (call once)."""
+        m, o, adv = self.m, self.o, self.adv
+        if not self.skid:
+            with m.If(adv):
+                m.d.sync += o.valid.eq(valid)
+            with m.If(adv & valid):
+                m.d.sync += o.payload.eq(payload)
+            return
+        held = self.held
+        kept = Signal(len(Value.cast(o.payload)), name="skid_payload")
+        with m.If(~o.valid | o.ready):           # the output register is free
+            with m.If(held):
+                m.d.sync += [o.payload.eq(kept), o.valid.eq(1), held.eq(0)]
+            with m.Else():
+                m.d.sync += o.valid.eq(valid)
+                with m.If(valid):
+                    m.d.sync += o.payload.eq(payload)
+        with m.Elif(adv & valid):                # it is not: the skid register takes it
+            m.d.sync += [kept.eq(payload), held.eq(1)]

@@ -1,0 +1,75 @@
+"""The clock is a constraint: the planner pipelines each engine so that the timing model's
+every path fits the requested period, adds registers as the clock rises, and the plan,
+the estimate and the built hardware agree on them."""
+
+from __future__ import annotations
+
+import pytest
+
+from gen.flow_model import analyse
+from gen.plan import engine_paths_of, plan_network
+from gen.timing_model import DELAYS, USABLE, Pipelining, engine_paths, meets, slowest
+from hw.dense import is_dense
+from models.factory import random_description
+
+
+def _registers(lp) -> int:
+    return lp.stages + lp.front + lp.argmax_stages + int(lp.skid)
+
+
+def _paths(desc, lp, family):
+    layer = next(x for x in desc.layers if x.name == lp.name)
+    shape = dict(zip((x.name for x in desc.layers), desc.layer_inputs()))[lp.name]
+    pipe = Pipelining(lp.stages, lp.front, lp.argmax_stages, lp.skid)
+    return engine_paths_of(layer, lp.engine, lp.simd, lp.memory, is_dense(layer, shape),
+                           family)(pipe)
+
+
+# A slow clock, and one near what the family's fabric reaches through an accumulator and a
+# comparison (two carry chains between registers).
+CLOCKS = {"ecp5": (20, 120), "gowin": (20, 110), "ice40": (12, 60), "xilinx": (40, 200)}
+
+
+@pytest.mark.parametrize("family", list(CLOCKS))
+def test_planner_adds_pipelining_as_the_clock_rises(family):
+    desc = random_description(11, height=8, width=8, max_channels=24)
+    cycles = 6 * analyse(desc, {}).ii
+    lo, hi = CLOCKS[family]
+    slow = plan_network(desc, cycles, family=family, fold=True, clock_mhz=lo)
+    fast = plan_network(desc, cycles, family=family, fold=True, clock_mhz=hi)
+    convs = [lp for lp in fast.layers if lp.kind == "conv"]
+    assert sum(map(_registers, convs)) > sum(
+        map(_registers, (lp for lp in slow.layers if lp.kind == "conv")))
+    assert fast.total["ff"] > slow.total["ff"]
+    for plan, mhz in ((slow, lo), (fast, hi)):
+        for lp in plan.layers:
+            if lp.kind == "conv":
+                assert meets(_paths(desc, lp, family), family, mhz), (family, mhz, lp)
+    # The extra registers are latency the plan predicts, not throughput.
+    assert fast.latency > slow.latency
+
+
+def test_without_a_clock_the_plan_keeps_the_asked_stages():
+    desc = random_description(12, height=6, width=6, max_channels=8)
+    plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True, stages=2)
+    for lp in plan.layers:
+        if lp.kind == "conv":
+            assert (lp.stages, lp.front, lp.argmax_stages, lp.skid) == (2, 0, 0, False)
+
+
+def test_paths_follow_the_registers():
+    """Each register the model is given shortens its slowest path, down to what one LUT
+    level and a register cost; a block RAM's clock-to-output always ends in a flip-flop
+    with front 2."""
+    d = DELAYS["ecp5"]
+    base = {"simd": 128, "chunks": 13, "block_ram": True, "sparse": False, "scores": 10,
+            "input_bits": 1152, "family": "ecp5"}
+    worst = [slowest(engine_paths(**base, pipe=Pipelining(s, 2, 2, True)), "ecp5")[0]
+             for s in range(4)]
+    assert worst == sorted(worst, reverse=True) and worst[0] > worst[-1]
+    no_reg = engine_paths(**base, pipe=Pipelining(0, 0, 0, False))
+    assert any(p.bram and p.luts > 0 for p in no_reg)
+    fronted = engine_paths(**base, pipe=Pipelining(1, 2, 0, False))
+    assert [p for p in fronted if p.bram] == [p for p in fronted if p.what == "weight memory"]
+    assert all(p.ns(d) >= d.reg for p in fronted)
+    assert USABLE < 1
