@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 
 from hw.dense import dense_pixel_steps, is_dense
+from hw.engine import result_layout
 from hw.folded import FRONTS
 from hw.folded_layer import LayerChoice
 from hw.folded_schedule import assign_lanes, live_chunks
@@ -29,7 +30,8 @@ from models.description import Conv, Description, content_hash
 from models.errors import UserError, printable
 
 from .flow_model import analyse
-from .timing_model import Pipelining, candidates, engine_paths, pool_skid, unrolled_paths
+from .timing_model import (USABLE, Pipelining, candidates, engine_paths, pool_skid, slowest,
+                           unrolled_paths)
 from .plan_cost import (LOGIC_ROM_MAX_BITS, LUTS_PER_LUTRAM, Cost, blocks_cost,
                         check_family, logic_rom_bits, option_blocks, shared_costs)
 from .resources import FPGA_FAMILIES as FAMILIES
@@ -162,6 +164,7 @@ class Plan:
     stages: int = 1
     fixed: dict = field(default_factory=dict)   # encoder and pools: what every plan pays
     model_hash: str | None = None   # models.description.content_hash of the model planned
+    slowest_path: dict | None = None  # gen.timing_model's verdict at clock_mhz (see plan_network)
 
     @property
     def lut_equivalent(self) -> int:
@@ -317,6 +320,11 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
     device = data.get("device")
     if device is not None and not isinstance(device, str):
         raise top.error("device", f"expected a string or null, got {_kind(device)}")
+    slow = data.get("slowest_path")
+    if slow is not None and not (isinstance(slow, dict) and isinstance(slow.get("ns"), int | float)
+                                 and isinstance(slow.get("budget_ns"), int | float)
+                                 and isinstance(slow.get("meets"), bool)):
+        raise top.error("slowest_path", "expected null or an object with ns, budget_ns, meets")
     fixed = data.get("fixed", {})
     if not isinstance(fixed, dict):
         raise top.error("fixed", f"expected an object, got {_kind(fixed)}")
@@ -329,7 +337,7 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
                 latency=top.int(data, "latency"), total=top.counts(data, "total"),
                 device=device, budget=top.counts(data, "budget", optional=True),
                 clock_mhz=clock, stages=stages,
-                fixed=fixed, model_hash=model_hash)
+                fixed=fixed, model_hash=model_hash, slowest_path=slow)
 
 
 def load_plan(path) -> Plan:
@@ -472,8 +480,9 @@ def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
     per_group = conv.in_channels_per_group if dense else int(conv.weights[0].size)
     chunks = conv.groups * -(-per_group // simd) + 1
     input_bits = per_group * conv.groups
+    output_bits = result_layout(conv).size if classes else conv.out_channels
     return lambda pipe: engine_paths(simd, chunks, style == "block", sparse, classes,
-                                     input_bits, pipe, family)
+                                     input_bits, pipe, family, output_bits)
 
 
 def pipelined(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
@@ -624,7 +633,29 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
                 device=dev.name if dev else None,
                 budget={"lut": dev.lut, "bram": dev.bram} if dev else None,
                 clock_mhz=clock_mhz, stages=stages,
-                fixed={k: v.rounded() for k, v in fixed.items()}, model_hash=content_hash(desc))
+                fixed={k: v.rounded() for k, v in fixed.items()}, model_hash=content_hash(desc),
+                slowest_path=_slowest_path(desc, chosen, family, clock_mhz))
+
+
+def _slowest_path(desc: Description, chosen: list, family: str,
+                  clock_mhz: float | None) -> dict | None:
+    """The timing model's slowest engine path of the plan at its clock: layer, path, its
+    delay and whether it fits the usable part of the period."""
+    if clock_mhz is None:
+        return None
+    worst = None
+    for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
+        if opt is None:
+            continue
+        paths = engine_paths_of(layer, opt.engine, opt.simd, opt.memory,
+                                is_dense(layer, shape), family)(opt.pipe)
+        ns, path = slowest(paths, family)
+        if worst is None or ns > worst["ns"]:
+            worst = {"layer": layer.name, "path": path.what, "ns": round(ns, 2)}
+    if worst is None:
+        return None
+    budget = USABLE * 1000.0 / clock_mhz
+    return {**worst, "budget_ns": round(budget, 2), "meets": worst["ns"] <= budget}
 
 
 def plan_table(plan: Plan) -> str:
@@ -644,6 +675,11 @@ def plan_table(plan: Plan) -> str:
                f"latency {plan.latency} cycles")
     if plan.clock_mhz:
         summary += f"; {plan.fps:.1f} frames/s at {plan.clock_mhz:g} MHz"
+    sp = plan.slowest_path
+    if sp:
+        summary += (f"; timing model: slowest path {sp['layer']} {sp['path']} {sp['ns']:g} ns "
+                    f"of {sp['budget_ns']:g} ({'meets' if sp['meets'] else 'DOES NOT MEET'} "
+                    f"{plan.clock_mhz:g} MHz)")
     if plan.budget:
         summary += (f"; {plan.device}: {plan.lut_equivalent}/{plan.budget['lut']} LUT "
                     f"(LUT-RAM included), "

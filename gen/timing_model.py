@@ -45,9 +45,9 @@ class Delays:
 
 
 DELAYS = {
-    "ecp5": Delays(reg=1.5, lut=1.15, carry=1.6, bram=5.6, fanout=0.6),
-    "ice40": Delays(reg=2.0, lut=2.3, carry=2.6, bram=5.0, fanout=0.9),
-    "gowin": Delays(reg=1.5, lut=1.3, carry=1.8, bram=6.0, fanout=0.6),
+    "ecp5": Delays(reg=1.5, lut=1.6, carry=1.6, bram=5.6, fanout=0.6),
+    "ice40": Delays(reg=2.0, lut=2.8, carry=2.6, bram=5.0, fanout=0.9),
+    "gowin": Delays(reg=1.5, lut=1.7, carry=1.8, bram=6.0, fanout=0.6),
     "xilinx": Delays(reg=0.8, lut=0.6, carry=0.9, bram=2.6, fanout=0.3, mux_ways=4),
 }
 
@@ -110,15 +110,19 @@ def scores_paths(classes: int, argmax: int) -> list[Path]:
     bounds = [0] + register_levels(levels, argmax) + [levels]
     for k in range(len(bounds) - 1):
         span = bounds[k + 1] - bounds[k]
-        out.append(Path(f"argmax {bounds[k]}..{bounds[k + 1]}", luts=span, carries=span))
+        # a level: the comparison's carry chain, then the select, whose control fans out
+        # to the score's and the index's bits (two LUT levels' worth, as routed on ECP5)
+        out.append(Path(f"argmax {bounds[k]}..{bounds[k + 1]}", luts=2 * span, carries=span))
     return out
 
 
 def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: int,
-                 input_bits: int, pipe: Pipelining, family: str) -> list[Path]:
+                 input_bits: int, pipe: Pipelining, family: str,
+                 output_bits: int = 1) -> list[Path]:
     """Paths of a folded or streamed engine: `simd`-bit lanes behind a `chunks`-way
     multiplexer, weights in block RAM or not, a sparse layer's q*count + p*all, `scores`
-    classes (0: a threshold layer), an input register of `input_bits`; and the handshake
+    classes (0: a threshold layer), an input register of `input_bits` and an output
+    register of `output_bits`; and the handshake
     that loads that register: from the downstream block's state through this engine's
     enable (and the upstream window generator's, which takes this engine's ready), or,
     with a skid register, from this engine's own state."""
@@ -139,8 +143,15 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
     if block_ram and pipe.front == 2:
         paths.append(Path("weight memory", bram=True))
-    paths.append(Path("ready", luts=3, loads=input_bits) if pipe.skid else
-                 Path("ready", luts=8, carries=1, loads=input_bits))
+    # The handshake: with a skid register, this engine's state loads its input register,
+    # and the next block's ready (its window generator's comparisons) selects what enters
+    # the output register; without, one path runs from the next block's state (a weight
+    # word, a comparison) through both engines' enables into the input register.
+    if pipe.skid:
+        paths += [Path("ready", luts=3, loads=input_bits),
+                  Path("output", luts=4, carries=2, loads=output_bits)]
+    else:
+        paths.append(Path("ready", luts=10, carries=2, bram=True, loads=input_bits))
     return paths + (scores_paths(scores, pipe.argmax) if scores else [])
 
 

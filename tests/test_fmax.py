@@ -15,14 +15,16 @@ from gen.plan import DEVICES
 
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory):
-    """A small factory description, planned (every convolution folded) at 25 MHz."""
+    """A small factory description, planned (every convolution folded) and pipelined for
+    50 MHz on ECP5 (gen.timing_model)."""
     from gen.flow_model import analyse
     from gen.plan import plan_network
     from models import description as fmt
     from models.factory import random_description
 
     desc = random_description(3, height=6, width=6, max_channels=6)
-    plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True, clock_mhz=25)
+    plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True, clock_mhz=50,
+                        family="ecp5")
     d = tmp_path_factory.mktemp("planned")
     fmt.save(desc, d / "net.json")
     (d / "plan.json").write_text(json.dumps(plan.to_dict()))
@@ -31,14 +33,14 @@ def planned(tmp_path_factory):
 
 def test_routed_fmax_at_the_planned_clock_names_the_critical_path(planned):
     src, _ = planned
-    assert src.clock_mhz == 25
+    assert src.clock_mhz == 50
     layers = {name for name, _ in src.layers}
     res = place_and_route(src.verilog, src.top, ["25f", "gw1nr9"], clock_mhz=src.clock_mhz,
                           jobs=2)
     assert list(res) == ["ecp5-25f", "gowin-gw1nr9"]
     for r in res.values():
-        assert r["fits"] and not r["timed_out"] and r["requested_mhz"] == 25
-        assert r["meets"] == (r["fmax_mhz"] >= 25) and r["meets"]
+        assert r["fits"] and not r["timed_out"] and r["requested_mhz"] == 50
+        assert r["meets"] == (r["fmax_mhz"] >= 50) and r["meets"]
         assert r["placed_fmax_mhz"] > 0     # nextpnr's estimate before routing, apart
         # The Fmax is the routed critical path's: one period is that path's delay.
         cp = r["critical_path"]
@@ -61,7 +63,7 @@ def test_a_run_stopped_at_its_time_limit_says_so_in_one_line(planned, tmp_path, 
     assert "\n" not in err
     rep = json.loads((out / "report.json").read_text())["fmax"]["ecp5-25f"]
     assert rep["timed_out"] and rep["fits"] and rep["timeout_s"] == 1
-    assert rep["requested_mhz"] == 25 and "fmax_mhz" not in rep
+    assert rep["requested_mhz"] == 50 and "fmax_mhz" not in rep
     assert "timed out" in (out / "report.md").read_text()
 
 
