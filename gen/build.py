@@ -82,8 +82,37 @@ def block_modules(desc: Description) -> list[tuple[str, str]]:
     return out
 
 
+LATENCY_DEFINITION = ("cycles from the rising edge of aclk that transfers a frame's last input "
+                      "beat (the one with s_axis_tlast) to the rising edge that transfers its "
+                      "result beat, with m_axis_tready held high")
+
+
+def latency_fields(desc: Description, ii: int, plan=None, stages: int = 1) -> dict:
+    """The build's latency (LATENCY_DEFINITION) from the timing model of gen/flow_model.py:
+    with the source paced at the initiation interval (pixel p of frame f offered at cycle
+    f*II + p*II//(H*W)), as `bnngen plan` predicts it; and with frames back to back (the
+    source never idle), equal to the paced one when the network takes one pixel per clock
+    (II = H*W: the paced source is then back to back), not modelled otherwise (frames queue
+    in the FIFOs and the input is held back; the model has no backpressure)."""
+    if plan is not None:
+        paced = plan.latency
+    else:
+        from .flow_model import analyse
+        paced = analyse(desc, {}, stages).latency
+    one_per_clock = ii == desc.input.height * desc.input.width
+    return {"definition": LATENCY_DEFINITION, "paced_cycles": paced,
+            "paced_source": f"pixel p of frame f offered at cycle f*{ii} + p*{ii}//"
+                            f"{desc.input.height * desc.input.width}",
+            "back_to_back_cycles": paced if one_per_clock else None,
+            "back_to_back_note": ("the paced source is back to back (one pixel per clock)"
+                                  if one_per_clock else
+                                  "not modelled: with the source never idle frames queue "
+                                  "inside and the latency grows until the FIFOs hold the "
+                                  "input back; measure it (docs/interface.md)")}
+
+
 def manifest(desc: Description, net, top: str, files: dict[str, str],
-             stages: int) -> dict:
+             stages: int, plan=None) -> dict:
     """Everything a user of the Verilog needs, as plain JSON."""
     from hw.engine import class_width, score_width
     from hw.framing import ERROR_BITS, FLIGHT_DEPTH
@@ -110,6 +139,7 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
                                "shift_columns": p.length}
         blocks.append(entry)
     pixels = inp.height * inp.width
+    latency = latency_fields(desc, timing.ii, plan, stages)
     return {
         "bnngen_manifest": MANIFEST_VERSION,
         "name": desc.name,
@@ -160,9 +190,9 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
         "options": {"popcount_stages": stages, "runtime_thresholds": False},
         "layers": blocks,
         "pipeline_depth": timing.stages,
-        "latency_cycles": timing.latency,
-        "latency_note": "cycles from the transfer of a frame's last pixel to its result, "
-                        "with no input gaps and no backpressure",
+        "latency": latency,
+        "latency_cycles": latency["paced_cycles"],
+        "latency_note": "latency.paced_cycles; latency.definition says what is counted",
         "initiation_interval_cycles": timing.ii,
         "cycles_per_frame": timing.ii,
         "one_pixel_per_clock": timing.ii == pixels,
@@ -213,7 +243,7 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
     texts.update(ip_files(desc.name, top, [f"{top}.v"], net.in_width, clock_mhz))
     hashes = {path: hashlib.sha256(text.encode()).hexdigest()
               for path, text in sorted(texts.items()) if path.endswith(".v")}
-    doc = manifest(desc, net, top, hashes, stages)
+    doc = manifest(desc, net, top, hashes, stages, plan)
     doc["integration"] = {
         "fusesoc_core": f"{top}.core", "core_name": core_name(desc.name),
         "targets": {"default": "the RTL", "sim": f"Icarus, tb/{top}_tb.v (reset check)",

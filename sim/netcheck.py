@@ -30,16 +30,18 @@ def result_words(desc, scores: np.ndarray, predictions: np.ndarray) -> list[int]
 
 def simulate_network(name: str, descs: list, unit: int, simulator: str, images: np.ndarray,
                      *, gap: float = 0.3, stall: float = 0.4, seed: int = 5, opt: str = "-O0",
-                     verilog=None, toplevel: str = "dut", quiet: bool = False) -> dict:
+                     verilog=None, toplevel: str = "dut", quiet: bool = False,
+                     pace: int = 0) -> dict:
     """Stream `images` through network `unit` of a bundle of `descs` (or through a built
-    `verilog` top); return the bench's arrays plus decoded `classes` and `scores`."""
+    `verilog` top); return the bench's arrays plus decoded `classes` and `scores`.
+    `pace` > 0: pixel p of frame f is offered from cycle f*pace + p*pace//(H*W) on."""
     from hw.network import port_widths
     desc = descs[unit]
     in_width, out_width = port_widths(desc)
     pixels = desc.input.height * desc.input.width
     vec = {"inputs": to_npz(pack_samples(images, desc.input.bits), in_width),
            "count": len(images), "out_width": out_width, "frame_pixels": pixels,
-           "seed": seed, "gap": gap, "stall": stall,
+           "seed": seed, "gap": gap, "stall": stall, "pace": pace,
            "timeout": 40 * pixels * (len(images) + 2) + 5000}
     out = run_bench(name, [_key(d) for d in descs], lambda k: make_network(_lookup(descs, k)),
                     unit, "network_bench", simulator, vec, opt=opt, verilog=verilog,
@@ -62,6 +64,14 @@ def run_network(name: str, descs: list, unit: int, simulator: str, images: np.nd
     if out["failed"]:
         raise AssertionError(f"{desc.name}: results matched but the cocotb bench failed")
     return out
+
+
+def frame_latencies(desc, out: dict) -> list[int]:
+    """Per frame: cycles from its last input transfer to its result (gen.build's
+    LATENCY_DEFINITION), from a run's `in_cycles` and `out_cycles`."""
+    pixels = desc.input.height * desc.input.width
+    last = list(out["in_cycles"])[pixels - 1::pixels]
+    return [int(o) - int(i) for o, i in zip(out["out_cycles"], last)]
 
 
 def decode(desc, word: int) -> tuple[int, list[int]]:

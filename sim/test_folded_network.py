@@ -61,7 +61,8 @@ def make_unit(cfg):
     return PlannedNetwork(desc, plan.choices(), stages=plan.stages)
 
 
-def run_network(unit: int, simulator: str, frames: int, gap: float, stall: float):
+def run_network(unit: int, simulator: str, frames: int, gap: float, stall: float,
+                pace: int = 0):
     from hw.network import port_widths
     desc, plan = planned(unit)
     images = random_images(desc, frames, seed=unit)
@@ -69,7 +70,8 @@ def run_network(unit: int, simulator: str, frames: int, gap: float, stall: float
     pixels = desc.input.height * desc.input.width
     vec = {"inputs": to_npz(pack_samples(images, desc.input.bits), in_width), "count": frames,
            "out_width": out_width, "frame_pixels": pixels, "seed": 11 + unit, "gap": gap,
-           "stall": stall, "timeout": 4 * frames * (plan.ii + plan.latency) + 5000}
+           "stall": stall, "timeout": 4 * frames * (plan.ii + plan.latency) + 5000,
+           "pace": pace}
     out = run_bench("folded-net", PLANS, make_unit, unit, "network_bench", simulator, vec)
     return desc, plan, images, out
 
@@ -102,3 +104,21 @@ def test_planned_interval(unit, simulator):
     print(f"II {simulator} plan {unit} ({desc.name}): measured {measured}, predicted {plan.ii}")
     assert abs(measured - plan.ii) <= 0.02 * plan.ii, \
         f"{desc.name} plan {unit}: measured II {measured}, predicted {plan.ii}"
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(PLANS)))
+def test_planned_latency(unit, simulator):
+    """Source paced at the II, output always ready: every frame's latency is the plan's and
+    the manifest's (`bnngen plan` and `bnngen build` print it)."""
+    from gen.build import latency_fields
+    from sim.netcheck import frame_latencies
+    if PLANS[unit][5] is not None:
+        pytest.skip("FIFO depths forced below the plan's: the plan's latency assumes its own")
+    desc, plan = planned(unit)
+    _, _, _, out = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0, pace=plan.ii)
+    measured = frame_latencies(desc, out)
+    manifest = latency_fields(desc, plan.ii, plan)["paced_cycles"]
+    assert manifest == plan.latency
+    assert measured == [plan.latency] * len(measured), \
+        f"{desc.name} plan {unit}: measured latency {measured}, plan {plan.latency}"

@@ -85,7 +85,10 @@ def test_manifest_matches_verilog(shipped_build):
     h, w = SMALL.input.height, SMALL.input.width
     assert man["cycles_per_frame"] == man["initiation_interval_cycles"] == Network(SMALL).timing.ii
     assert man["one_pixel_per_clock"] == (man["cycles_per_frame"] == h * w)
-    assert man["latency_cycles"] == sum(b["latency_cycles"] for b in man["layers"])
+    from gen.flow_model import analyse
+    assert man["latency_cycles"] == man["latency"]["paced_cycles"] == analyse(SMALL, {}).latency
+    assert man["latency"]["back_to_back_cycles"] == (
+        man["latency_cycles"] if man["one_pixel_per_clock"] else None)
     desc = SMALL
     assert [b["name"] for b in man["layers"]] == ["encoder"] + [x.name for x in desc.layers]
     for block in man["layers"]:
@@ -170,3 +173,23 @@ def test_fusesoc_runs_the_build_on_icarus(shipped_build, tmp_path):
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert f"{man['top']}_tb: PASS" in r.stdout, r.stdout[-2000:]
+
+
+def test_plan_and_build_report_the_same_latency(tmp_path, capsys):
+    """`bnngen plan` and `bnngen build --plan` print one latency and one II; the manifest
+    carries them and the plan's clock reaches the constraint files."""
+    path = tmp_path / "m.json"
+    fmt.save(random_description(3, max_channels=8, height=6, width=6, convs=2, pool=True),
+             path)
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(path), "--cycles", "150", "--clock", "40", "--family", "ecp5",
+                 "-o", str(plan)]) == 0
+    planned = re.search(r"predicted II (\d+) cycles/frame, latency (\d+) cycles",
+                        capsys.readouterr().out)
+    assert main(["build", str(path), "-o", str(tmp_path / "b"), "--plan", str(plan)]) == 0
+    built = re.search(r"(\d+) cycles per frame .*latency (\d+) cycles", capsys.readouterr().out)
+    assert planned and built and planned.groups() == built.groups()
+    man = json.loads((tmp_path / "b/manifest.json").read_text())
+    assert man["latency"]["paced_cycles"] == man["plan"]["predicted_latency"] == \
+        int(planned.group(2))
+    assert man["integration"]["clock_mhz"] == 40.0

@@ -27,6 +27,7 @@ async def network(dut):
                   reset=f"{prefix}aresetn", reset_level=0)
     tb.last = getattr(dut, f"{prefix}s_axis_tlast")
     tb.frame_pixels = int(vec["frame_pixels"])
+    tb.pace = int(vec["pace"]) if "pace" in vec else 0
     await tb.start()
     try:
         cocotb.start_soon(tb.send(array_words(vec["inputs"])))

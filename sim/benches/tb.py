@@ -50,6 +50,7 @@ class StreamTB:
         self.gap, self.stall = gap, stall
         self.last = None          # optional tlast input, set on every `frame_pixels`-th word
         self.frame_pixels = 0
+        self.pace = 0             # > 0: pixel n of frame f offered from cycle f*pace + n*pace//P
         self.received: list[int] = []
         self.out_cycles: list[int] = []
         self.in_cycles: list[int] = []
@@ -76,8 +77,14 @@ class StreamTB:
         Drivers change inputs at the falling edge and sample at ReadOnly, which is what
         the next rising edge sees: race-free on Icarus and Verilator alike."""
         clk = self.clk
+        t0 = self.cycle() + 1
         for n, word in enumerate(words):
             await FallingEdge(clk)
+            if self.pace:
+                f, p = divmod(n, self.frame_pixels)
+                while self.cycle() < t0 + f * self.pace + p * self.pace // self.frame_pixels:
+                    self.i_valid.value = 0
+                    await FallingEdge(clk)
             while self.gap and self.rng.random() < self.gap:
                 self.i_valid.value = 0
                 await FallingEdge(clk)
