@@ -14,6 +14,7 @@ Output layout (stable; `bnngen report` and other tools read it through manifest.
       lint.vlt             Verilator waivers for Amaranth's Verilog style, each justified
       bnn_top.core, constraints/, tb/   FuseSoC core, clock constraints per family, reset
                            bench of the core's sim target (gen/ip_files.py)
+      bnn_top_regs.h       (--control) the AXI4-Lite register offsets (hw/control.py)
       manifest.json        ports, packing, per-block timing, II, latency, file hashes
 
 Block classes (hw/): `Encoder`, `ConvLayer` (= `WindowGenerator` + `ConvEngine`, the window
@@ -201,10 +202,12 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
 
 
 def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
-         progress: bool = False, plan=None, clock_mhz: float | None = None) -> dict[str, str]:
+         progress: bool = False, plan=None, clock_mhz: float | None = None,
+         control: bool = False) -> dict[str, str]:
     """All output files of a build as {relative path: text}. `plan` (gen.plan.Plan): build
     each layer as the folding plan says (its popcount stages win over `stages`).
-    `clock_mhz`: the constraint files' clock (default: the plan's, else 100 MHz)."""
+    `clock_mhz`: the constraint files' clock (default: the plan's, else 100 MHz).
+    `control`: the AXI4-Lite control port (hw/control.py) and its C header."""
     from .ip_files import DEFAULT_CLOCK_MHZ, FAMILY_FILES, core_name, ip_files
     from amaranth.back import verilog
 
@@ -217,9 +220,9 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
     texts: dict[str, str] = {}
     if plan is not None:
         from gen.plan_build import planned_top
-        net, stages = planned_top(desc, plan), plan.stages
+        net, stages = planned_top(desc, plan, control=control), plan.stages
     else:
-        net = Network(desc, stages=stages)
+        net = Network(desc, stages=stages, control=control)
     texts[f"{top}.v"] = TIMESCALE + verilog.convert(net, name=top, emit_src=False)
     bar.update()
     shapes = desc.layer_inputs()
@@ -244,6 +247,8 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
     hashes = {path: hashlib.sha256(text.encode()).hexdigest()
               for path, text in sorted(texts.items()) if path.endswith(".v")}
     doc = manifest(desc, net, top, hashes, stages, plan)
+    if control:
+        texts[f"{top}_regs.h"] = _control_fields(desc, net, top, doc)
     doc["integration"] = {
         "fusesoc_core": f"{top}.core", "core_name": core_name(desc.name),
         "targets": {"default": "the RTL", "sim": f"Icarus, tb/{top}_tb.v (reset check)",
@@ -257,6 +262,28 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
         doc.update(manifest_fields(plan))
     texts["manifest.json"] = json.dumps(doc, indent=2, sort_keys=False) + "\n"
     return texts
+
+
+def _control_fields(desc: Description, net, top: str, doc: dict) -> str:
+    """Put the control port in the manifest; return the C header."""
+    from hw.control import ADDR_BITS, axil_members, c_header, register_map
+    thresholds = len(net.control.init)
+    for name, member in axil_members().items():
+        doc["ports"][name] = {"dir": "in" if member.flow.name == "In" else "out",
+                              "width": member.shape}
+    doc["options"]["runtime_thresholds"] = bool(thresholds)
+    doc["control"] = {
+        "protocol": "AXI4-Lite slave s_axil_*, 32-bit data, byte addresses "
+                    f"({ADDR_BITS} bits), OKAY responses",
+        "c_header": f"{top}_regs.h",
+        "registers": [{"name": n, "offset": off, "access": a}
+                      for n, off, a in register_map(desc.num_classes, thresholds)],
+        "soft_reset": "CONTROL bit 0: one cycle of reset of the data path; thresholds back "
+                      "to the description's; FRAMES_DONE and LAST_* kept",
+        "thresholds": "THRESHOLD_k, k = c*T + t, written while running; a write takes "
+                      "effect on the next pixel" if thresholds else "none (bitplane encoder)",
+    }
+    return c_header(top, desc.num_classes, thresholds)
 
 
 def lint_waivers() -> str:
@@ -282,11 +309,11 @@ def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str], *, force: bo
 
 def build(desc: Description, out_dir, *, top: str = DEFAULT_TOP, stages: int = 1,
           progress: bool = False, plan=None, force: bool = False, inputs=(),
-          clock_mhz: float | None = None) -> Path:
+          clock_mhz: float | None = None, control: bool = False) -> Path:
     """Emit and write a build; the output folder is checked before the (long) emission."""
     check_output_folder(out_dir, "build", force=force, inputs=inputs)
     return write_atomic(out_dir, emit(desc, top=top, stages=stages, progress=progress,
-                                      plan=plan, clock_mhz=clock_mhz),
+                                      plan=plan, clock_mhz=clock_mhz, control=control),
                         force=force, inputs=inputs)
 
 

@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--clock", type=float, metavar="MHZ",
                    help="the clock written into the constraint files (default: the plan's, "
                         "else 100)")
+    p.add_argument("--control", action="store_true",
+                   help="add the AXI4-Lite control port (status, soft reset, run-time "
+                        "thresholds) and its C header")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder even if bnngen did not write it")
     p.set_defaults(func=cmd_build)
@@ -46,7 +49,7 @@ def cmd_build(args) -> int:
         plan = load_checked_plan(args.plan, desc)
     out = build(desc, args.output, top=args.top, stages=args.popcount_stages,
                 progress=sys.stderr.isatty(), plan=plan, force=args.force, inputs=inputs,
-                clock_mhz=args.clock)
+                clock_mhz=args.clock, control=args.control)
     man = json.loads((out / "manifest.json").read_text())
     print(f"{out}/{args.top}.v: {man['name']}, {len(man['layers'])} blocks, "
           f"{man['cycles_per_frame']} cycles per frame "

@@ -64,6 +64,18 @@ def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[st
     return out
 
 
+# The network top's framing checker (hw/framing.py: pixel counter, flag ring of
+# FLIGHT_DEPTH = 8, 16-bit error counter), by yosys on the block alone (gen.estimate_check.
+# yosys_component, 36-pixel frames); it hardly depends on the network. Counted with the
+# encoder, the other end of the input port.
+FRAMING_COST = {"ice40": {"lut": 108, "ff": 42}, "ecp5": {"lut": 79, "ff": 42},
+                "xilinx": {"lut": 72, "ff": 42}, "gowin": {"lut": 76, "ff": 42}}
+
+
+def framing_cost(family: str) -> dict[str, float]:
+    return dict(FRAMING_COST.get(family, {"lut": 0, "ff": 0}), bram=0, lutram=0)
+
+
 def estimate(desc: Description, families: list[str], stages: int = 1,
              choices: dict | None = None) -> dict:
     """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took. Each
@@ -78,6 +90,8 @@ def estimate(desc: Description, families: list[str], stages: int = 1,
         rows = {}
         for name, blocks in layers:
             acc = dict.fromkeys(METRICS, 0.0)
+            if name == "encoder":
+                acc.update({k: float(v) for k, v in framing_cost(fam).items()})
             for b in blocks:
                 for k, v in block_cost(b, fam, coeffs).items():
                     acc[k] += v

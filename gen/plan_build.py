@@ -9,13 +9,14 @@ from models.description import Description
 from .plan import Plan, check_plan, load_plan
 
 
-def planned_top(desc: Description, plan: Plan | str, runtime_thresholds: bool = False):
+def planned_top(desc: Description, plan: Plan | str, runtime_thresholds: bool = False,
+                control: bool = False):
     """The network top for `desc` built as `plan` (a Plan or a plan file) says."""
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
     check_plan(plan, desc)
     return PlannedNetwork(desc, plan.choices(), stages=plan.stages,
-                          runtime_thresholds=runtime_thresholds)
+                          runtime_thresholds=runtime_thresholds, control=control)
 
 
 def manifest_fields(plan: Plan) -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from hw.folded_layer import LayerChoice
 from models.description import Conv, Description
 
-from .estimate import block_cost
+from .estimate import block_cost, framing_cost
 from .estimate_blocks import Block, conv_blocks, encoder_block, pool_blocks
 from .resources import FPGA_FAMILIES
 from .timing_model import Pipelining, pool_skid
@@ -68,7 +68,8 @@ def shared_costs(desc: Description, family: str,
     """What every plan pays: the encoder and the pools, with the skid registers the clock
     asks of them (a convolution's window generator depends on its engine: it is in
     `option_cost`)."""
-    out = {"encoder": blocks_cost([encoder_block(desc)], family)}
+    out = {"encoder": blocks_cost([encoder_block(desc)], family)
+           + Cost(**framing_cost(family))}
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if not isinstance(layer, Conv):
             skid = pool_skid(layer.kernel, shape[2], family, clock_mhz)

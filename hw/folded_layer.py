@@ -116,11 +116,11 @@ class PlannedNetwork(Network):
     """`Network` with each layer built per `choices` (layer name -> `LayerChoice`)."""
 
     def __init__(self, desc: Description, choices: dict[str, LayerChoice], stages: int = 1,
-                 runtime_thresholds: bool = False):
+                 runtime_thresholds: bool = False, control: bool = False):
         unknown = set(choices) - {layer.name for layer in desc.layers}
         if unknown:
             raise ValueError(f"the plan names layers the model lacks: {sorted(unknown)}")
         self.choices = dict(choices)
         super().__init__(desc, stages, runtime_thresholds, layers=[
             planned_block(layer, shape, choices.get(layer.name), stages)
-            for layer, shape in zip(desc.layers, desc.layer_inputs())])
+            for layer, shape in zip(desc.layers, desc.layer_inputs())], control=control)

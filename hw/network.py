@@ -18,12 +18,14 @@ expect them:
 
 from __future__ import annotations
 
-from amaranth import ClockDomain, Module
+import numpy as np
+from amaranth import ClockDomain, DomainRenamer, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from models.description import Conv, Description, MaxPool
+from models.description import Conv, Description, MaxPool, Thermometer
 
+from .control import Control, axil_members
 from .encoder import Encoder
 from .framing import ERROR_BITS, Framing
 from .engine import ConvEngine
@@ -128,6 +130,8 @@ class Network(wiring.Component):
     runtime_thresholds : thermometer thresholds in registers behind a `cfg` port.
     layers : the layer blocks, when built otherwise (a folding plan's:
         hw.folded_layer.PlannedNetwork); default: every layer unrolled.
+    control : add the AXI4-Lite control port (hw/control.py, `s_axil_*`); with a
+        thermometer encoder its thresholds become run-time registers behind it.
 
     Attributes
     ----------
@@ -138,9 +142,19 @@ class Network(wiring.Component):
     """
 
     def __init__(self, desc: Description, stages: int = 1, runtime_thresholds: bool = False,
-                 layers: list | None = None):
+                 layers: list | None = None, control: bool = False):
         self.desc = desc
         inp = desc.input
+        self.control = None
+        if control:
+            from .engine import class_width, score_width
+            th = (np.asarray(desc.encoder.channel_thresholds(inp.channels)).ravel().tolist()
+                  if isinstance(desc.encoder, Thermometer) else [])
+            last = desc.layers[-1]
+            self.control = Control(last.out_channels, score_width(last),
+                                   class_width(last.out_channels), ERROR_BITS,
+                                   [int(v) for v in th], inp.bits)
+            runtime_thresholds = bool(th)
         self.encoder = Encoder(inp.channels, inp.bits, desc.encoder, runtime=runtime_thresholds,
                                pixels=inp.height * inp.width)
         self.layers = layers if layers is not None else [
@@ -159,7 +173,9 @@ class Network(wiring.Component):
             "m_axis_tdata": Out(self.out_width), "m_axis_tvalid": Out(1),
             "m_axis_tready": In(1), "m_axis_tlast": Out(1),
             "framing_errors": Out(ERROR_BITS)}
-        if runtime_thresholds:
+        if self.control is not None:
+            members.update(axil_members())
+        elif runtime_thresholds:
             members["cfg"] = In(self.encoder.signature.members["cfg"].signature)
         super().__init__(members)
 
@@ -175,7 +191,14 @@ class Network(wiring.Component):
         m = Module()
         # The whole design runs in a domain of its own, driven by aclk and ~aresetn.
         m.domains.sync = cd = ClockDomain("sync", local=True)
-        m.d.comb += [cd.clk.eq(self.aclk), cd.rst.eq(~self.aresetn)]
+        soft_reset = Signal()
+        m.d.comb += [cd.clk.eq(self.aclk), cd.rst.eq(~self.aresetn | soft_reset)]
+        if self.control is not None:
+            # The register block is reset by aresetn alone: a soft reset keeps its state.
+            m.domains.ctrl = ctrl = ClockDomain("ctrl", local=True)
+            m.d.comb += [ctrl.clk.eq(self.aclk), ctrl.rst.eq(~self.aresetn)]
+            m.submodules.control = DomainRenamer("ctrl")(self.control)
+            self._connect_control(m, soft_reset)
         for name, block in self.blocks:
             m.submodules[name] = block
         m.submodules.framing = fr = self.framing
@@ -184,7 +207,7 @@ class Network(wiring.Component):
         m.d.comb += [fr.s.payload.data.eq(self.s_axis_tdata[:inp.channels * inp.bits]),
                      fr.s.payload.last.eq(self.s_axis_tlast),
                      fr.s.valid.eq(self.s_axis_tvalid),
-                     self.s_axis_tready.eq(fr.s.ready & self.aresetn),
+                     self.s_axis_tready.eq(fr.s.ready & self.aresetn & ~soft_reset),
                      self.framing_errors.eq(fr.errors)]
         wiring.connect(m, fr.o, enc.i)
         if "cfg" in self.signature.members:
@@ -203,3 +226,19 @@ class Network(wiring.Component):
         m.d.comb += [self.m_axis_tvalid.eq(fr.m.valid), self.m_axis_tlast.eq(1),
                      fr.m.ready.eq(self.m_axis_tready)]
         return m
+
+    def _connect_control(self, m, soft_reset):
+        ctl, fr = self.control, self.framing
+        for name in axil_members():
+            if ctl.signature.members[name].flow == In:
+                m.d.comb += getattr(ctl, name).eq(getattr(self, name))
+            else:
+                m.d.comb += getattr(self, name).eq(getattr(ctl, name))
+        m.d.comb += [soft_reset.eq(ctl.soft_reset),
+                     ctl.result_fire.eq(fr.m.valid & fr.m.ready),
+                     ctl.result_cls.eq(fr.m.payload.cls),
+                     ctl.result_scores.eq(fr.m.payload.scores), ctl.errors.eq(fr.errors)]
+        if ctl.init:
+            enc = self.encoder
+            m.d.comb += [enc.cfg.valid.eq(ctl.cfg_valid), enc.cfg.payload.addr.eq(ctl.cfg_addr),
+                         enc.cfg.payload.data.eq(ctl.cfg_data)]

@@ -61,11 +61,12 @@ def test_network_factory(unit, simulator):
     run_network("network-factory", DESCS, unit, simulator, images)
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("simulator", ["verilator"])
 @pytest.mark.parametrize("unit", range(len(SEEDS)), ids=[f"seed{s}" for s in SEEDS])
 def test_network_latency(unit, simulator):
     """The manifest's latency, measured: frames back to back where the network takes one
-    pixel per clock (then also the paced latency), else the source paced at the II."""
+    pixel per clock (then also the paced latency), else the source paced at the II
+    (Verilator only: the cycle counts are the design's, test_planned_latency runs both)."""
     from gen.build import latency_fields
     from hw.network import Network
     desc = DESCS[unit]

@@ -193,3 +193,24 @@ def test_plan_and_build_report_the_same_latency(tmp_path, capsys):
     assert man["latency"]["paced_cycles"] == man["plan"]["predicted_latency"] == \
         int(planned.group(2))
     assert man["integration"]["clock_mhz"] == 40.0
+
+
+def test_build_control_port(tmp_path):
+    """`--control`: the AXI4-Lite ports in the top and the manifest, the register map, the
+    C header (sim/test_axis.py drives the port)."""
+    path = tmp_path / "m.json"
+    desc = random_description(34)          # a thermometer encoder: run-time thresholds
+    fmt.save(desc, path)
+    assert main(["build", str(path), "-o", str(tmp_path / "b"), "--control"]) == 0
+    man = json.loads((tmp_path / "b/manifest.json").read_text())
+    top = (tmp_path / "b/bnn_top.v").read_text()
+    for port, spec in man["ports"].items():
+        width = rf"\[{spec['width'] - 1}:0\]\s+" if spec["width"] > 1 else ""
+        assert re.search(rf"^\s*{spec['dir']}put\s+{width}{port};", top, re.M), port
+    assert man["options"]["runtime_thresholds"]
+    names = [r["name"] for r in man["control"]["registers"]]
+    assert names[:5] == ["ID", "CONTROL", "FRAMES_DONE", "FRAMING_ERRORS", "LAST_CLASS"]
+    assert names[-1] == "THRESHOLD_0" and len(names) == 5 + desc.num_classes + 1
+    header = (tmp_path / "b/bnn_top_regs.h").read_text()
+    for reg in man["control"]["registers"]:
+        assert f"#define BNN_TOP_{reg['name']} 0x{reg['offset']:03X}u" in header

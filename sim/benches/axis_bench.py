@@ -75,6 +75,18 @@ class TB:
         return out
 
 
+async def started(dut, vec) -> TB:
+    """The unit of the vectors with its drivers, clocked, after a reset."""
+    unit, units = int(vec["unit"]), int(vec["units"])
+    quiet_units(dut, units, unit, inputs=("aclk", "aresetn", "s_axis_tvalid", "s_axis_tlast"),
+                outputs=("m_axis_tready",))
+    tb = TB(dut, f"u{unit}_" if units else "", int(vec["seed"]))
+    tb.out_bytes = int(vec["out_bytes"])
+    cocotb.start_soon(Clock(tb.clk, PERIOD_NS, unit="ns").start())
+    tb.rstn.value = 0
+    return tb
+
+
 def frame_bytes(words: list[int], in_bytes: int) -> bytes:
     return b"".join(w.to_bytes(in_bytes, "little") for w in words)
 
@@ -82,16 +94,11 @@ def frame_bytes(words: list[int], in_bytes: int) -> bytes:
 @cocotb.test()
 async def axis_top(dut):
     vec = load_vectors()
-    unit, units = int(vec["unit"]), int(vec["units"])
-    quiet_units(dut, units, unit, inputs=("aclk", "aresetn", "s_axis_tvalid", "s_axis_tlast"),
-                outputs=("m_axis_tready",))
-    prefix = f"u{unit}_" if units else ""
-    tb = TB(dut, prefix, int(vec["seed"]))
-    tb.out_bytes = int(vec["out_bytes"])
+    if "thresholds" in vec:     # a control port run (below)
+        return
+    tb = await started(dut, vec)
     in_bytes = int(vec["in_bytes"])
     pixels = array_words(vec["inputs"])
-    cocotb.start_soon(Clock(tb.clk, PERIOD_NS, unit="ns").start())
-    tb.rstn.value = 0
     await tb.reset()
     outputs, errors = [], []
     timeout = int(vec["timeout"])
@@ -132,3 +139,52 @@ def _drain(sink):
         frames.append(sink.recv_nowait())
     return frames
 
+
+
+@cocotb.test()
+async def control_port(dut):
+    """AXI4-Lite: status after frames (one with an early tlast), thresholds rewritten and
+    read back, frames under the new thresholds, soft reset, a frame under the old ones."""
+    from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+    vec = load_vectors()
+    if "thresholds" not in vec:
+        return
+    tb = await started(dut, vec)
+    in_bytes, frame = int(vec["in_bytes"]), int(vec["frame_pixels"])
+    prefix = f"u{int(vec['unit'])}_" if int(vec["units"]) else ""
+    axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, f"{prefix}s_axil"), tb.clk, tb.rstn,
+                         reset_active_level=False)
+    pixels = array_words(vec["inputs"])
+    await tb.reset()
+    outputs, regs = [], []
+
+    async def frames(n, at, short=False):
+        for k in range(n):
+            count = frame - 2 if short else frame
+            tb.source.send_nowait(AxiStreamFrame(frame_bytes(pixels[at + k * frame:][:count],
+                                                             in_bytes)))
+        await tb.source.wait()
+
+    async def reads(offsets):
+        for off in offsets:
+            regs.append(await axil.read_dword(int(off)))
+
+    try:
+        status = [0x00, 0x08, 0x0C, 0x10] + [0x14 + 4 * o for o in range(int(vec["classes"]))]
+        await frames(2, 0)
+        await frames(1, 2 * frame, short=True)
+        await frames(1, 3 * frame)
+        outputs += await tb.results(3, int(vec["timeout"]))
+        await reads(status)
+        for k, value in enumerate(vec["thresholds"].tolist()):
+            await axil.write_dword(0x100 + 4 * k, int(value))
+        await reads([0x100 + 4 * k for k in range(len(vec["thresholds"]))])
+        await frames(2, 4 * frame)
+        outputs += await tb.results(2, int(vec["timeout"]))
+        await axil.write_dword(0x04, 1)
+        await reads([0x08, 0x0C, 0x100])
+        await frames(1, 6 * frame)
+        outputs += await tb.results(1, int(vec["timeout"]))
+    finally:
+        save_outputs(outputs=words_array(outputs, 8 * tb.out_bytes), regs=regs,
+                     ready_in_reset=tb.ready_in_reset)
