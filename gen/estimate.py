@@ -42,6 +42,13 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
     if block.roms:
         lut["rom_mux_luts"] = rom_cost(family, block.roms)["mux_luts"]
     ff = {"ff": block.ff + banks["ff"], "one": 1}
+    if block.kind == "window" and mem["lutram"]:
+        # The line buffers' read ports are not transparent (hw/window.py): a LUT-RAM line
+        # buffer has no bypass multiplexer on its read data, one LUT per bit less than the
+        # transparent ports the window coefficients were fitted on (measured on ECP5, Gowin
+        # and Xilinx: 14x14x128 2x2 pool -257..-261, 28x28x64 3x3 window -192..-195).
+        # A refit (bench/fit_blocks.py --kinds window) replaces this correction.
+        lut["read_bypass_bits"] = -sum(w for _, w in block.memories)
     if block.memories:
         # A LUT-RAM cell is counted as LUT-RAM, not LUT: only its address and enable
         # logic costs LUTs; a memory in soft logic costs its read multiplexers.

@@ -376,6 +376,7 @@ class StreamingDense(wiring.Component):
     simd : bits of a pixel's group read per lane per cycle (1..C_in/g).
     stages : register stages inside each lane's popcount tree.
     memory : weight memory style, as for `FoldedEngine`.
+    argmax_stages, front, skid : pipelining, as for `FoldedEngine`.
 
     Attributes
     ----------

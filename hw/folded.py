@@ -16,8 +16,10 @@ never visits a pruned block). Pipeline:
   the result into a lane register; the cycle after the window's last step loads the output
   register from the lane registers, a constant permutation (no multiplexer in front).
 
-One enable (`adv`, the output register is free or being read) moves the whole pipeline, as
-in `ConvEngine`.
+One enable (`adv`, the output register is free or being read; with a skid register, that
+register is empty) moves the whole pipeline, as in `ConvEngine`. The planner picks the
+registers (`stages`, `front`, `argmax_stages`, `skid`) that meet its clock
+(gen/timing_model.py).
 """
 
 from __future__ import annotations
@@ -198,6 +200,11 @@ class FoldedEngine(wiring.Component):
     stages : register stages inside each lane's popcount tree.
     memory : weight memory style: "auto" (by size), "block" (BRAM), "distributed"
         (LUT-RAM) or "logic".
+    argmax_stages : register stages inside a scores layer's argmax tree.
+    front : registers in front of the popcounts (`FRONTS`): 1 on the XNOR/AND leaves (one
+        cycle), 2 also on the weight word, read a step ahead (no cycle).
+    skid : a skid register at the output, so that `adv` is a flip-flop and the ready chain
+        ends here (hw.pipeline; no cycle).
 
     Attributes
     ----------

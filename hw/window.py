@@ -107,9 +107,11 @@ class WindowGenerator(wiring.Component):
             m.submodules[f"line{b}"] = mem
             mems.append(mem)
         wports = [mem.write_port() for mem in mems]
-        # Never read and written at one address in one cycle (see the write rule below), so a
-        # transparent port is equivalent and cheaper on ice40/ecp5/gowin.
-        rports = [mem.read_port(transparent_for=(wp,)) for mem, wp in zip(mems, wports)]
+        # Never read and written at one address in one cycle (see the write rule below), so
+        # transparency does not matter; without it a LUT-RAM line buffer needs no bypass
+        # multiplexer on its read data (one LUT a bit on ECP5, Gowin and Xilinx; iCE40's
+        # block RAM alike either way), and the input handshake does not reach the window.
+        rports = [mem.read_port() for mem in mems]
 
         # ---- write side
         w_g = Signal(n)
