@@ -377,12 +377,14 @@ def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int):
     """One lane's contribution to s_o from chunk `a` and its weights `w` (and `mask`): the
     XNOR popcount (bipolar), or q * AND popcount + p * popcount (sparse), `stages` deep."""
     simd = len(a)
+    # The leaves go through a named signal: a slice of an expression is lowered with the
+    # whole expression, so `simd` slices of a `simd`-bit XNOR would cost simd^2 nets
+    # (minutes and gigabytes of Amaranth and yosys memory on SFC's 784-bit lanes).
+    x = Signal(simd, name=f"leaves{lane}")
     if conv.domain == "bipolar":
-        x = ~(a ^ w)
-        if mask is not None:
-            x = x & mask
+        m.d.comb += x.eq(~(a ^ w) if mask is None else ~(a ^ w) & mask)
         return build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}")
-    x = a & w
+    m.d.comb += x.eq(a & w)
     count = build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}")
     contrib = conv.q * count
     if conv.p:
