@@ -29,7 +29,7 @@ from models.errors import UserError, printable
 
 from .flow_model import analyse
 from .plan_cost import (LOGIC_ROM_MAX_BITS, LUTS_PER_LUTRAM, Cost, blocks_cost,
-                        check_family, logic_rom_bits, option_blocks, option_cost,
+                        check_family, deep_rom_bits, option_blocks, option_cost,
                         shared_costs)
 from .resources import FPGA_FAMILIES as FAMILIES
 
@@ -446,8 +446,9 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
                   in_shape: tuple[int, int, int] | None = None) -> list[Option]:
     """The options worth costing that take at most `limit_steps` cycles per pixel: per pe,
     the few smallest simd that meet it (logic grows with simd at a given pe, while the
-    memory's shape may favour a slightly wider word), and unrolled. Weights in LUTs only
-    up to LOGIC_ROM_MAX_BITS unless `memory` asks for them."""
+    memory's shape may favour a slightly wider word), and unrolled. Weights in LUT ROMs
+    deeper than ROM_WORDS_PER_LUT (gen.estimate_blocks) only up to LOGIC_ROM_MAX_BITS unless
+    `memory` asks for them."""
     dense = in_shape is not None and is_dense(conv, in_shape)
     table = StepTable(conv, dense)
     out = [] if fold else [Option("unrolled", conv.out_channels, int(conv.weights[0].size), 1,
@@ -461,7 +462,7 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
             if steps <= limit_steps:
                 for style in styles:
                     blocks = option_blocks(conv, "folded", pe, simd, style, stages, in_shape)
-                    if memory == "auto" and logic_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
+                    if memory == "auto" and deep_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
                         continue
                     out.append(Option("folded", pe, simd, steps, style,
                                       blocks_cost(blocks, family), table.flow(pe, simd)))

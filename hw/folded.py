@@ -65,10 +65,18 @@ def memory_attrs(style: str) -> dict[str, str]:
     return {"ram_style": kind, "rom_style": kind}
 
 
+# A ROM in logic of at most this many words is read combinationally from the step counter:
+# each word bit is then a function of the counter's four bits, which ABC folds into the LUTs
+# that use it (a LUT6 takes the XNOR of two leaves with their weight bits and adds them),
+# instead of a LUT and a register per bit. A deeper ROM keeps its registered read.
+ASYNC_ROM_MAX_DEPTH = 16
+
+
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire):
-    """A step counter over the words of `init` and their memory, read one step ahead so that
-    its data always belongs to the current step: (last step, word). The counter moves on
-    `fire` and wraps after the last step."""
+    """A step counter over the words of `init` and their memory, read so that its data
+    always belongs to the current step: (last step, word). The counter moves on `fire` and
+    wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
+    from the counter itself; any other one step ahead, through its read register."""
     steps = len(init)
     t = Signal(range(max(steps, 2)))
     last_step = Signal()
@@ -77,6 +85,10 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire):
         m.d.sync += t.eq(Mux(last_step, 0, t + 1))
     mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
     m.submodules.weights = mem
+    if style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH:
+        rp = mem.read_port(domain="comb")
+        m.d.comb += rp.addr.eq(t)
+        return last_step, rp.data
     rp = mem.read_port()
     m.d.comb += rp.addr.eq(Mux(fire, Mux(last_step, 0, t + 1), t))
     return last_step, rp.data
