@@ -18,8 +18,8 @@ from pathlib import Path
 
 from models.description import Description
 
-from .estimate_blocks import (Block, bank_cost, layer_blocks, memory_cost, mux_luts, or_luts,
-                              rom_cost)
+from .estimate_blocks import (Block, bank_cost, layer_blocks, memory_cost, mux_luts,
+                              or_luts, rom_cost, rom_features)
 
 COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
 METRICS = ("lut", "ff", "bram", "lutram")
@@ -39,6 +39,8 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
         lut["mux_luts"] = mux_luts(family, block.muxes + banks["muxes"])
     if block.ors:
         lut["or_luts"] = or_luts(family, block.ors)
+    if block.logic_roms:
+        lut.update(rom_features(block.logic_roms))
     if block.roms:
         lut["rom_mux_luts"] = rom_cost(family, block.roms)["mux_luts"]
     ff = {"ff": block.ff + banks["ff"], "one": 1}
