@@ -4,12 +4,16 @@ Output layout (stable; `bnngen report` and other tools read it through manifest.
 
     DIR/
       bnn_top.v            the whole accelerator: module `bnn_top` (name set by --top) with
-                           AXI-Stream-style ports; its blocks are submodules `bnn_top.<block>`
+                           AXI4-Stream ports, aclk and aresetn (manifest "ports", "input",
+                           "output"; docs/interface.md); its blocks are submodules
+                           `bnn_top.<block>`
       layers/encoder.v     module `encoder`: the encoder alone (ports i__*, o__*, clk, rst)
       layers/<layer>.v     module `<layer>` (the layer name, made a Verilog identifier): one
                            self-contained module per layer, stream ports i__valid/i__ready/
                            i__payload and o__valid/o__ready/o__payload, clk, rst (sync, high)
       lint.vlt             Verilator waivers for Amaranth's Verilog style, each justified
+      bnn_top.core, constraints/, tb/   FuseSoC core, clock constraints per family, reset
+                           bench of the core's sim target (gen/ip_files.py)
       manifest.json        ports, packing, per-block timing, II, latency, file hashes
 
 Block classes (hw/): `Encoder`, `ConvLayer` (= `WindowGenerator` + `ConvEngine`, the window
@@ -34,7 +38,8 @@ from models.errors import UserError
 
 from .staging import check_output_folder, staged_folder
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2          # 2: aclk/aresetn, tlast framing, byte-aligned result beat
+TIMESCALE = "`timescale 1ns/1ps\n"
 DEFAULT_TOP = "bnn_top"
 
 # Verilator -Wall findings that are properties of Amaranth's (yosys') Verilog, not of the
@@ -77,13 +82,44 @@ def block_modules(desc: Description) -> list[tuple[str, str]]:
     return out
 
 
+LATENCY_DEFINITION = ("cycles from the rising edge of aclk that transfers a frame's last input "
+                      "beat (the one with s_axis_tlast) to the rising edge that transfers its "
+                      "result beat, with m_axis_tready held high")
+
+
+def latency_fields(desc: Description, ii: int, plan=None, stages: int = 1) -> dict:
+    """The build's latency (LATENCY_DEFINITION) from the timing model of gen/flow_model.py:
+    with the source paced at the initiation interval (pixel p of frame f offered at cycle
+    f*II + p*II//(H*W)), as `bnngen plan` predicts it; and with frames back to back (the
+    source never idle), equal to the paced one when the network takes one pixel per clock
+    (II = H*W: the paced source is then back to back), not modelled otherwise (frames queue
+    in the FIFOs and the input is held back; the model has no backpressure)."""
+    if plan is not None:
+        paced = plan.latency
+    else:
+        from .flow_model import analyse
+        paced = analyse(desc, {}, stages).latency
+    one_per_clock = ii == desc.input.height * desc.input.width
+    return {"definition": LATENCY_DEFINITION, "paced_cycles": paced,
+            "paced_source": f"pixel p of frame f offered at cycle f*{ii} + p*{ii}//"
+                            f"{desc.input.height * desc.input.width}",
+            "back_to_back_cycles": paced if one_per_clock else None,
+            "back_to_back_note": ("the paced source is back to back (one pixel per clock)"
+                                  if one_per_clock else
+                                  "not modelled: with the source never idle frames queue "
+                                  "inside and the latency grows until the FIFOs hold the "
+                                  "input back; measure it (docs/interface.md)")}
+
+
 def manifest(desc: Description, net, top: str, files: dict[str, str],
-             stages: int) -> dict:
+             stages: int, plan=None) -> dict:
     """Everything a user of the Verilog needs, as plain JSON."""
     from hw.engine import class_width, score_width
+    from hw.framing import ERROR_BITS, FLIGHT_DEPTH
+    from hw.network import result_bytes
     inp = desc.input
     last: Conv = desc.layers[-1]
-    cw, sw = class_width(last.out_channels), score_width(last)
+    cb, sb = result_bytes(last)
     timing = net.timing
     blocks = []
     shapes = [inp.shape] + [desc.encoded_shape] + [layer.out_shape for layer in desc.layers]
@@ -102,14 +138,21 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
                                "row_period": p.period, "spilled_per_row": p.flush,
                                "shift_columns": p.length}
         blocks.append(entry)
+    pixels = inp.height * inp.width
+    latency = latency_fields(desc, timing.ii, plan, stages)
     return {
         "bnngen_manifest": MANIFEST_VERSION,
         "name": desc.name,
         "top": top,
         "verilog": sorted(files),
-        "clock": {"port": "clk", "edge": "rising"},
-        "reset": {"port": "rst", "kind": "synchronous, active high"},
+        "timescale": "1ns/1ps",
+        "clock": {"port": "aclk", "edge": "rising"},
+        "reset": {"port": "aresetn", "kind": "synchronous, active low",
+                  "note": "s_axis_tready is 0 while aresetn is 0; hold aresetn low for at "
+                          "least one rising edge of aclk"},
         "ports": {
+            "aclk": {"dir": "in", "width": 1},
+            "aresetn": {"dir": "in", "width": 1},
             "s_axis_tdata": {"dir": "in", "width": net.in_width},
             "s_axis_tvalid": {"dir": "in", "width": 1},
             "s_axis_tready": {"dir": "out", "width": 1},
@@ -118,35 +161,51 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
             "m_axis_tvalid": {"dir": "out", "width": 1},
             "m_axis_tready": {"dir": "in", "width": 1},
             "m_axis_tlast": {"dir": "out", "width": 1},
+            "framing_errors": {"dir": "out", "width": ERROR_BITS},
         },
         "input": {"height": inp.height, "width": inp.width, "channels": inp.channels,
-                  "sample_bits": inp.bits, "frame_pixels": inp.height * inp.width,
+                  "sample_bits": inp.bits, "frame_pixels": pixels,
                   "packing": "one pixel per transfer, raster order; sample c at bits "
                              f"[c*{inp.bits}, (c+1)*{inp.bits}), zero padded to bytes",
-                  "tlast": "accepted and ignored: a frame is height*width transfers"},
+                  "tlast": f"on a frame's last pixel (transfer {pixels}). A frame whose "
+                           "tlast comes early, late or not at all is dropped (no result), "
+                           "the stream resynchronizes at the next tlast (every transfer up "
+                           "to it belongs to the bad frame), and framing_errors counts it",
+                  "frames_in_flight": FLIGHT_DEPTH},
         "output": {"transfers_per_frame": 1,
-                   "class": {"lsb": 0, "width": cw},
-                   "scores": [{"class": o, "lsb": cw + o * sw, "width": sw,
-                               "signed": True} for o in range(last.out_channels)],
-                   "result_width": net.result_width,
+                   "class": {"byte": 0, "bytes": cb, "lsb": 0, "width": 8 * cb,
+                             "significant_bits": class_width(last.out_channels)},
+                   "scores": [{"class": o, "byte": cb + o * sb, "bytes": sb,
+                               "lsb": 8 * (cb + o * sb), "width": 8 * sb,
+                               "significant_bits": score_width(last), "signed": True}
+                              for o in range(last.out_channels)],
+                   "result_width": net.out_width,
+                   "layout": "whole bytes, little end first: the class (unsigned) in bytes "
+                             f"[0, {cb}), then score o (two's complement, sign-extended) in "
+                             f"bytes [{cb} + o*{sb}, {cb} + (o+1)*{sb})",
                    "tlast": "1 on every result"},
+        "framing_errors": {"port": "framing_errors", "width": ERROR_BITS,
+                           "counts": "frames dropped for a wrong tlast; saturates at all ones;"
+                                     " cleared by reset"},
         "options": {"popcount_stages": stages, "runtime_thresholds": False},
         "layers": blocks,
         "pipeline_depth": timing.stages,
-        "latency_cycles": timing.latency,
-        "latency_note": "cycles from the transfer of a frame's last pixel to its result, "
-                        "with no input gaps and no backpressure",
+        "latency": latency,
+        "latency_cycles": latency["paced_cycles"],
+        "latency_note": "latency.paced_cycles; latency.definition says what is counted",
         "initiation_interval_cycles": timing.ii,
         "cycles_per_frame": timing.ii,
-        "one_pixel_per_clock": timing.ii == inp.height * inp.width,
+        "one_pixel_per_clock": timing.ii == pixels,
         "files": files,
     }
 
 
 def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
-         progress: bool = False, plan=None) -> dict[str, str]:
+         progress: bool = False, plan=None, clock_mhz: float | None = None) -> dict[str, str]:
     """All output files of a build as {relative path: text}. `plan` (gen.plan.Plan): build
-    each layer as the folding plan says (its popcount stages win over `stages`)."""
+    each layer as the folding plan says (its popcount stages win over `stages`).
+    `clock_mhz`: the constraint files' clock (default: the plan's, else 100 MHz)."""
+    from .ip_files import DEFAULT_CLOCK_MHZ, FAMILY_FILES, core_name, ip_files
     from amaranth.back import verilog
 
     from hw.network import Network, layer_block
@@ -161,7 +220,7 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
         net, stages = planned_top(desc, plan), plan.stages
     else:
         net = Network(desc, stages=stages)
-    texts[f"{top}.v"] = verilog.convert(net, name=top, emit_src=False)
+    texts[f"{top}.v"] = TIMESCALE + verilog.convert(net, name=top, emit_src=False)
     bar.update()
     shapes = desc.layer_inputs()
     for k, (_, mod) in enumerate(modules):
@@ -172,13 +231,27 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
         else:
             block = (layer_block(desc.layers[k - 1], shapes[k - 1], stages) if plan is None
                      else _planned_layer(desc.layers[k - 1], shapes[k - 1], plan))
-        texts[f"layers/{mod}.v"] = verilog.convert(block, name=mod, emit_src=False)
+        texts[f"layers/{mod}.v"] = TIMESCALE + verilog.convert(block, name=mod, emit_src=False)
         bar.update()
     bar.close()
     texts["lint.vlt"] = lint_waivers()
+    if clock_mhz is None:
+        clock_mhz = (plan.clock_mhz if plan is not None and plan.clock_mhz else
+                     DEFAULT_CLOCK_MHZ)
+    if not clock_mhz > 0:
+        raise UserError(f"--clock must be positive, not {clock_mhz:g} MHz")
+    texts.update(ip_files(desc.name, top, [f"{top}.v"], net.in_width, clock_mhz))
     hashes = {path: hashlib.sha256(text.encode()).hexdigest()
               for path, text in sorted(texts.items()) if path.endswith(".v")}
-    doc = manifest(desc, net, top, hashes, stages)
+    doc = manifest(desc, net, top, hashes, stages, plan)
+    doc["integration"] = {
+        "fusesoc_core": f"{top}.core", "core_name": core_name(desc.name),
+        "targets": {"default": "the RTL", "sim": f"Icarus, tb/{top}_tb.v (reset check)",
+                    "lint": "Verilator --lint-only", **{f: f"the RTL + {f} constraints"
+                                                        for f in FAMILY_FILES}},
+        "clock_mhz": clock_mhz,
+        "constraints": {f: f"constraints/{top}.{ext}" for f, (ext, _) in FAMILY_FILES.items()},
+    }
     if plan is not None:
         from gen.plan_build import manifest_fields
         doc.update(manifest_fields(plan))
@@ -208,11 +281,13 @@ def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str], *, force: bo
 
 
 def build(desc: Description, out_dir, *, top: str = DEFAULT_TOP, stages: int = 1,
-          progress: bool = False, plan=None, force: bool = False, inputs=()) -> Path:
+          progress: bool = False, plan=None, force: bool = False, inputs=(),
+          clock_mhz: float | None = None) -> Path:
     """Emit and write a build; the output folder is checked before the (long) emission."""
     check_output_folder(out_dir, "build", force=force, inputs=inputs)
     return write_atomic(out_dir, emit(desc, top=top, stages=stages, progress=progress,
-                                      plan=plan), force=force, inputs=inputs)
+                                      plan=plan, clock_mhz=clock_mhz),
+                        force=force, inputs=inputs)
 
 
 def _planned_layer(layer, shape, plan):

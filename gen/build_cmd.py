@@ -24,12 +24,17 @@ def register(sub) -> None:
                    help="register stages inside each popcount tree (default %(default)s)")
     p.add_argument("--plan", metavar="PLAN",
                    help="folding plan from `bnngen plan` (default: every layer unrolled)")
+    p.add_argument("--clock", type=float, metavar="MHZ",
+                   help="the clock written into the constraint files (default: the plan's, "
+                        "else 100)")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder even if bnngen did not write it")
     p.set_defaults(func=cmd_build)
 
 
 def cmd_build(args) -> int:
+    if args.clock is not None and not 0 < args.clock < float("inf"):
+        raise UserError(f"--clock must be a positive number of MHz, not {args.clock:g}")
     if args.popcount_stages < 0:
         raise UserError(f"--popcount-stages must be >= 0, got {args.popcount_stages}")
     inputs = [args.file] + ([args.plan] if args.plan else [])
@@ -40,7 +45,8 @@ def cmd_build(args) -> int:
         from .plan import load_checked_plan
         plan = load_checked_plan(args.plan, desc)
     out = build(desc, args.output, top=args.top, stages=args.popcount_stages,
-                progress=sys.stderr.isatty(), plan=plan, force=args.force, inputs=inputs)
+                progress=sys.stderr.isatty(), plan=plan, force=args.force, inputs=inputs,
+                clock_mhz=args.clock)
     man = json.loads((out / "manifest.json").read_text())
     print(f"{out}/{args.top}.v: {man['name']}, {len(man['layers'])} blocks, "
           f"{man['cycles_per_frame']} cycles per frame "

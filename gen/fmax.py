@@ -137,10 +137,10 @@ def wrapper_verilog(verilog: str, top: str) -> str:
 
 
 def pin_constraints(ports: list[tuple[str, str, int]], pins: tuple[str, ...]) -> str:
-    """A Gowin CST placing every wrapper pin on a package pin, the clock (`clk`) on the
-    first (a global clock input)."""
+    """A Gowin CST placing every wrapper pin on a package pin, the clock (`aclk` of a
+    network top, `clk` of a block) on the first (a global clock input)."""
     bits = [n if w == 1 else f"{n}[{i}]" for _, n, w in ports for i in range(w)]
-    bits.sort(key=lambda b: b != "clk")
+    bits.sort(key=lambda b: b not in ("aclk", "clk"))
     return "".join(f'IO_LOC "{b}" {p};\n' for b, p in zip(bits, pins))
 
 

@@ -34,7 +34,8 @@ MARKER_TEXT = ("This folder was written by bnngen ({kind}). bnngen replaces it w
 
 # What each kind of output holds, to recognise a folder written before markers existed.
 KNOWN_ENTRIES = {
-    "build": re.compile(r"manifest\.json|lint\.vlt|layers|report|[A-Za-z_]\w*\.v"),
+    "build": re.compile(r"manifest\.json|lint\.vlt|layers|report|constraints|tb|"
+                        r"[A-Za-z_]\w*\.(?:v|core)"),
     "report": re.compile(r"report\.json|report\.md|resources\.png"),
     "explore": re.compile(r"explore\.json|explore\.md|explore\.png"),
 }

@@ -1,26 +1,31 @@
-"""A whole network from a description: encoder, one block per layer, AXI-Stream ports.
+"""A whole network from a description: encoder, one block per layer, AXI4-Stream ports.
 
 `ConvLayer` = window generator (skipped for a 1x1, stride-1, unpadded kernel) + engine;
-`PoolLayer` = binary max-pool. `Network` chains them behind the `Encoder` and exposes
-AXI-Stream-style ports:
+`PoolLayer` = binary max-pool. `Network` chains them behind the `Encoder`, inside a
+`Framing` checker (hw/framing.py), and exposes AXI4-Stream ports the way IP integrators
+expect them:
 
+- aclk (rising edge), aresetn (active low, synchronous); s_axis_tready is 0 during reset.
 - s_axis_tdata: the C input samples of one pixel, sample c at bits [c*B, (c+1)*B), zero
-  padded to a whole number of bytes; s_axis_tvalid/tready. s_axis_tlast is accepted for
-  drop-in compatibility and ignored: a frame is H*W pixels by count.
-- m_axis_tdata: one transfer per frame: the class at bits [0, cw), then score o (two's
-  complement, sw bits) at [cw + o*sw, cw + (o+1)*sw), zero padded to whole bytes;
-  m_axis_tlast is 1 on every result (a result is one whole frame's packet).
+  padded to a whole number of bytes; s_axis_tvalid/tready; s_axis_tlast on a frame's last
+  pixel (H*W transfers). A frame whose tlast comes early, late or not at all is dropped,
+  the stream resynchronizes at the next tlast, and `framing_errors` (16 bits, saturating)
+  counts it.
+- m_axis_tdata: one transfer per frame, laid out in whole bytes (`result_bytes`): the
+  class in bytes [0, cb), then score o (two's complement, sign-extended to sb bytes) in
+  bytes [cb + o*sb, cb + (o+1)*sb); m_axis_tlast is 1 on every result.
 """
 
 from __future__ import annotations
 
-from amaranth import Module
+from amaranth import ClockDomain, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from models.description import Conv, Description, MaxPool
 
 from .encoder import Encoder
+from .framing import ERROR_BITS, Framing
 from .engine import ConvEngine
 from .pool import BinaryMaxPool
 from .timing import Timing
@@ -99,11 +104,18 @@ def byte_round(bits: int) -> int:
     return (bits + 7) // 8 * 8
 
 
-def port_widths(desc: Description) -> tuple[int, int, int]:
-    """(s_axis_tdata, m_axis_tdata, result) widths in bits for a description."""
-    from .engine import result_layout
-    result = result_layout(desc.layers[-1]).size
-    return byte_round(desc.input.channels * desc.input.bits), byte_round(result), result
+def result_bytes(conv: Conv) -> tuple[int, int]:
+    """(class bytes, bytes per score) of the result beat of a scores layer."""
+    from .engine import class_width, score_width
+    return byte_round(class_width(conv.out_channels)) // 8, byte_round(score_width(conv)) // 8
+
+
+def port_widths(desc: Description) -> tuple[int, int]:
+    """(s_axis_tdata, m_axis_tdata) widths in bits for a description."""
+    conv = desc.layers[-1]
+    cb, sb = result_bytes(conv)
+    return (byte_round(desc.input.channels * desc.input.bits),
+            8 * (cb + sb * conv.out_channels))
 
 
 class Network(wiring.Component):
@@ -119,7 +131,9 @@ class Network(wiring.Component):
 
     Attributes
     ----------
-    s_axis_*, m_axis_* : AXI-Stream-style ports (packing in the module docstring).
+    aclk, aresetn : the clock and the active-low synchronous reset.
+    s_axis_*, m_axis_* : AXI4-Stream ports (packing in the module docstring).
+    framing_errors : frames dropped for a wrong tlast (saturating).
     blocks : (name, component) of the encoder and every layer, in stream order.
     """
 
@@ -134,12 +148,17 @@ class Network(wiring.Component):
             for layer, shape in zip(desc.layers, desc.layer_inputs())]
         self.blocks = [("encoder", self.encoder)] + [
             (layer.name, block) for layer, block in zip(desc.layers, self.layers)]
-        self.in_width, self.out_width, self.result_width = port_widths(desc)
+        self.in_width, self.out_width = port_widths(desc)
+        from .engine import result_layout
+        self.framing = Framing(inp.channels * inp.bits, inp.height * inp.width,
+                               result_layout(desc.layers[-1]))
         members = {
+            "aclk": In(1), "aresetn": In(1),
             "s_axis_tdata": In(self.in_width), "s_axis_tvalid": In(1),
             "s_axis_tready": Out(1), "s_axis_tlast": In(1),
             "m_axis_tdata": Out(self.out_width), "m_axis_tvalid": Out(1),
-            "m_axis_tready": In(1), "m_axis_tlast": Out(1)}
+            "m_axis_tready": In(1), "m_axis_tlast": Out(1),
+            "framing_errors": Out(ERROR_BITS)}
         if runtime_thresholds:
             members["cfg"] = In(self.encoder.signature.members["cfg"].signature)
         super().__init__(members)
@@ -154,18 +173,33 @@ class Network(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        # The whole design runs in a domain of its own, driven by aclk and ~aresetn.
+        m.domains.sync = cd = ClockDomain("sync", local=True)
+        m.d.comb += [cd.clk.eq(self.aclk), cd.rst.eq(~self.aresetn)]
         for name, block in self.blocks:
             m.submodules[name] = block
+        m.submodules.framing = fr = self.framing
         enc = self.encoder
         inp = self.desc.input
-        m.d.comb += [enc.i.payload.eq(self.s_axis_tdata[:inp.channels * inp.bits]),
-                     enc.i.valid.eq(self.s_axis_tvalid), self.s_axis_tready.eq(enc.i.ready)]
+        m.d.comb += [fr.s.payload.data.eq(self.s_axis_tdata[:inp.channels * inp.bits]),
+                     fr.s.payload.last.eq(self.s_axis_tlast),
+                     fr.s.valid.eq(self.s_axis_tvalid),
+                     self.s_axis_tready.eq(fr.s.ready & self.aresetn),
+                     self.framing_errors.eq(fr.errors)]
+        wiring.connect(m, fr.o, enc.i)
         if "cfg" in self.signature.members:
             wiring.connect(m, wiring.flipped(self.cfg), enc.cfg)
         prev = enc.o
         for block in self.layers:
             wiring.connect(m, prev, block.i)
             prev = block.o
-        m.d.comb += [self.m_axis_tdata.eq(prev.payload), self.m_axis_tvalid.eq(prev.valid),
-                     self.m_axis_tlast.eq(1), prev.ready.eq(self.m_axis_tready)]
+        wiring.connect(m, prev, fr.r)
+        cb, sb = result_bytes(self.desc.layers[-1])
+        result = fr.m.payload
+        m.d.comb += self.m_axis_tdata[:8 * cb].eq(result.cls)
+        for o in range(self.desc.layers[-1].out_channels):
+            lsb = 8 * (cb + o * sb)
+            m.d.comb += self.m_axis_tdata[lsb:lsb + 8 * sb].eq(result.scores[o])
+        m.d.comb += [self.m_axis_tvalid.eq(fr.m.valid), self.m_axis_tlast.eq(1),
+                     fr.m.ready.eq(self.m_axis_tready)]
         return m

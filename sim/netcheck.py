@@ -15,31 +15,33 @@ def make_network(desc):
 
 
 def result_words(desc, scores: np.ndarray, predictions: np.ndarray) -> list[int]:
-    """Golden results packed like m_axis_tdata (class, then two's complement scores)."""
-    from hw.engine import class_width, score_width
-    conv = desc.layers[-1]
-    cw, sw = class_width(conv.out_channels), score_width(conv)
+    """Golden results packed like m_axis_tdata: the class in its bytes, then each score
+    sign-extended to whole bytes (hw.network.result_bytes)."""
+    from hw.network import result_bytes
+    cb, sb = result_bytes(desc.layers[-1])
     words = []
     for cls, row in zip(predictions, scores):
         word = int(cls)
         for o, s in enumerate(row):
-            word |= (int(s) & ((1 << sw) - 1)) << (cw + o * sw)
+            word |= (int(s) & ((1 << 8 * sb) - 1)) << (8 * (cb + o * sb))
         words.append(word)
     return words
 
 
 def simulate_network(name: str, descs: list, unit: int, simulator: str, images: np.ndarray,
                      *, gap: float = 0.3, stall: float = 0.4, seed: int = 5, opt: str = "-O0",
-                     verilog=None, toplevel: str = "dut", quiet: bool = False) -> dict:
+                     verilog=None, toplevel: str = "dut", quiet: bool = False,
+                     pace: int = 0) -> dict:
     """Stream `images` through network `unit` of a bundle of `descs` (or through a built
-    `verilog` top); return the bench's arrays plus decoded `classes` and `scores`."""
+    `verilog` top); return the bench's arrays plus decoded `classes` and `scores`.
+    `pace` > 0: pixel p of frame f is offered from cycle f*pace + p*pace//(H*W) on."""
     from hw.network import port_widths
     desc = descs[unit]
-    in_width, out_width, _ = port_widths(desc)
+    in_width, out_width = port_widths(desc)
     pixels = desc.input.height * desc.input.width
     vec = {"inputs": to_npz(pack_samples(images, desc.input.bits), in_width),
            "count": len(images), "out_width": out_width, "frame_pixels": pixels,
-           "seed": seed, "gap": gap, "stall": stall,
+           "seed": seed, "gap": gap, "stall": stall, "pace": pace,
            "timeout": 40 * pixels * (len(images) + 2) + 5000}
     out = run_bench(name, [_key(d) for d in descs], lambda k: make_network(_lookup(descs, k)),
                     unit, "network_bench", simulator, vec, opt=opt, verilog=verilog,
@@ -64,13 +66,22 @@ def run_network(name: str, descs: list, unit: int, simulator: str, images: np.nd
     return out
 
 
+def frame_latencies(desc, out: dict) -> list[int]:
+    """Per frame: cycles from its last input transfer to its result (gen.build's
+    LATENCY_DEFINITION), from a run's `in_cycles` and `out_cycles`."""
+    pixels = desc.input.height * desc.input.width
+    last = list(out["in_cycles"])[pixels - 1::pixels]
+    return [int(o) - int(i) for o, i in zip(out["out_cycles"], last)]
+
+
 def decode(desc, word: int) -> tuple[int, list[int]]:
     """(class, scores) from an m_axis_tdata word."""
-    from hw.engine import class_width, score_width
+    from hw.network import result_bytes
     conv = desc.layers[-1]
-    cw, sw = class_width(conv.out_channels), score_width(conv)
-    scores = [(word >> (cw + o * sw)) & ((1 << sw) - 1) for o in range(conv.out_channels)]
-    return word & ((1 << cw) - 1), [s - (1 << sw) if s >> (sw - 1) else s for s in scores]
+    cb, sb = result_bytes(conv)
+    sw = 8 * sb
+    scores = [(word >> (8 * (cb + o * sb))) & ((1 << sw) - 1) for o in range(conv.out_channels)]
+    return word & ((1 << 8 * cb) - 1), [s - (1 << sw) if s >> (sw - 1) else s for s in scores]
 
 
 def compare_results(desc, expected: list[int], actual: list[int]) -> None:

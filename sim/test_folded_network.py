@@ -14,6 +14,7 @@ import pytest
 from models import golden
 from models.factory import random_description, random_images
 from sim.harness import SIMULATORS, run_bench
+from sim.netcheck import decode
 from sim.test_folded import verilator_makeflags
 from sim.vectors import pack_samples, to_npz
 
@@ -60,46 +61,36 @@ def make_unit(cfg):
     return PlannedNetwork(desc, plan.choices(), stages=plan.stages)
 
 
-def decode(words: list[int], classes: int, sw: int) -> tuple[np.ndarray, np.ndarray]:
-    cw = max(1, (classes - 1).bit_length())
-    cls = np.array([w & ((1 << cw) - 1) for w in words])
-    scores = np.array([[((w >> (cw + o * sw)) & ((1 << sw) - 1)) for o in range(classes)]
-                       for w in words], dtype=np.int64)
-    scores = np.where(scores >> (sw - 1), scores - (1 << sw), scores)
-    return cls, scores
-
-
-def run_network(unit: int, simulator: str, frames: int, gap: float, stall: float):
-    from hw.engine import score_width
+def run_network(unit: int, simulator: str, frames: int, gap: float, stall: float,
+                pace: int = 0):
+    from hw.network import port_widths
     desc, plan = planned(unit)
     images = random_images(desc, frames, seed=unit)
-    inp = desc.input
-    in_width = (inp.channels * inp.bits + 7) // 8 * 8
-    last = desc.layers[-1]
-    sw = score_width(last)
-    out_width = max(1, (last.out_channels - 1).bit_length()) + sw * last.out_channels
-    vec = {"inputs": to_npz(pack_samples(images, inp.bits), in_width), "count": frames,
-           "out_width": out_width, "seed": 11 + unit, "gap": gap, "stall": stall,
-           "timeout": 4 * frames * (plan.ii + plan.latency) + 5000}
-    out = run_bench("folded-net", PLANS, make_unit, unit, "axis_bench", simulator, vec)
-    return desc, plan, images, out, sw
+    in_width, out_width = port_widths(desc)
+    pixels = desc.input.height * desc.input.width
+    vec = {"inputs": to_npz(pack_samples(images, desc.input.bits), in_width), "count": frames,
+           "out_width": out_width, "frame_pixels": pixels, "seed": 11 + unit, "gap": gap,
+           "stall": stall, "timeout": 4 * frames * (plan.ii + plan.latency) + 5000,
+           "pace": pace}
+    out = run_bench("folded-net", PLANS, make_unit, unit, "network_bench", simulator, vec)
+    return desc, plan, images, out
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("unit", range(len(PLANS)))
 def test_planned_network(unit, simulator):
-    desc, plan, images, out, sw = run_network(unit, simulator, frames=4, gap=0.3, stall=0.4)
+    desc, plan, images, out = run_network(unit, simulator, frames=4, gap=0.3, stall=0.4)
     from sim.benches.tb import array_words
     words = array_words(out["outputs"])
     ref = golden.forward(desc, images)
     assert len(words) == len(images), f"{desc.name}: {len(words)} of {len(images)} results"
-    cls, scores = decode(words, desc.num_classes, sw)
-    for n in range(len(images)):
-        if cls[n] != ref.predictions[n] or not (scores[n] == ref.scores[n]).all():
+    for n, word in enumerate(words):
+        cls, scores = decode(desc, word)
+        if cls != ref.predictions[n] or scores != ref.scores[n].tolist():
             raise AssertionError(
                 f"{desc.name} plan {unit}: layer {desc.layers[-1].name}, frame {n}: expected "
                 f"class {ref.predictions[n]} scores {ref.scores[n].tolist()}, actual class "
-                f"{cls[n]} scores {scores[n].tolist()}")
+                f"{cls} scores {scores}")
     assert not out["failed"]
 
 
@@ -107,9 +98,27 @@ def test_planned_network(unit, simulator):
 @pytest.mark.parametrize("unit", range(len(PLANS)))
 def test_planned_interval(unit, simulator):
     """Frames back to back, output always ready: the last frames' spacing is the II."""
-    desc, plan, _, out, _ = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0)
+    desc, plan, _, out = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0)
     cycles = np.asarray(out["out_cycles"], dtype=np.int64)
     measured = int(cycles[-1] - cycles[-2])
     print(f"II {simulator} plan {unit} ({desc.name}): measured {measured}, predicted {plan.ii}")
     assert abs(measured - plan.ii) <= 0.02 * plan.ii, \
         f"{desc.name} plan {unit}: measured II {measured}, predicted {plan.ii}"
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(PLANS)))
+def test_planned_latency(unit, simulator):
+    """Source paced at the II, output always ready: every frame's latency is the plan's and
+    the manifest's (`bnngen plan` and `bnngen build` print it)."""
+    from gen.build import latency_fields
+    from sim.netcheck import frame_latencies
+    if PLANS[unit][5] is not None:
+        pytest.skip("FIFO depths forced below the plan's: the plan's latency assumes its own")
+    desc, plan = planned(unit)
+    _, _, _, out = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0, pace=plan.ii)
+    measured = frame_latencies(desc, out)
+    manifest = latency_fields(desc, plan.ii, plan)["paced_cycles"]
+    assert manifest == plan.latency
+    assert measured == [plan.latency] * len(measured), \
+        f"{desc.name} plan {unit}: measured latency {measured}, plan {plan.latency}"

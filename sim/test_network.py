@@ -9,7 +9,7 @@ import pytest
 from models.description import Conv, MaxPool, Thermometer
 from models.factory import random_description, random_images
 from sim.harness import SIMULATORS
-from sim.netcheck import run_network
+from sim.netcheck import frame_latencies, run_network
 
 SEEDS = [272, 389, 34, 233, 94, 112, 93, 179, 216, 55]
 DESCS = [random_description(s) for s in SEEDS]
@@ -59,3 +59,22 @@ def test_network_factory(unit, simulator):
     desc = DESCS[unit]
     images = random_images(desc, 6, seed=unit)
     run_network("network-factory", DESCS, unit, simulator, images)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(SEEDS)), ids=[f"seed{s}" for s in SEEDS])
+def test_network_latency(unit, simulator):
+    """The manifest's latency, measured: frames back to back where the network takes one
+    pixel per clock (then also the paced latency), else the source paced at the II."""
+    from gen.build import latency_fields
+    from hw.network import Network
+    desc = DESCS[unit]
+    ii = Network(desc).timing.ii
+    expect = latency_fields(desc, ii)
+    b2b = expect["back_to_back_cycles"]
+    out = run_network("network-factory", DESCS, unit, simulator, random_images(desc, 4, seed=9),
+                      gap=0.0, stall=0.0, pace=0 if b2b is not None else ii)
+    measured = frame_latencies(desc, out)
+    assert measured == [expect["paced_cycles"]] * len(measured), (
+        f"{desc.name}: measured latency {measured}, manifest {expect['paced_cycles']} "
+        f"({'back to back' if b2b is not None else f'paced at {ii}'})")

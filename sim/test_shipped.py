@@ -30,6 +30,7 @@ def test_shipped_100_images_verilator(shipped):
 
 def test_shipped_cycles_per_frame(shipped):
     """At steady state one frame every H*W cycles: one input pixel per clock."""
+    from gen.build import latency_fields
     from hw.network import Network
     images, _ = fashion_mnist("test")
     out = run_network("network-shipped", [shipped], 0, "verilator", images[100:106],
@@ -41,8 +42,10 @@ def test_shipped_cycles_per_frame(shipped):
     assert timing.ii == h * w
     last_pixel = out["in_cycles"][h * w - 1::h * w]
     latency = out["out_cycles"] - last_pixel
-    assert latency.tolist() == [timing.latency] * len(latency), (
-        f"measured latency {latency.tolist()}, manifest {timing.latency}")
+    manifest = latency_fields(shipped, timing.ii)
+    assert manifest["back_to_back_cycles"] == manifest["paced_cycles"]
+    assert latency.tolist() == [manifest["paced_cycles"]] * len(latency), (
+        f"measured latency {latency.tolist()}, manifest {manifest['paced_cycles']}")
 
 
 @pytest.mark.skipif(not os.environ.get("BNNGEN_SLOW"), reason="Icarus on the 31 MB shipped "

@@ -85,7 +85,10 @@ def test_manifest_matches_verilog(shipped_build):
     h, w = SMALL.input.height, SMALL.input.width
     assert man["cycles_per_frame"] == man["initiation_interval_cycles"] == Network(SMALL).timing.ii
     assert man["one_pixel_per_clock"] == (man["cycles_per_frame"] == h * w)
-    assert man["latency_cycles"] == sum(b["latency_cycles"] for b in man["layers"])
+    from gen.flow_model import analyse
+    assert man["latency_cycles"] == man["latency"]["paced_cycles"] == analyse(SMALL, {}).latency
+    assert man["latency"]["back_to_back_cycles"] == (
+        man["latency_cycles"] if man["one_pixel_per_clock"] else None)
     desc = SMALL
     assert [b["name"] for b in man["layers"]] == ["encoder"] + [x.name for x in desc.layers]
     for block in man["layers"]:
@@ -129,3 +132,64 @@ def test_cli_build_prints_summary(tmp_path, capsys):
     assert main(["build", str(path), "-o", str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out
     assert "cycles per frame" in out and os.path.exists(tmp_path / "b" / "manifest.json")
+
+
+def test_integration_files_beside_the_verilog(shipped_build):
+    man = json.loads((shipped_build / "manifest.json").read_text())
+    top = man["top"]
+    for rel in [f"{top}.v", *(f"layers/{b['module']}.v" for b in man["layers"])]:
+        assert (shipped_build / rel).read_text().startswith("`timescale 1ns/1ps\n"), rel
+    integ = man["integration"]
+    assert integ["clock_mhz"] == 100.0
+    period = {"pcf": "set_frequency aclk 100", "lpf": 'FREQUENCY PORT "aclk" 100 MHz;',
+              "cst": 'CLOCK_LOC "aclk" BUFG;', "xdc": "create_clock -period 10.000 -name aclk",
+              "sdc": "create_clock -name aclk -period 10.000 [get_ports aclk]"}
+    assert sorted(integ["constraints"]) == ["asic", "ecp5", "gowin", "ice40", "xilinx"]
+    for rel in integ["constraints"].values():
+        assert period[rel.rsplit(".", 1)[1]] in (shipped_build / rel).read_text(), rel
+    core = (shipped_build / integ["fusesoc_core"]).read_text()
+    assert core.startswith("CAPI=2:") and f"name: {integ['core_name']}" in core
+
+
+def test_build_clock_option(tmp_path):
+    path = tmp_path / "m.json"
+    fmt.save(random_description(34), path)
+    assert main(["build", str(path), "-o", str(tmp_path / "b"), "--clock", "48"]) == 0
+    assert "set_frequency aclk 48" in (tmp_path / "b/constraints/bnn_top.pcf").read_text()
+    assert main(["build", str(path), "-o", str(tmp_path / "c"), "--clock", "0"]) == 2
+
+
+def test_fusesoc_runs_the_build_on_icarus(shipped_build, tmp_path):
+    """The core's `sim` target through FuseSoC (offline: the core is its own library)."""
+    fusesoc = Path(os.sys.executable).parent / "fusesoc"
+    if not fusesoc.exists() or shutil.which("iverilog") is None:
+        pytest.skip("fusesoc or iverilog not installed")
+    man = json.loads((shipped_build / "manifest.json").read_text())
+    env = dict(os.environ, **{k: str(tmp_path / k) for k in
+                              ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")})
+    r = subprocess.run([str(fusesoc), "--cores-root", str(shipped_build), "run", "--build-root",
+                        str(tmp_path / "fusesoc"), "--target", "sim",
+                        man["integration"]["core_name"]],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert f"{man['top']}_tb: PASS" in r.stdout, r.stdout[-2000:]
+
+
+def test_plan_and_build_report_the_same_latency(tmp_path, capsys):
+    """`bnngen plan` and `bnngen build --plan` print one latency and one II; the manifest
+    carries them and the plan's clock reaches the constraint files."""
+    path = tmp_path / "m.json"
+    fmt.save(random_description(3, max_channels=8, height=6, width=6, convs=2, pool=True),
+             path)
+    plan = tmp_path / "plan.json"
+    assert main(["plan", str(path), "--cycles", "150", "--clock", "40", "--family", "ecp5",
+                 "-o", str(plan)]) == 0
+    planned = re.search(r"predicted II (\d+) cycles/frame, latency (\d+) cycles",
+                        capsys.readouterr().out)
+    assert main(["build", str(path), "-o", str(tmp_path / "b"), "--plan", str(plan)]) == 0
+    built = re.search(r"(\d+) cycles per frame .*latency (\d+) cycles", capsys.readouterr().out)
+    assert planned and built and planned.groups() == built.groups()
+    man = json.loads((tmp_path / "b/manifest.json").read_text())
+    assert man["latency"]["paced_cycles"] == man["plan"]["predicted_latency"] == \
+        int(planned.group(2))
+    assert man["integration"]["clock_mhz"] == 40.0

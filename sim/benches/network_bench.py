@@ -16,14 +16,18 @@ async def network(dut):
     vec = load_vectors()
     unit, units = int(vec["unit"]), int(vec["units"])
     for k in range(units):
+        getattr(dut, f"u{k}_aclk").value = 0
+        getattr(dut, f"u{k}_aresetn").value = 0
         getattr(dut, f"u{k}_s_axis_tvalid").value = 0
         getattr(dut, f"u{k}_s_axis_tlast").value = 0
         getattr(dut, f"u{k}_m_axis_tready").value = 0
     prefix = f"u{unit}_" if units else ""    # units == 0: a plain top from `bnngen build`
     tb = StreamTB(dut, prefix=prefix, i=AXIS_IN, o=AXIS_OUT, seed=int(vec["seed"]),
-                  gap=float(vec["gap"]), stall=float(vec["stall"]))
+                  gap=float(vec["gap"]), stall=float(vec["stall"]), clock=f"{prefix}aclk",
+                  reset=f"{prefix}aresetn", reset_level=0)
     tb.last = getattr(dut, f"{prefix}s_axis_tlast")
     tb.frame_pixels = int(vec["frame_pixels"])
+    tb.pace = int(vec["pace"]) if "pace" in vec else 0
     await tb.start()
     try:
         cocotb.start_soon(tb.send(array_words(vec["inputs"])))

@@ -35,8 +35,13 @@ class StreamTB:
 
     def __init__(self, dut, *, prefix: str = "", i=("i__valid", "i__ready", "i__payload"),
                  o=("o__valid", "o__ready", "o__payload"), seed: int = 1,
-                 gap: float = 0.0, stall: float = 0.0):
+                 gap: float = 0.0, stall: float = 0.0, clock: str = "clk", reset: str = "rst",
+                 reset_level: int = 1):
+        """`clock`, `reset`: their port names; `reset_level`: the level that resets."""
         self.dut = dut
+        self.clk = getattr(dut, clock)
+        self.rst = getattr(dut, reset)
+        self.reset_level = reset_level
         i = [prefix + n for n in i]
         o = [prefix + n for n in o]
         self.i_valid, self.i_ready, self.i_data = (getattr(dut, n) for n in i)
@@ -45,6 +50,7 @@ class StreamTB:
         self.gap, self.stall = gap, stall
         self.last = None          # optional tlast input, set on every `frame_pixels`-th word
         self.frame_pixels = 0
+        self.pace = 0             # > 0: pixel n of frame f offered from cycle f*pace + n*pace//P
         self.received: list[int] = []
         self.out_cycles: list[int] = []
         self.in_cycles: list[int] = []
@@ -53,26 +59,32 @@ class StreamTB:
         return int(get_sim_time("ns")) // PERIOD_NS
 
     async def start(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, PERIOD_NS, unit="ns").start())
+        cocotb.start_soon(Clock(self.clk, PERIOD_NS, unit="ns").start())
         self.i_valid.value = 0
         self.o_ready.value = 0
-        self.dut.rst.value = 1
+        self.rst.value = self.reset_level
         for _ in range(3):
-            await RisingEdge(self.dut.clk)
+            await RisingEdge(self.clk)
         # Release reset away from the active edge (race-free on every simulator), and start
         # driving only after the first edge without reset.
-        await FallingEdge(self.dut.clk)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        await FallingEdge(self.clk)
+        self.rst.value = 1 - self.reset_level
+        await RisingEdge(self.clk)
 
     async def send(self, words) -> None:
         """Offer each word, holding it until accepted; random idle cycles between words.
 
         Drivers change inputs at the falling edge and sample at ReadOnly, which is what
         the next rising edge sees: race-free on Icarus and Verilator alike."""
-        clk = self.dut.clk
+        clk = self.clk
+        t0 = self.cycle() + 1
         for n, word in enumerate(words):
             await FallingEdge(clk)
+            if self.pace:
+                f, p = divmod(n, self.frame_pixels)
+                while self.cycle() < t0 + f * self.pace + p * self.pace // self.frame_pixels:
+                    self.i_valid.value = 0
+                    await FallingEdge(clk)
             while self.gap and self.rng.random() < self.gap:
                 self.i_valid.value = 0
                 await FallingEdge(clk)
@@ -91,7 +103,7 @@ class StreamTB:
 
     async def receive(self, count: int, timeout: int) -> None:
         """Collect `count` output words, refusing them at random (backpressure)."""
-        clk = self.dut.clk
+        clk = self.clk
         limit = self.cycle() + timeout
         while len(self.received) < count:
             await FallingEdge(clk)

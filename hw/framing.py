@@ -1,0 +1,108 @@
+"""Input framing checked against tlast, bad frames' results dropped.
+
+The layers count pixels: a frame is `pixels` transfers, whatever tlast says. `Framing`
+sits on both ends of the layer chain so that a wrong tlast costs exactly one frame:
+
+- a frame whose tlast comes early (on transfer k < pixels) is completed for the layers
+  with `pixels - k` zero pixels (the input is not ready meanwhile);
+- a frame whose transfer number `pixels` carries no tlast (tlast late or missing) is
+  complete for the layers; every transfer after it up to and including the next tlast is
+  accepted and thrown away (the stream resynchronizes at that tlast);
+- either way the frame's result is dropped when it comes out of the chain, and `errors`
+  (saturating) counts the frame.
+
+A frame's good/bad flag waits in a ring of `depth` bits from its last pixel to its result;
+a new frame enters the chain only while fewer than `depth` frames are in flight.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+FLIGHT_DEPTH = 16      # frames between the input and the result: far more than any build holds
+ERROR_BITS = 16
+
+
+def beat_layout(width: int) -> data.StructLayout:
+    return data.StructLayout({"data": width, "last": 1})
+
+
+class Framing(wiring.Component):
+    """Frame checker around a pixel-counting layer chain.
+
+    Parameters
+    ----------
+    width : pixel width (bits).
+    pixels : transfers per frame.
+    result : the result payload's shape (layout or width).
+    depth : frames in flight at most (a power of two).
+
+    Attributes
+    ----------
+    s : input beats (data, last) from the outside.
+    o : pixels to the layer chain (exactly `pixels` per frame).
+    r : results from the layer chain (one per frame).
+    m : results of good frames, to the outside.
+    errors : frames dropped for a wrong tlast (saturates at all ones).
+    """
+
+    def __init__(self, width: int, pixels: int, result, depth: int = FLIGHT_DEPTH):
+        if pixels < 1:
+            raise ValueError(f"pixels must be positive, not {pixels}")
+        if depth < 1 or depth & (depth - 1):
+            raise ValueError(f"depth must be a power of two, not {depth}")
+        self.pixels, self.depth = pixels, depth
+        super().__init__({"s": In(stream.Signature(beat_layout(width))),
+                          "o": Out(stream.Signature(width)),
+                          "r": In(stream.Signature(result)),
+                          "m": Out(stream.Signature(result)),
+                          "errors": Out(ERROR_BITS)})
+
+    def elaborate(self, platform):
+        # Every combinational signal is one unconditional expression (a Verilog `assign`):
+        # Icarus never evaluates an `always @*` block whose inputs do not change after time 0.
+        m = Module()
+        count = Signal(range(max(2, self.pixels)))   # the chain's pixel of the frame
+        padding = Signal()       # completing a short frame with zero pixels
+        discarding = Signal()    # throwing transfers away up to the next tlast
+        flags = Signal(self.depth)                     # 1: that frame's result is dropped
+        wr = Signal(range(self.depth))
+        rd = Signal(range(self.depth))
+        inflight = Signal(range(self.depth + 1))
+
+        passing = ~padding & ~discarding
+        admit = passing & ((inflight < self.depth) | (count != 0))
+        last = self.s.payload.last
+        at_end = count == self.pixels - 1
+        m.d.comb += [
+            self.o.payload.eq(Mux(padding, 0, self.s.payload.data)),
+            self.o.valid.eq(padding | (self.s.valid & admit)),
+            self.s.ready.eq(discarding | (self.o.ready & admit)),
+        ]
+        s_fire = self.s.valid & self.s.ready
+        o_fire = self.o.valid & self.o.ready
+        entered = o_fire & passing & (count == 0)
+        wrong = passing & s_fire & (at_end ^ last)      # tlast early, or missing at the end
+        with m.If(o_fire):
+            m.d.sync += count.eq(Mux(at_end, 0, count + 1))
+            with m.If(at_end):
+                m.d.sync += [flags.bit_select(wr, 1).eq(padding | ~last), wr.eq(wr + 1)]
+        with m.If(wrong):
+            m.d.sync += [padding.eq(~at_end), discarding.eq(at_end)]
+            with m.If(self.errors != (1 << ERROR_BITS) - 1):
+                m.d.sync += self.errors.eq(self.errors + 1)
+        with m.If(padding & o_fire & at_end):
+            m.d.sync += padding.eq(0)
+        with m.If(discarding & s_fire & last):
+            m.d.sync += discarding.eq(0)
+
+        drop = flags.bit_select(rd, 1)
+        m.d.comb += [self.m.payload.eq(self.r.payload), self.m.valid.eq(self.r.valid & ~drop),
+                     self.r.ready.eq(self.m.ready | drop)]
+        left = self.r.valid & self.r.ready
+        with m.If(left):
+            m.d.sync += rd.eq(rd + 1)
+        m.d.sync += inflight.eq(inflight + entered - left)
+        return m
