@@ -581,9 +581,9 @@ def bank_cost(family: str, banks: list[tuple[int, int]]) -> dict:
 
 # Words of a ROM in logic one LUT answers for, on every family: yosys maps such a ROM as a
 # multiplexer tree of constants, which ABC covers in LUT4-sized pieces even with LUT6s
-# (measured alone, per output bit on random words: 16 words 1.0-1.13 LUTs on Xilinx and
-# 1.07-1.21 on ECP5; 64 words 5.0 and 6.5). Inside an engine a deeper ROM maps unevenly
-# (ABC merges its pieces with the logic it feeds), so it keeps a cost per bit.
+# (bench/rom_cost.py, alone, per output bit on random words: 16 words 0.97-1.02 LUTs on
+# Xilinx and ECP5; 64 words 5.0 and 6.5). Inside an engine a deeper ROM maps unevenly (ABC
+# merges its pieces with the logic it feeds), so it keeps a cost per bit.
 ROM_WORDS_PER_LUT = 16
 
 
