@@ -121,6 +121,10 @@ DENSE_SHAPES = [
     (3, 64, 32, False, 1, 16, "block"), (3, 128, 64, False, 2, 32, "block"),
     (4, 32, 16, False, 2, 8, "distributed"), (7, 32, 10, True, 1, 8, "block"),
     (3, 256, 10, True, 1, 32, "block"), (2, 128, 128, False, 4, 16, "block"),
+    # weights in LUTs, 16 to 64 words deep and up to 2 kbit wide (SFC's shape of ROM)
+    (1, 128, 128, False, 8, 128, "distributed"), (1, 256, 64, False, 4, 256, "distributed"),
+    (1, 256, 64, False, 4, 64, "distributed"), (1, 64, 64, False, 4, 32, "distributed"),
+    (1, 256, 256, False, 32, 128, "distributed"),
 ]
 
 
@@ -187,7 +191,10 @@ def main() -> int:
                     help="synthesize and refit these block kinds only (the others stay)")
     ap.add_argument("--refit", action="store_true",
                     help="no yosys: refit on the yosys counts stored in --data, with every "
-                         "block's features recomputed (after a feature changed)")
+                         "block's features recomputed (after a feature changed); samples "
+                         "not stored are left out, or synthesized with --synth-missing")
+    ap.add_argument("--synth-missing", action="store_true",
+                    help="with --refit: synthesize the samples --data does not hold yet")
     args = ap.parse_args()
     fams, kinds = args.families.split(","), args.kinds.split(",")
     start = time.perf_counter()
@@ -203,12 +210,14 @@ def main() -> int:
         stored = {(r["block"], r["family"]): r["yosys"] for r in old}
         missing = [f"{label} ({fam})" for (_, label, _, _), fam in todo
                    if (label, fam) not in stored]
-        if missing:
+        if missing and not args.synth_missing:
             print(f"{args.data} has no sample of {missing[0]} and {len(missing) - 1} more: "
-                  "run without --refit", file=sys.stderr)
-            return 1
+                  "left out (--synth-missing synthesizes them)", file=sys.stderr)
         rows = [(kind, label, block, fam, stored[(label, fam)])
-                for (kind, label, _, block), fam in todo]
+                for (kind, label, _, block), fam in todo if (label, fam) in stored]
+        if args.synth_missing:
+            new = [item for item in todo if (item[0][1], item[1]) not in stored]
+            rows += list(tqdm(map(one, new), total=len(new), desc="yosys", unit="run"))
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
             for kind, label, block, fam, got in tqdm(pool.map(one, todo), total=len(todo),

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from models.description import Description
 
-from .estimate_blocks import (Block, bank_cost, layer_blocks, memory_cost, mux_luts, or_luts,
-                              rom_cost)
+from .estimate_blocks import (Block, bank_cost, layer_blocks, memory_cost, mux_luts,
+                              or_luts, rom_cost, rom_features)
 
 COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
 METRICS = ("lut", "ff", "bram", "lutram")
@@ -39,9 +39,18 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
         lut["mux_luts"] = mux_luts(family, block.muxes + banks["muxes"])
     if block.ors:
         lut["or_luts"] = or_luts(family, block.ors)
+    if block.logic_roms:
+        lut.update(rom_features(block.logic_roms))
     if block.roms:
         lut["rom_mux_luts"] = rom_cost(family, block.roms)["mux_luts"]
     ff = {"ff": block.ff + banks["ff"], "one": 1}
+    if block.kind == "window" and mem["lutram"]:
+        # The line buffers' read ports are not transparent (hw/window.py): a LUT-RAM line
+        # buffer has no bypass multiplexer on its read data, one LUT per bit less than the
+        # transparent ports the window coefficients were fitted on (measured on ECP5, Gowin
+        # and Xilinx: 14x14x128 2x2 pool -257..-261, 28x28x64 3x3 window -192..-195).
+        # A refit (bench/fit_blocks.py --kinds window) replaces this correction.
+        lut["read_bypass_bits"] = -sum(w for _, w in block.memories)
     if block.memories:
         # A LUT-RAM cell is counted as LUT-RAM, not LUT: only its address and enable
         # logic costs LUTs; a memory in soft logic costs its read multiplexers.

@@ -29,6 +29,7 @@ class Block:
     memories: list[tuple[int, int]] = field(default_factory=list)   # (depth, width)
     muxes: list[tuple[int, int]] = field(default_factory=list)      # (bits, ways)
     roms: list[tuple[int, int]] = field(default_factory=list)       # block-RAM ROMs
+    logic_roms: list[tuple[int, int]] = field(default_factory=list)  # ROMs in LUTs
     ors: list[tuple[int, int]] = field(default_factory=list)        # (bits, inputs)
     banks: list[tuple[int, int]] = field(default_factory=list)      # async-read RAMs
 
@@ -345,16 +346,19 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
     regs += acc * scaled
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
-    feats = {"tree_bits": trees * (2 * first + later), "acc_bits": len(lanes) * acc,
+    # The wide adders of trees of 64+ leaves apart, as in the unrolled engine.
+    wide = wide_adder_bits(simd)
+    feats = {"tree_bits": trees * (2 * first + later - wide), "wide_tree_bits": trees * wide,
+             "acc_bits": len(lanes) * acc,
              "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
              "step_bits": _bits(shape.steps), "one": 1}
     ff = (kh_kw_c(conv) + 1 + _bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
           + len(lanes) * acc)
     ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
-    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width, feats,
-                               front)
-    return Block("folded", feats, ff=ff + rom_ff, muxes=[(shape.mux_columns * simd, chunks)],
-                 roms=roms)
+    roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width)
+    ff += _rom_registers(logic) + _word_register(front, logic, shape.word_width)
+    return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
+                 roms=roms, logic_roms=logic)
 
 
 def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
@@ -379,7 +383,10 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
     regs += acc * scaled
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
-    feats = {"tree_bits": trees * (2 * first + later), "acc_bits": len(lanes) * acc,
+    # The wide adders of trees of 64+ leaves apart, as in the unrolled engine.
+    wide = wide_adder_bits(simd)
+    feats = {"tree_bits": trees * (2 * first + later - wide), "wide_tree_bits": trees * wide,
+             "acc_bits": len(lanes) * acc,
              "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
              "step_bits": _bits(shape.steps), "one": 1}
     banks = [(len(lane), acc) for lane, banked in zip(lanes, shape.banked) if banked]
@@ -387,10 +394,10 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
           + sum(acc for banked in shape.banked if not banked))
     ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
     # yosys keeps only the ROM bits that vary from step to step.
-    roms, rom_ff = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width, feats,
-                               front)
-    return Block("folded", feats, ff=ff + rom_ff, muxes=[(shape.mux_columns * simd, chunks)],
-                 roms=roms, banks=banks)
+    roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width)
+    ff += _rom_registers(logic) + _word_register(front, logic, shape.rom_width)
+    return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
+                 roms=roms, banks=banks, logic_roms=logic)
 
 
 def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict,
@@ -415,18 +422,31 @@ def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict,
             + argmax_register_bits(conv.out_channels, sw, argmax_stages))
 
 
-def _weight_rom(memory: str, steps: int, word_width: int, kept_width: int,
-                feats: dict, front: int = 0) -> tuple[list[tuple[int, int]], int]:
-    """A folded engine's weight ROM: (block-RAM ROMs, register bits). The style follows the
-    whole word, as the hardware picks it (hw.folded.pick_style); of its bits, `kept_width`
-    survive synthesis. A logic ROM adds its bits to `feats` and registers its output;
-    `front` 2 adds the word register behind either."""
+def _weight_rom(memory: str, steps: int, word_width: int,
+                kept_width: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """A folded engine's weight ROM as (depth, width): ([in block RAM], [in LUTs]). The
+    style follows the whole word, as the hardware picks it (hw.folded.pick_style); of its
+    bits, `kept_width` survive synthesis."""
     from hw.folded import pick_style
-    word_reg = kept_width if front == 2 else 0
     if pick_style(memory, steps, word_width) == "block":
-        return [(steps, kept_width)], word_reg
-    feats["rom_bits"] = steps * kept_width
-    return [], kept_width + word_reg
+        return [(steps, kept_width)], []
+    return [], [(steps, kept_width)]
+
+
+def _rom_registers(logic_roms: list[tuple[int, int]]) -> int:
+    """Read registers of weight ROMs in logic: a ROM of up to hw.folded.ASYNC_ROM_MAX_DEPTH
+    words is read without one."""
+    from hw.folded import ASYNC_ROM_MAX_DEPTH
+    return sum(w for d, w in logic_roms if d > ASYNC_ROM_MAX_DEPTH)
+
+
+def _word_register(front: int, logic_roms: list[tuple[int, int]], width: int) -> int:
+    """hw.folded.stepped_memory's word register (`front` 2), which a ROM read from the step
+    counter does without."""
+    from hw.folded import ASYNC_ROM_MAX_DEPTH
+    if front != 2 or any(d <= ASYNC_ROM_MAX_DEPTH for d, _ in logic_roms):
+        return 0
+    return width
 
 
 def kh_kw_c(conv: Conv) -> int:
@@ -557,6 +577,21 @@ def bank_cost(family: str, banks: list[tuple[int, int]]) -> dict:
             res["lutram"] += m.lutram
             res["muxes"].append((width, m.ways))
     return res
+
+
+# Words of a ROM in logic one LUT answers for, on every family: yosys maps such a ROM as a
+# multiplexer tree of constants, which ABC covers in LUT4-sized pieces even with LUT6s
+# (bench/rom_cost.py, alone, per output bit on random words: 16 words 0.97-1.02 LUTs on
+# Xilinx and ECP5; 64 words 5.0 and 6.5). Inside an engine a deeper ROM maps unevenly (ABC
+# merges its pieces with the logic it feeds), so it keeps a cost per bit.
+ROM_WORDS_PER_LUT = 16
+
+
+def rom_features(roms: list[tuple[int, int]]) -> dict[str, int]:
+    """Features of ROMs in logic ((depth, width) each): a ROM of at most ROM_WORDS_PER_LUT
+    words costs a LUT per output bit (`rom_luts`), a deeper one its bits (`rom_bits`)."""
+    return {"rom_luts": sum(w for d, w in roms if d <= ROM_WORDS_PER_LUT),
+            "rom_bits": sum(d * w for d, w in roms if d > ROM_WORDS_PER_LUT)}
 
 
 def rom_cost(family: str, roms: list[tuple[int, int]]) -> dict[str, float]:

@@ -33,7 +33,7 @@ from .flow_model import analyse
 from .timing_model import (USABLE, Pipelining, candidates, engine_paths, pool_skid, slowest,
                            unrolled_paths)
 from .plan_cost import (LOGIC_ROM_MAX_BITS, LUTS_PER_LUTRAM, Cost, blocks_cost,
-                        check_family, logic_rom_bits, option_blocks, shared_costs)
+                        check_family, deep_rom_bits, option_blocks, shared_costs)
 from .resources import FPGA_FAMILIES as FAMILIES
 
 PLAN_FORMAT = "bnngen-plan"
@@ -510,8 +510,8 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
     the few smallest simd that meet it (logic grows with simd at a given pe, while the
     memory's shape may favour a slightly wider word), and unrolled; each with the cheapest
     pipelining that meets `clock_mhz` on the family (none given: `stages` popcount
-    stages). Weights in LUTs only up to LOGIC_ROM_MAX_BITS unless `memory` asks for
-    them."""
+    stages). Weights in LUT ROMs deeper than ROM_WORDS_PER_LUT (gen.estimate_blocks) only
+    up to LOGIC_ROM_MAX_BITS unless `memory` asks for them."""
     dense = in_shape is not None and is_dense(conv, in_shape)
     table = StepTable(conv, dense)
     out = []
@@ -529,7 +529,7 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
                 for style in styles:
                     pipe, blocks = pipelined(conv, "folded", pe, simd, style, family, in_shape,
                                              dense, stages, clock_mhz)
-                    if memory == "auto" and logic_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
+                    if memory == "auto" and deep_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
                         continue
                     out.append(Option("folded", pe, simd, steps, style,
                                       blocks_cost(blocks, family), table.flow(pe, simd),

@@ -12,14 +12,18 @@ from hw.folded_layer import LayerChoice
 from models.description import Conv, Description
 
 from .estimate import block_cost, framing_cost
-from .estimate_blocks import Block, conv_blocks, encoder_block, pool_blocks
+from .estimate_blocks import (ROM_WORDS_PER_LUT, Block, conv_blocks, encoder_block,
+                              pool_blocks)
 from .resources import FPGA_FAMILIES
 from .timing_model import Pipelining, pool_skid
 
-# The largest weight ROM in LUTs (bits) the estimator's folded-engine fit has seen
-# (bench/fit_blocks.py folded_samples): past it the estimate is an extrapolation, and it
-# fell 43% short on a 192 x 400 ROM (CNV-W1A1's conv2), so the planner offers such a ROM
-# only when asked for LUT memories (--memory distributed).
+# Weights in LUTs the estimator can predict. A ROM of at most ROM_WORDS_PER_LUT words costs
+# about a LUT per output bit on every family (gen.estimate_blocks.rom_column_luts; measured
+# 1.0-1.2 on 1-4 kbit wide ROMs), whatever its width: SFC's 16 x 12,544-bit ROM is no
+# extrapolation. Deeper ones cost a multiplexer tree that ABC maps less evenly (a 192 x 400
+# ROM, CNV-W1A1's conv2, came out 43% over an earlier estimate), so those are offered only
+# up to the bits the fit has seen (bench/fit_blocks.py folded_samples) unless LUT memories
+# are asked for (--memory distributed).
 LOGIC_ROM_MAX_BITS = 16384
 
 # LUTs a LUT-RAM cell occupies (a 16x4 ECP5/Gowin cell: four LUT4s; a Xilinx RAM32M or
@@ -89,9 +93,10 @@ def option_blocks(conv: Conv, engine: str, pe: int, simd: int, style: str,
     return conv_blocks(conv, in_shape, pipe.stages, choice)
 
 
-def logic_rom_bits(blocks: list[Block]) -> int:
-    """Bits of the weight ROMs the blocks keep in LUTs."""
-    return int(sum(b.features.get("rom_bits", 0) for b in blocks))
+def deep_rom_bits(blocks: list[Block]) -> int:
+    """Bits of the weight ROMs the blocks keep in LUTs that are deeper than
+    ROM_WORDS_PER_LUT words (the ones LOGIC_ROM_MAX_BITS limits)."""
+    return sum(d * w for b in blocks for d, w in b.logic_roms if d > ROM_WORDS_PER_LUT)
 
 
 def option_cost(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,

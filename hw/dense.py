@@ -15,9 +15,9 @@ chunk with no live weight at p is never visited, so block pruning saves cycles a
 words; a pixel where no lane has work still takes one (idle) cycle.
 
 Pipeline, one enable (`adv`: the output register is free or being read) as in
-`FoldedEngine`: pixel register -> weight word (read one step ahead from a ROM of
-sum(pixel_steps) words) -> chunk mux, XNOR/AND, popcount (`stages` registers) -> per lane
-one adder and its sum: one register when the lane takes its channels one after the other
+`FoldedEngine`: pixel register -> weight word (from a ROM of sum(pixel_steps) words, read
+as hw.folded.stepped_memory does) -> chunk mux, XNOR/AND, popcount (`stages` registers) ->
+per lane one adder and its sum: one register when the lane takes its channels one after the other
 (a single-pixel map: FINN's one accumulator per PE), or a LUT-RAM bank of one sum per
 channel when the channels interleave over the pixels (a channel's first op of the frame
 restarts its sum) -> on a channel's last op, its threshold compare (one comparator per
@@ -376,6 +376,7 @@ class StreamingDense(wiring.Component):
     simd : bits of a pixel's group read per lane per cycle (1..C_in/g).
     stages : register stages inside each lane's popcount tree.
     memory : weight memory style, as for `FoldedEngine`.
+    argmax_stages, front, skid : pipelining, as for `FoldedEngine`.
 
     Attributes
     ----------

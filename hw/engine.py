@@ -70,6 +70,7 @@ class ConvEngine(wiring.Component):
     ----------
     conv : the layer; `conv.weights.shape[3] * conv.groups` input channels.
     stages : register stages inside the popcount trees.
+    argmax_stages : register stages inside a scores layer's argmax tree.
 
     Attributes
     ----------

@@ -16,8 +16,10 @@ never visits a pruned block). Pipeline:
   the result into a lane register; the cycle after the window's last step loads the output
   register from the lane registers, a constant permutation (no multiplexer in front).
 
-One enable (`adv`, the output register is free or being read) moves the whole pipeline, as
-in `ConvEngine`.
+One enable (`adv`, the output register is free or being read; with a skid register, that
+register is empty) moves the whole pipeline, as in `ConvEngine`. The planner picks the
+registers (`stages`, `front`, `argmax_stages`, `skid`) that meet its clock
+(gen/timing_model.py).
 """
 
 from __future__ import annotations
@@ -76,13 +78,22 @@ def memory_attrs(style: str) -> dict[str, str]:
     return {"ram_style": kind, "rom_style": kind}
 
 
+# A ROM in logic of at most this many words is read combinationally from the step counter:
+# each word bit is then a function of the counter's four bits, which ABC folds into the LUTs
+# that use it (a LUT6 takes the XNOR of two leaves with their weight bits and adds them),
+# instead of a LUT and a register per bit. A deeper ROM keeps its registered read.
+ASYNC_ROM_MAX_DEPTH = 16
+
+
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                    registered: bool = False):
-    """A step counter over the words of `init` and their memory, read one step ahead so that
-    its data always belongs to the current step: (last step, word). The counter moves on
-    `fire` and wraps after the last step. `registered`: read two steps ahead into a word
-    register loaded on `fire`, so that the memory's slow clock-to-output (a block RAM's)
-    ends in a flip-flop, at no cost in latency."""
+    """A step counter over the words of `init` and their memory, read so that its data
+    always belongs to the current step: (last step, word). The counter moves on `fire` and
+    wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
+    from the counter itself; any other one step ahead, through its read register, or
+    (`registered`) two steps ahead into a word register loaded on `fire`, so that the
+    memory's slow clock-to-output (a block RAM's) ends in a flip-flop, at no cost in
+    latency."""
     steps = len(init)
     t = Signal(range(max(steps, 2)))
     last_step = Signal()
@@ -92,6 +103,10 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
         m.d.sync += t.eq(after)
     mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
     m.submodules.weights = mem
+    if style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH:
+        rp = mem.read_port(domain="comb")
+        m.d.comb += rp.addr.eq(t)
+        return last_step, rp.data
     rp = mem.read_port()
     if not registered:
         m.d.comb += rp.addr.eq(Mux(fire, after, t))
@@ -198,6 +213,11 @@ class FoldedEngine(wiring.Component):
     stages : register stages inside each lane's popcount tree.
     memory : weight memory style: "auto" (by size), "block" (BRAM), "distributed"
         (LUT-RAM) or "logic".
+    argmax_stages : register stages inside a scores layer's argmax tree.
+    front : registers in front of the popcounts (`FRONTS`): 1 on the XNOR/AND leaves (one
+        cycle), 2 also on the weight word, read a step ahead (no cycle).
+    skid : a skid register at the output, so that `adv` is a flip-flop and the ready chain
+        ends here (hw.pipeline; no cycle).
 
     Attributes
     ----------
@@ -402,14 +422,16 @@ def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int,
     stages spends its last one behind the scaling, so that the scaling and the
     accumulator are not one path."""
     simd = len(a)
+    # The leaves go through a named signal: a slice of an expression is lowered with the
+    # whole expression, so `simd` slices of a `simd`-bit XNOR would cost simd^2 nets
+    # (minutes and gigabytes of Amaranth and yosys memory on SFC's 784-bit lanes).
+    x = Signal(simd, name=f"leaves{lane}")
     if conv.domain == "bipolar":
-        x = ~(a ^ w)
-        if mask is not None:
-            x = x & mask
+        m.d.comb += x.eq(~(a ^ w) if mask is None else ~(a ^ w) & mask)
         return build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}",
                               leaves=leaves)
     tree = stages - 1 if stages >= 2 else stages
-    x = a & w
+    m.d.comb += x.eq(a & w)
     count = build_popcount(m, [x[b] for b in range(simd)], tree, adv, name=f"pc{lane}",
                            leaves=leaves)
     contrib = conv.q * count

@@ -25,6 +25,9 @@ from .timing import Timing
 from .window_plan import PAD, WindowPlan, plan_window
 
 
+TRANSPARENT_MAX_BITS = 12
+
+
 def _lookup(table: list, index, width: int):
     """table[index] as a bit-select of one constant: a continuous assignment, which Icarus
     evaluates at time 0 (an `always @*` case on a register that has not changed yet stays X
@@ -107,9 +110,15 @@ class WindowGenerator(wiring.Component):
             m.submodules[f"line{b}"] = mem
             mems.append(mem)
         wports = [mem.write_port() for mem in mems]
-        # Never read and written at one address in one cycle (see the write rule below), so a
-        # transparent port is equivalent and cheaper on ice40/ecp5/gowin.
-        rports = [mem.read_port(transparent_for=(wp,)) for mem, wp in zip(mems, wports)]
+        # Never read and written at one address in one cycle (see the write rule below), so
+        # transparency does not matter; without it a LUT-RAM line buffer needs no bypass
+        # multiplexer on its read data (one LUT a bit on ECP5, Gowin and Xilinx; iCE40's
+        # block RAM alike either way), and the input handshake does not reach the window.
+        # A buffer of at most TRANSPARENT_MAX_BITS becomes flip-flops either way (yosys's
+        # cost rule, gen/estimate_memory.py); it keeps the transparent port, whose cost the
+        # estimator was fitted on.
+        rports = [mem.read_port(transparent_for=(wp,) if w * c <= TRANSPARENT_MAX_BITS
+                                else ()) for mem, wp in zip(mems, wports)]
 
         # ---- write side
         w_g = Signal(n)

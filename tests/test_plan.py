@@ -369,3 +369,33 @@ def test_build_with_plan(tmp_path, capsys):
                  "-o", str(tmp_path / "b3")]) == 2
     assert "the plan is for layers" in capsys.readouterr().err
     assert not (tmp_path / "b3").exists()
+
+
+def test_shallow_lut_roms_are_offered_whatever_their_width():
+    """A weight ROM of at most ROM_WORDS_PER_LUT words costs a LUT per output bit (so the
+    planner offers it in LUTs at any width); a deeper one only within LOGIC_ROM_MAX_BITS
+    unless LUT memories are asked for."""
+    from gen.estimate_blocks import ROM_WORDS_PER_LUT, rom_features
+    from gen.plan import layer_options
+    from gen.plan_cost import LOGIC_ROM_MAX_BITS, option_blocks
+    assert rom_features([(16, 1000), (4, 8), (128, 10)]) == {"rom_luts": 1008, "rom_bits": 1280}
+    rng = np.random.default_rng(5)
+    conv = random_conv(rng, "fc", (1, 1, 512), out_channels=64, groups=1, domain="bipolar",
+                       prune=0.0, dense=True)
+
+    def lut_roms(opts):
+        out = []
+        for o in opts:
+            if o.engine == "folded":
+                blocks = option_blocks(conv, "folded", o.pe, o.simd, o.memory, 1, (1, 1, 512))
+                out += [r for b in blocks for r in b.logic_roms]
+        return out
+
+    shallow = lut_roms(layer_options(conv, 16, "xilinx", in_shape=(1, 1, 512)))
+    assert max(d * w for d, w in shallow) > LOGIC_ROM_MAX_BITS
+    assert all(d <= ROM_WORDS_PER_LUT for d, _ in shallow)
+    deep = lut_roms(layer_options(conv, 512, "xilinx", in_shape=(1, 1, 512)))
+    assert all(d <= ROM_WORDS_PER_LUT or d * w <= LOGIC_ROM_MAX_BITS for d, w in deep)
+    asked = lut_roms(layer_options(conv, 512, "xilinx", memory="distributed",
+                                   in_shape=(1, 1, 512)))
+    assert any(d > ROM_WORDS_PER_LUT and d * w > LOGIC_ROM_MAX_BITS for d, w in asked)
