@@ -306,7 +306,9 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
             stages=f.int(raw, "stages", 0, MAX_STAGES, default=stages),
             argmax_stages=f.int(raw, "argmax_stages", 0, MAX_STAGES, default=0),
             front=f.int(raw, "front", 0, max(FRONTS) if folded else 0, default=0),
-            skid=f.bool(raw, "skid", default=False) and engine != "unrolled"))
+            skid=f.bool(raw, "skid", default=False)))
+        if layers[-1].skid and engine == "unrolled":
+            raise f.error("skid", "an unrolled engine has no skid register")
     clock = data.get("clock_mhz")
     if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int | float)
                               or not math.isfinite(clock) or clock <= 0):
@@ -321,9 +323,10 @@ def plan_from_dict(data: dict, source: str = "plan") -> Plan:
     if device is not None and not isinstance(device, str):
         raise top.error("device", f"expected a string or null, got {_kind(device)}")
     slow = data.get("slowest_path")
-    if slow is not None and not (isinstance(slow, dict) and isinstance(slow.get("ns"), int | float)
-                                 and isinstance(slow.get("budget_ns"), int | float)
-                                 and isinstance(slow.get("meets"), bool)):
+    if slow is not None and not (
+            isinstance(slow, dict) and isinstance(slow.get("meets"), bool)
+            and all(isinstance(slow.get(k), int | float) and not isinstance(slow.get(k), bool)
+                    and math.isfinite(slow[k]) and slow[k] >= 0 for k in ("ns", "budget_ns"))):
         raise top.error("slowest_path", "expected null or an object with ns, budget_ns, meets")
     fixed = data.get("fixed", {})
     if not isinstance(fixed, dict):

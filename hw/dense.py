@@ -390,8 +390,7 @@ class StreamingDense(wiring.Component):
                  skid: bool = False):
         if not isinstance(conv, Conv):
             raise TypeError(f"conv must be a Conv, not {conv!r}")
-        if not isinstance(stages, int) or stages < 0:
-            raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
+        check_stages(stages)
         if memory not in MEMORY_STYLES:
             raise ValueError(f"memory must be one of {MEMORY_STYLES}, not {memory!r}")
         simd = conv.in_channels_per_group if simd is None else simd

@@ -81,8 +81,7 @@ class ConvEngine(wiring.Component):
     def __init__(self, conv: Conv, stages: int = 1, argmax_stages: int = 0):
         if not isinstance(conv, Conv):
             raise TypeError(f"conv must be a Conv, not {conv!r}")
-        if not isinstance(stages, int) or stages < 0:
-            raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
+        check_stages(stages)
         self.conv, self.stages = conv, stages
         self.argmax_stages = check_stages(argmax_stages, "argmax_stages")
         kh, kw = conv.kernel

@@ -399,3 +399,13 @@ def test_shallow_lut_roms_are_offered_whatever_their_width():
     asked = lut_roms(layer_options(conv, 512, "xilinx", memory="distributed",
                                    in_shape=(1, 1, 512)))
     assert any(d > ROM_WORDS_PER_LUT and d * w > LOGIC_ROM_MAX_BITS for d, w in asked)
+
+
+def test_plan_refuses_a_skid_register_on_an_unrolled_layer():
+    desc = random_description(2, height=5, width=5, max_channels=4)
+    plan = plan_network(desc, analyse(desc, {}).ii)
+    data = plan.to_dict()
+    conv = next(lp for lp in data["layers"] if lp["engine"] == "unrolled")
+    conv["skid"] = True
+    with pytest.raises(UserError, match=rf"layer .*{conv['name']}.*'skid'.*no skid register"):
+        plan_from_dict(data, "p.json")
