@@ -203,11 +203,13 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
 
 def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
          progress: bool = False, plan=None, clock_mhz: float | None = None,
-         control: bool = False) -> dict[str, str]:
+         control: bool = False, bench=None) -> dict[str, str]:
     """All output files of a build as {relative path: text}. `plan` (gen.plan.Plan): build
     each layer as the folding plan says (its popcount stages win over `stages`).
     `clock_mhz`: the constraint files' clock (default: the plan's, else 100 MHz).
-    `control`: the AXI4-Lite control port (hw/control.py) and its C header."""
+    `control`: the AXI4-Lite control port (hw/control.py) and its C header.
+    `bench` (images, where they come from): the self-checking bench (gen/testbench.py) on
+    those images replaces the reset bench of tb/."""
     from .ip_files import DEFAULT_CLOCK_MHZ, FAMILY_FILES, core_name, ip_files
     from amaranth.back import verilog
 
@@ -244,11 +246,14 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
     if not clock_mhz > 0:
         raise UserError(f"--clock must be positive, not {clock_mhz:g} MHz")
     texts.update(ip_files(desc.name, top, [f"{top}.v"], net.in_width, clock_mhz))
-    hashes = {path: hashlib.sha256(text.encode()).hexdigest()
-              for path, text in sorted(texts.items()) if path.endswith(".v")}
-    doc = manifest(desc, net, top, hashes, stages, plan)
+    doc = manifest(desc, net, top, {}, stages, plan)
     if control:
         texts[f"{top}_regs.h"] = _control_fields(desc, net, top, doc)
+    if bench is not None:
+        texts.update(_bench(desc, top, doc, *bench))
+    hashes = {path: hashlib.sha256(text.encode()).hexdigest()
+              for path, text in sorted(texts.items()) if path.endswith(".v")}
+    doc["verilog"], doc["files"] = sorted(hashes), hashes
     doc["integration"] = {
         "fusesoc_core": f"{top}.core", "core_name": core_name(desc.name),
         "targets": {"default": "the RTL", "sim": f"Icarus, tb/{top}_tb.v (reset check)",
@@ -262,6 +267,24 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
         doc.update(manifest_fields(plan))
     texts["manifest.json"] = json.dumps(doc, indent=2, sort_keys=False) + "\n"
     return texts
+
+
+def _bench(desc: Description, top: str, doc: dict, images, source: str) -> dict[str, str]:
+    """The self-checking bench on `images` (golden results), the core's sim target on it,
+    and the manifest's `testbench` entry."""
+    from models.golden import predict
+
+    from .ip_files import core_file
+    from .testbench import DATA_FILES, bench_files
+    classes, scores = predict(desc, images)
+    doc["testbench"] = {
+        "bench": f"tb/{top}_tb.v", "frames": len(images), "images": source,
+        "data": list(DATA_FILES), "checks": "every result beat against the golden model's "
+        "class and scores; tlast on every result; s_axis_tready 0 during reset; "
+        "framing_errors 0", "verdict": "last line `bnngen-tb: PASS ...` (exit 0) or "
+        "`bnngen-tb: FAIL ...` ($fatal, exit 1)"}
+    return {**bench_files(top, doc, images, classes, scores),
+            f"{top}.core": core_file(desc.name, top, [f"{top}.v"], DATA_FILES)}
 
 
 def _control_fields(desc: Description, net, top: str, doc: dict) -> str:
@@ -309,11 +332,12 @@ def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str], *, force: bo
 
 def build(desc: Description, out_dir, *, top: str = DEFAULT_TOP, stages: int = 1,
           progress: bool = False, plan=None, force: bool = False, inputs=(),
-          clock_mhz: float | None = None, control: bool = False) -> Path:
+          clock_mhz: float | None = None, control: bool = False, bench=None) -> Path:
     """Emit and write a build; the output folder is checked before the (long) emission."""
     check_output_folder(out_dir, "build", force=force, inputs=inputs)
     return write_atomic(out_dir, emit(desc, top=top, stages=stages, progress=progress,
-                                      plan=plan, clock_mhz=clock_mhz, control=control),
+                                      plan=plan, clock_mhz=clock_mhz, control=control,
+                                      bench=bench),
                         force=force, inputs=inputs)
 
 

@@ -30,6 +30,10 @@ def register(sub) -> None:
     p.add_argument("--control", action="store_true",
                    help="add the AXI4-Lite control port (status, soft reset, run-time "
                         "thresholds) and its C header")
+    p.add_argument("--testbench", type=int, metavar="N",
+                   help="write a self-checking Verilog bench (tb/, no Python needed) on N "
+                        "test images: Fashion-MNIST's where the input fits, else seeded "
+                        "random ones")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder even if bnngen did not write it")
     p.set_defaults(func=cmd_build)
@@ -47,12 +51,26 @@ def cmd_build(args) -> int:
     if args.plan:
         from .plan import load_checked_plan
         plan = load_checked_plan(args.plan, desc)
+    bench = None if args.testbench is None else bench_images(desc, args.testbench)
     out = build(desc, args.output, top=args.top, stages=args.popcount_stages,
                 progress=sys.stderr.isatty(), plan=plan, force=args.force, inputs=inputs,
-                clock_mhz=args.clock, control=args.control)
+                clock_mhz=args.clock, control=args.control, bench=bench)
     man = json.loads((out / "manifest.json").read_text())
     print(f"{out}/{args.top}.v: {man['name']}, {len(man['layers'])} blocks, "
           f"{man['cycles_per_frame']} cycles per frame "
           f"({'one pixel per clock' if man['one_pixel_per_clock'] else 'below one pixel/clock'}), "
           f"latency {man['latency_cycles']} cycles")
+    if bench is not None:
+        print(f"{out}/tb/{args.top}_tb.v: self-checking bench on {len(bench[0])} {bench[1]} "
+              f"(docs/verification.md)")
     return 0
+
+
+def bench_images(desc, count: int):
+    """(images, where they come from) for `--testbench N`."""
+    from .verify import test_images
+    if count < 1:
+        raise UserError(f"--testbench must be at least 1 frame, got {count}")
+    if desc.input.shape == (28, 28, 1) and desc.input.bits == 8:
+        return test_images(desc, "fashion-mnist", str(count), 0)[0], "Fashion-MNIST test images"
+    return test_images(desc, "random", str(count), 0)[0], "seeded random inputs (seed 0)"

@@ -12,10 +12,10 @@ import threading
 
 from models.errors import UserError, printable
 
-from . import build_cmd, commands, demo, explore, plan_cmd, report_cmd, train_cmd
+from . import build_cmd, commands, demo, explore, plan_cmd, report_cmd, train_cmd, verify
 
 # Modules providing subcommands, in the order `bnngen --help` lists them.
-SUBCOMMANDS = [commands, demo, build_cmd, train_cmd, report_cmd, plan_cmd, explore]
+SUBCOMMANDS = [commands, demo, build_cmd, verify, train_cmd, report_cmd, plan_cmd, explore]
 
 
 def build_parser() -> argparse.ArgumentParser:

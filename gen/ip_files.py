@@ -81,14 +81,18 @@ endmodule
 """
 
 
-def core_file(model: str, top: str, verilog: list[str]) -> str:
-    """FuseSoC CAPI2 core over the build's files (paths relative to the core file)."""
+def core_file(model: str, top: str, verilog: list[str], data: tuple[str, ...] = ()) -> str:
+    """FuseSoC CAPI2 core over the build's files (paths relative to the core file); `data`:
+    the bench's $readmemh files, copied to the same relative paths in the work folder."""
     lines = ["CAPI=2:", "", f"name: {core_name(model)}",
              f"description: bnngen accelerator for {model!r} (AXI4-Stream; manifest.json)",
              "", "filesets:", "  rtl:", "    files:"]
     lines += [f"      - {path}" for path in verilog]
     lines += ["    file_type: verilogSource", "  tb:", "    files:",
-              f"      - tb/{top}_tb.v", "    file_type: verilogSource",
+              f"      - tb/{top}_tb.v"]
+    for path in data:
+        lines += [f"      - {path}:", "          file_type: user", f"          copyto: {path}"]
+    lines += ["    file_type: verilogSource",
               "  waivers:", "    files:", "      - lint.vlt:", "          file_type: vlt"]
     for family, (ext, kind) in FAMILY_FILES.items():
         lines += [f"  {family}:", "    files:", f"      - constraints/{top}.{ext}:",

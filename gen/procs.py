@@ -56,6 +56,32 @@ def run(cmd: list[str], *, cwd=None, timeout: float | None = None) -> subprocess
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+def stream(cmd: list[str], on_line, *, cwd=None) -> int:
+    """Run `cmd`, calling on_line(line) for each line of its stdout+stderr as it comes
+    (a simulation's progress); stoppable by `stop_all`. Returns the exit code."""
+    with _lock:
+        if _stopping:
+            raise Stopped("interrupted")
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace")
+        _live.add(proc)
+    try:
+        for line in proc.stdout:
+            on_line(line.rstrip("\n"))
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
+        with _lock:
+            _live.discard(proc)
+    if _stopping:
+        raise Stopped("interrupted")
+    return code
+
+
 def stop_all() -> None:
     """Kill every running child and refuse new ones (for the rest of this process)."""
     global _stopping
