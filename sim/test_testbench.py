@@ -177,3 +177,15 @@ def test_verify_refuses_bad_arguments(tmp_path, capsys, args, message):
     assert main(["verify", str(tmp_path / "m.json"), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("bnngen: error:") and message in err and err.count("\n") == 1
+
+
+def test_fusesoc_sim_target_runs_the_bench(built, tmp_path):
+    """The core's `sim` target copies the data files and runs the self-checking bench."""
+    import os
+    _, build = built
+    fusesoc = Path(os.sys.executable).parent / "fusesoc"
+    name = json.loads((build / "manifest.json").read_text())["integration"]["core_name"]
+    r = _run([str(fusesoc), "--cores-root", str(build), "run", "--build-root",
+              str(tmp_path / "fs"), "--target", "sim", name], tmp_path)
+    assert r.returncode == 0 and f"PASS {TOP}: {FRAMES} frames bit-exact" in r.stdout, (
+        r.stdout[-3000:] + r.stderr[-3000:])
