@@ -169,9 +169,11 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
                   "packing": "one pixel per transfer, raster order; sample c at bits "
                              f"[c*{inp.bits}, (c+1)*{inp.bits}), zero padded to bytes",
                   "tlast": f"on a frame's last pixel (transfer {pixels}). A frame whose "
-                           "tlast comes early, late or not at all is dropped (no result), "
-                           "the stream resynchronizes at the next tlast (every transfer up "
-                           "to it belongs to the bad frame), and framing_errors counts it",
+                           "tlast comes early, late or not at all is dropped (no result) "
+                           "and framing_errors counts it; the next transfer after a frame's "
+                           f"{pixels} starts a new frame, and a new frame whose tlast comes "
+                           "early right after a frame without tlast is that frame's tail, "
+                           "dropped without a second count (docs/interface.md)",
                   "frames_in_flight": FLIGHT_DEPTH},
         "output": {"transfers_per_frame": 1,
                    "class": {"byte": 0, "bytes": cb, "lsb": 0, "width": 8 * cb,

@@ -6,10 +6,13 @@ sits on both ends of the layer chain so that a wrong tlast costs exactly one fra
 - a frame whose tlast comes early (on transfer k < pixels) is completed for the layers
   with `pixels - k` zero pixels (the input is not ready meanwhile);
 - a frame whose transfer number `pixels` carries no tlast (tlast late or missing) is
-  complete for the layers; every transfer after it up to and including the next tlast is
-  accepted and thrown away (the stream resynchronizes at that tlast);
-- either way the frame's result is dropped when it comes out of the chain, and `errors`
-  (saturating) counts the frame.
+  complete for the layers, and the next transfer starts a new frame. If that new frame's
+  tlast comes early, its transfers were the tail of the late frame: it is completed with
+  zero pixels and dropped like the late frame, without being counted again. So a missing
+  tlast costs the bad frame alone (the next image is framed by counting), and so does a
+  late one (its tail is thrown away);
+- the bad frame's result is dropped when it comes out of the chain, and `errors`
+  (saturating) counts the frame once.
 
 A frame's good/bad flag waits in a ring of `depth` bits from its last pixel to its result;
 a new frame enters the chain only while fewer than `depth` frames are in flight.
@@ -68,37 +71,35 @@ class Framing(wiring.Component):
         m = Module()
         count = Signal(range(max(2, self.pixels)))   # the chain's pixel of the frame
         padding = Signal()       # completing a short frame with zero pixels
-        discarding = Signal()    # throwing transfers away up to the next tlast
+        tail = Signal()          # this frame follows one without tlast: it may be its tail
         flags = Signal(self.depth)                     # 1: that frame's result is dropped
         wr = Signal(range(self.depth))
         rd = Signal(range(self.depth))
         inflight = Signal(range(self.depth + 1))
 
-        passing = ~padding & ~discarding
-        admit = passing & ((inflight < self.depth) | (count != 0))
+        admit = ~padding & ((inflight < self.depth) | (count != 0))
         last = self.s.payload.last
         at_end = count == self.pixels - 1
         m.d.comb += [
             self.o.payload.eq(Mux(padding, 0, self.s.payload.data)),
             self.o.valid.eq(padding | (self.s.valid & admit)),
-            self.s.ready.eq(discarding | (self.o.ready & admit)),
+            self.s.ready.eq(self.o.ready & admit),
         ]
         s_fire = self.s.valid & self.s.ready
         o_fire = self.o.valid & self.o.ready
-        entered = o_fire & passing & (count == 0)
-        wrong = passing & s_fire & (at_end ^ last)      # tlast early, or missing at the end
+        entered = o_fire & ~padding & (count == 0)
+        wrong = s_fire & (at_end ^ last)          # tlast early, or missing at the end
         with m.If(o_fire):
             m.d.sync += count.eq(Mux(at_end, 0, count + 1))
             with m.If(at_end):
-                m.d.sync += [flags.bit_select(wr, 1).eq(padding | ~last), wr.eq(wr + 1)]
+                m.d.sync += [flags.bit_select(wr, 1).eq(padding | ~last), wr.eq(wr + 1),
+                             tail.eq(0)]
         with m.If(wrong):
-            m.d.sync += [padding.eq(~at_end), discarding.eq(at_end)]
-            with m.If(self.errors != (1 << ERROR_BITS) - 1):
+            m.d.sync += [padding.eq(~at_end), tail.eq(at_end)]
+            with m.If((at_end | ~tail) & (self.errors != (1 << ERROR_BITS) - 1)):
                 m.d.sync += self.errors.eq(self.errors + 1)
         with m.If(padding & o_fire & at_end):
             m.d.sync += padding.eq(0)
-        with m.If(discarding & s_fire & last):
-            m.d.sync += discarding.eq(0)
 
         drop = flags.bit_select(rd, 1)
         m.d.comb += [self.m.payload.eq(self.r.payload), self.m.valid.eq(self.r.valid & ~drop),

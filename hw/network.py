@@ -8,9 +8,9 @@ expect them:
 - aclk (rising edge), aresetn (active low, synchronous); s_axis_tready is 0 during reset.
 - s_axis_tdata: the C input samples of one pixel, sample c at bits [c*B, (c+1)*B), zero
   padded to a whole number of bytes; s_axis_tvalid/tready; s_axis_tlast on a frame's last
-  pixel (H*W transfers). A frame whose tlast comes early, late or not at all is dropped,
-  the stream resynchronizes at the next tlast, and `framing_errors` (16 bits, saturating)
-  counts it.
+  pixel (H*W transfers). A frame whose tlast comes early, late or not at all is dropped
+  alone (hw/framing.py says how the next frame is found), and `framing_errors` (16 bits,
+  saturating) counts it.
 - m_axis_tdata: one transfer per frame, laid out in whole bytes (`result_bytes`): the
   class in bytes [0, cb), then score o (two's complement, sign-extended to sb bytes) in
   bytes [cb + o*sb, cb + (o+1)*sb); m_axis_tlast is 1 on every result.

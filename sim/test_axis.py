@@ -56,10 +56,11 @@ def test_axis_framing(unit, simulator):
     from hw.network import port_widths
     desc, plan = design(UNITS[unit])
     hw_ = desc.input.height * desc.input.width
-    # good, early (3 short), good, late (2 long), good, missing (two images, one tlast), good;
-    # then (after the mid-frame reset) a half-sent frame and `after` good ones.
+    # good, early (3 short), good, late (2 long), good, missing (image 5 without tlast, then
+    # image 6 with it), good (image 6 again); then (after the mid-frame reset) a half-sent
+    # frame and `after` good ones. Each bad frame costs itself alone.
     lengths = [hw_, hw_ - 3, hw_, hw_ + 2, hw_, 2 * hw_, hw_]
-    good = [0, 2, 4, 6]
+    good = [0, 2, 4, 6, 6]
     after = 2
     images = random_images(desc, len(lengths) + 2 + after, seed=unit)
     words = [pack_samples(images[n:n + 2], desc.input.bits) for n in range(len(images) - 1)]
