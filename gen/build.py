@@ -89,27 +89,25 @@ LATENCY_DEFINITION = ("cycles from the rising edge of aclk that transfers a fram
 
 
 def latency_fields(desc: Description, ii: int, plan=None, stages: int = 1) -> dict:
-    """The build's latency (LATENCY_DEFINITION) from the timing model of gen/flow_model.py:
+    """The build's latency (LATENCY_DEFINITION) from the timing model of gen/flow_model.py,
     with the source paced at the initiation interval (pixel p of frame f offered at cycle
-    f*II + p*II//(H*W)), as `bnngen plan` predicts it; and with frames back to back (the
-    source never idle), equal to the paced one when the network takes one pixel per clock
-    (II = H*W: the paced source is then back to back), not modelled otherwise (frames queue
-    in the FIFOs and the input is held back; the model has no backpressure)."""
+    f*II + p*II//(H*W)), as `bnngen plan` predicts it. A source that never pauses sees the
+    same latency: where II > H*W the top paces its input to that schedule (hw/framing.py),
+    so frames never queue inside."""
     if plan is not None:
         paced = plan.latency
     else:
         from .flow_model import analyse
         paced = analyse(desc, {}, stages).latency
-    one_per_clock = ii == desc.input.height * desc.input.width
+    pixels = desc.input.height * desc.input.width
     return {"definition": LATENCY_DEFINITION, "paced_cycles": paced,
-            "paced_source": f"pixel p of frame f offered at cycle f*{ii} + p*{ii}//"
-                            f"{desc.input.height * desc.input.width}",
-            "back_to_back_cycles": paced if one_per_clock else None,
+            "paced_source": f"pixel p of frame f offered at cycle f*{ii} + p*{ii}//{pixels}",
+            "back_to_back_cycles": paced,
             "back_to_back_note": ("the paced source is back to back (one pixel per clock)"
-                                  if one_per_clock else
-                                  "not modelled: with the source never idle frames queue "
-                                  "inside and the latency grows until the FIFOs hold the "
-                                  "input back; measure it (docs/interface.md)")}
+                                  if ii == pixels else
+                                  "the top takes the input no faster than the paced source "
+                                  "(s_axis_tready follows that schedule), so a source that "
+                                  "never pauses sees the paced latency")}
 
 
 def manifest(desc: Description, net, top: str, files: dict[str, str],

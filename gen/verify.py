@@ -234,9 +234,17 @@ def run_slices(work: Path, run_cmd: list[str], bounds, gap: int, stall: int, see
     lines: list[list[str]] = []
     codes: list[int | None] = []
     done = [0] * (len(bounds) - 1)
-    bar = tqdm(total=n, desc="simulating", unit="frame", file=sys.stderr,
-               disable=not sys.stderr.isatty())
+    tty = sys.stderr.isatty()
+    bar = tqdm(total=n, desc="simulating", unit="frame", file=sys.stderr, disable=not tty)
     lock = threading.Lock()
+    seen = [0, 0]                          # frames checked, tenths reported
+
+    def advance(frames: int) -> None:      # a bar on a terminal, else a line per tenth
+        bar.update(frames)
+        seen[0] += frames
+        if not tty and seen[0] * 10 // n > seen[1]:
+            seen[1] = seen[0] * 10 // n
+            print(f"simulating: {seen[0]}/{n} frames", file=sys.stderr, flush=True)
 
     def one(k: int, lo: int, hi: int) -> None:
         part = work / f"slice{k}"
@@ -250,7 +258,7 @@ def run_slices(work: Path, run_cmd: list[str], bounds, gap: int, stall: int, see
             if line.startswith(f"{VERDICT} progress "):
                 got = int(line.split()[2].split("/")[0])
                 with lock:
-                    bar.update(got - done[k])
+                    advance(got - done[k])
                     done[k] = got
         codes[k] = procs.stream(run_cmd + args, on_line, cwd=work)
 

@@ -14,6 +14,14 @@ sits on both ends of the layer chain so that a wrong tlast costs exactly one fra
 - the bad frame's result is dropped when it comes out of the chain, and `errors`
   (saturating) counts the frame once.
 
+A pacer holds the input to the network's own rate: transfer n (counting from reset, frames
+back to back) is taken no earlier than cycle floor(n * ii / pixels), the schedule of a source
+paced at the initiation interval. Without it a source that never pauses runs ahead of a
+network slower than one pixel per clock, frames queue inside the layers, and a frame's
+result comes later after its last pixel the longer the stream runs; with it the latency is
+the paced one whatever the source does. (Bresenham: a credit grows by `pixels` a cycle,
+is capped at pixels - 1, and a transfer needs it non-negative and costs `ii`.)
+
 A frame's good/bad flag waits in a ring of `depth` bits from its last pixel to its result;
 a new frame enters the chain only while fewer than `depth` frames are in flight.
 """
@@ -43,6 +51,7 @@ class Framing(wiring.Component):
     pixels : transfers per frame.
     result : the result payload's shape (layout or width).
     depth : frames in flight at most (a power of two).
+    ii : the network's initiation interval; above `pixels` the input is paced to it.
 
     Attributes
     ----------
@@ -53,12 +62,13 @@ class Framing(wiring.Component):
     errors : frames dropped for a wrong tlast (saturates at all ones).
     """
 
-    def __init__(self, width: int, pixels: int, result, depth: int = FLIGHT_DEPTH):
+    def __init__(self, width: int, pixels: int, result, depth: int = FLIGHT_DEPTH,
+                 ii: int = 0):
         if pixels < 1:
             raise ValueError(f"pixels must be positive, not {pixels}")
         if depth < 1 or depth & (depth - 1):
             raise ValueError(f"depth must be a power of two, not {depth}")
-        self.pixels, self.depth = pixels, depth
+        self.pixels, self.depth, self.ii = pixels, depth, ii
         super().__init__({"s": In(stream.Signature(beat_layout(width))),
                           "o": Out(stream.Signature(width)),
                           "r": In(stream.Signature(result)),
@@ -80,13 +90,20 @@ class Framing(wiring.Component):
         admit = ~padding & ((inflight < self.depth) | (count != 0))
         last = self.s.payload.last
         at_end = count == self.pixels - 1
+        on_time = Signal(init=1)     # the pacer allows a transfer now
         m.d.comb += [
             self.o.payload.eq(Mux(padding, 0, self.s.payload.data)),
-            self.o.valid.eq(padding | (self.s.valid & admit)),
-            self.s.ready.eq(self.o.ready & admit),
+            self.o.valid.eq(on_time & (padding | (self.s.valid & admit))),
+            self.s.ready.eq(on_time & self.o.ready & admit),
         ]
         s_fire = self.s.valid & self.s.ready
         o_fire = self.o.valid & self.o.ready
+        if self.ii > self.pixels:
+            top = self.pixels - 1
+            credit = Signal(range(top - self.ii, top + 1), init=top)
+            grown = credit + self.pixels - Mux(o_fire, self.ii, 0)
+            m.d.sync += credit.eq(Mux(grown > top, top, grown))
+            m.d.comb += on_time.eq(credit >= 0)
         entered = o_fire & ~padding & (count == 0)
         wrong = s_fire & (at_end ^ last)          # tlast early, or missing at the end
         with m.If(o_fire):

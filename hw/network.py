@@ -165,7 +165,7 @@ class Network(wiring.Component):
         self.in_width, self.out_width = port_widths(desc)
         from .engine import result_layout
         self.framing = Framing(inp.channels * inp.bits, inp.height * inp.width,
-                               result_layout(desc.layers[-1]))
+                               result_layout(desc.layers[-1]), ii=self.timing.ii)
         members = {
             "aclk": In(1), "aresetn": In(1),
             "s_axis_tdata": In(self.in_width), "s_axis_tvalid": In(1),

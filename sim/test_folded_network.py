@@ -109,16 +109,19 @@ def test_planned_interval(unit, simulator):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("unit", range(len(PLANS)))
 def test_planned_latency(unit, simulator):
-    """Source paced at the II, output always ready: every frame's latency is the plan's and
-    the manifest's (`bnngen plan` and `bnngen build` print it)."""
+    """Output always ready, the source paced at the II or never idle: every frame's latency
+    is the plan's and the manifest's (`bnngen plan` and `bnngen build` print it); the top
+    paces a source that never pauses to the II (hw/framing.py), so frames never queue."""
     from gen.build import latency_fields
     from sim.netcheck import frame_latencies
     if PLANS[unit][5] is not None:
         pytest.skip("FIFO depths forced below the plan's: the plan's latency assumes its own")
     desc, plan = planned(unit)
-    _, _, _, out = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0, pace=plan.ii)
-    measured = frame_latencies(desc, out)
-    manifest = latency_fields(desc, plan.ii, plan)["paced_cycles"]
-    assert manifest == plan.latency
-    assert measured == [plan.latency] * len(measured), \
-        f"{desc.name} plan {unit}: measured latency {measured}, plan {plan.latency}"
+    manifest = latency_fields(desc, plan.ii, plan)
+    assert manifest["paced_cycles"] == manifest["back_to_back_cycles"] == plan.latency
+    for pace in (plan.ii, 0):
+        _, _, _, out = run_network(unit, simulator, frames=4, gap=0.0, stall=0.0, pace=pace)
+        measured = frame_latencies(desc, out)
+        assert measured == [plan.latency] * len(measured), \
+            f"{desc.name} plan {unit} (source {'paced' if pace else 'back to back'}): " \
+            f"measured latency {measured}, plan {plan.latency}"
