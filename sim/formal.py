@@ -7,7 +7,8 @@ transfer) and of assertions about its output stream:
 
 - `hold`: once valid, output valid and payload hold until ready;
 - `causal`: no output transfer is offered without an input transfer since the last reset;
-- `idle`: the cycle after a reset cycle, the output is not valid.
+- `idle`: the cycle after a reset cycle, the output is not valid;
+- `deaf` (a network top): the input is not ready while reset is held.
 
 Every flip-flop of the block starts from an arbitrary value (its initial values are
 removed), the environment may reset it in any cycle, and the properties must hold from the
@@ -54,7 +55,8 @@ class Stream:
 @dataclass(frozen=True)
 class Ports:
     """The ports of a block under proof. `last`: the bit of the input payload that marks a
-    frame's last beat (tlast; needed for `Liveness`)."""
+    frame's last beat (tlast; needed for `Liveness`). `ready_in_reset`: whether the input
+    may be ready while reset is held (an AXI4-Stream top's may not)."""
 
     i: Stream
     o: Stream
@@ -62,6 +64,7 @@ class Ports:
     rst: str = "rst"
     rst_active_low: bool = False
     last: int | None = None
+    ready_in_reset: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,11 @@ class Proof:
     log: str
 
     def summary(self) -> str:
-        lines = [ln for ln in self.log.splitlines() if "summary:" in ln or "DONE" in ln]
-        return f"{self.name} ({self.mode}, depth {self.depth}):\n" + "\n".join(lines[-12:])
+        """The lines of sby's log that say what failed and where the trace is (the last
+        lines of the log when sby stopped before its summary)."""
+        lines = self.log.splitlines()
+        brief = [ln for ln in lines if "summary:" in ln or "DONE" in ln] or lines[-20:]
+        return f"{self.name} ({self.mode}, depth {self.depth}):\n" + "\n".join(brief)
 
 
 def block_ports(component) -> Ports:
@@ -107,7 +113,8 @@ def axis_ports(net) -> Ports:
                  (("s_axis_tdata", net.in_width), ("s_axis_tlast", 1))),
         o=Stream("m_axis_tvalid", "m_axis_tready",
                  (("m_axis_tdata", net.out_width), ("m_axis_tlast", 1))),
-        clk="aclk", rst="aresetn", rst_active_low=True, last=net.in_width)
+        clk="aclk", rst="aresetn", rst_active_low=True, last=net.in_width,
+        ready_in_reset=False)
 
 
 def missing_tools() -> str | None:
@@ -169,6 +176,10 @@ module props(input clk, input rst, input i_valid, input [{i.width - 1}:0] i_data
     if (!init && !p_rst) causal: assert (!o_valid || seen || (i_valid && i_ready));
     if (!init && p_rst) idle: assert (!o_valid);
   end
+"""
+    if not ports.ready_in_reset:
+        text += """
+  always @* if (rst) deaf: assert (!i_ready);  // nothing is taken while reset is held
 """
     if liveness is not None:
         text += _liveness(ports, liveness)

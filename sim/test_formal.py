@@ -193,6 +193,18 @@ def test_top_protocol(kind, seed, mode):
     assert proof.passed, proof.summary()
 
 
+def test_live_bound_bites():
+    """A bound one cycle under the latency of a network taking a pixel per clock (so a
+    frame sent back to back has exactly the manifest's latency) must fail: `live` is no
+    empty promise."""
+    verilog, ports, latency, ii, live = top("factory", 7)
+    assert ii == live.pixels
+    tight = Liveness(live.pixels, latency - 1)
+    proof = prove("top-factory7-tight", verilog, "top", ports,
+                  live.pixels + latency + MARGIN, liveness=tight)
+    assert proof.failed == ("live",), proof.summary()
+
+
 # ---- broken blocks: the proofs must catch them
 
 
