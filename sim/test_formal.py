@@ -1,6 +1,6 @@
 """Proofs of the stream protocol (sim/formal.py) for every block kind and for network tops,
 by bounded model checking to a depth of at least the block's latency plus its initiation
-interval; and a broken block that they must catch."""
+interval; and broken blocks that they must catch."""
 
 from __future__ import annotations
 
