@@ -14,9 +14,9 @@ from gen.estimate_blocks import Block, reduce_block, skid_block
 from models.description import (Activation, Conv, Description, InputSpec, MaxPool, Scores,
                                 Thermometer)
 
-WINDOWISH = dict(features={"out_bits": 4, "one": 1}, ff=10, memories=[(28, 1)],
-                 muxes=[(2, 3)], ors=[(3, 4)], roms=[(3000, 5)],
-                 logic_roms=[(16, 5), (17, 2)], banks=[(28, 1)])
+WINDOWISH = {"features": {"out_bits": 4, "one": 1}, "ff": 10, "memories": [(28, 1)],
+             "muxes": [(2, 3)], "ors": [(3, 4)], "roms": [(3000, 5)],
+             "logic_roms": [(16, 5), (17, 2)], "banks": [(28, 1)]}
 
 
 def test_block_features_ecp5_lutram_window():
