@@ -83,10 +83,6 @@ def main() -> int:
             total[k] += r.get(k, 0)
     judged = total["killed"] + total["survived"] + total["no tests"] + total["timeout"]
     score = total["killed"] / judged if judged else 0.0
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "mutation.json").write_text(json.dumps(
-        {"sample": args.sample, "seed": args.seed, "modules": rows, "score": score,
-         "survivors": survivors, "equivalent": EQUIVALENT}, indent=2) + "\n")
     md = ["| module | mutants | run | killed | survived | no tests | timeout | equivalent |"
           " score |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows + [{"module": "all", **total, "score": score}]:
@@ -94,6 +90,15 @@ def main() -> int:
                   f"{r.get('survived', 0)} | {r.get('no tests', 0)} | {r.get('timeout', 0)} | "
                   f"{r.get('equivalent', 0)} | "
                   + (f"{100 * r['score']:.1f}%" if r["score"] is not None else "-") + " |")
+    # The sample's score per module, weighted by the module's mutants: the estimate for all.
+    weighted = sum(r["score"] * r["mutants"] for r in rows if r["score"] is not None) / sum(
+        r["mutants"] for r in rows if r["score"] is not None)
+    md.append(f"\nweighted by each module's mutants: {100 * weighted:.1f}%")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "mutation.json").write_text(json.dumps(
+        {"sample": args.sample, "seed": args.seed, "modules": rows, "score": score,
+         "weighted_score": weighted,
+         "survivors": survivors, "equivalent": EQUIVALENT}, indent=2) + "\n")
     (RESULTS / "mutation.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     print("survivors:", *survivors, sep="\n  ")
