@@ -262,3 +262,37 @@ def test_memory_bank_and_rom_costs_by_hand():
                                            ("logic", ([], [(20, 6)]))])
 def test_weight_rom_follows_the_style(memory, expect):
     assert eb._weight_rom(memory, 20, 8, 6) == expect
+
+
+def test_window_block_by_hand():
+    # 5x6x2, 3x3 "same": 3 shift columns (2 registered), 3 patterns, 6 steps a row, 3 banks;
+    # counters: 4 of max(8, bits(8*15)) + 3*bits(6) + bits(6) + bits(5) + 3*bits(3) = 53
+    b = eb.window_block((5, 6, 2), (3, 3), (1, 1), (1, 1))
+    assert b.features == {"out_bits": 18, "pattern_bits": 36, "banks": 3, "step_bits": 6,
+                          "counter_bits": 53, "one": 1, "mem_out_bits": 6, "ragged_bits": 0,
+                          "whole_map_bits": 0, "sliding_counter_bits": 53,
+                          "odd_bank_bits": 6}
+    assert b.ff == 18 + 12 + 53 + 3 + 8
+    assert b.memories == [(6, 2)] * 3 and b.muxes == [(6, 3)] and b.kind == "window"
+    # a window as large as the map: one pattern, 4 banks (a power of two)
+    d = eb.window_block((4, 4, 1), (4, 4), (1, 1), (0, 0))
+    assert d.features == {"out_bits": 16, "pattern_bits": 0, "banks": 4, "step_bits": 4,
+                          "counter_bits": 54, "one": 1, "mem_out_bits": 4, "ragged_bits": 0,
+                          "whole_map_bits": 16, "sliding_counter_bits": 0, "odd_bank_bits": 0}
+    assert d.ff == 16 + 12 + 54 + 4 + 8
+    # 2x2/2 over 5 rows: the last row is never read
+    r = eb.window_block((5, 4, 1), (2, 2), (2, 2), (0, 0))
+    assert r.features["ragged_bits"] == 2 and r.features["odd_bank_bits"] == 0
+    assert eb.window_block((4, 5, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 2
+    assert eb.window_block((4, 4, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 0
+
+
+def test_pool_blocks_by_hand():
+    from models.description import MaxPool
+    pool = MaxPool(name="p", kernel=(2, 2), stride=(2, 2), out_shape=(2, 2, 3))
+    blocks = eb.pool_blocks(pool, (4, 4, 3))
+    assert [b.kind for b in blocks] == ["window", "reduce"]
+    assert blocks[0] == eb.window_block((4, 4, 3), (2, 2), (2, 2), (0, 0))
+    assert blocks[1].ors == [(3, 4)]
+    with_skid = eb.pool_blocks(pool, (4, 4, 3), skid=True)
+    assert [b.kind for b in with_skid] == ["window", "reduce", "skid"] and with_skid[2].ff == 4
