@@ -165,6 +165,14 @@ def test_option_blocks_follow_the_choice():
     logic = pc.option_blocks(conv, "folded", 2, 6, "distributed", 1, (5, 5, 2))
     assert logic[1].logic_roms and not logic[1].roms
     assert pc.deep_rom_bits(logic) == sum(d * w for d, w in logic[1].logic_roms if d > 16)
+    # no style: "auto" picks block RAM for a ROM of 1,152 words (64 channels x 18 bits a lane)
+    big = Conv(**{**conv.__dict__, "out_channels": 64, "weights": np.ones((64, 3, 3, 2),
+                                                                          dtype=np.uint8),
+                  "activation": Activation(thresholds=np.zeros(64, dtype=np.int64),
+                                           flip=np.zeros(64, dtype=np.uint8)),
+                  "out_shape": (5, 5, 64)})
+    auto = pc.option_blocks(big, "folded", 1, 1, "", 1, (5, 5, 2))
+    assert [d for d, _ in auto[1].roms] == [1152] and not auto[1].logic_roms
     assert pc.deep_rom_bits([Block("x", logic_roms=[(16, 3), (17, 2), (40, 1)])]) == 74
     assert pc.option_cost(conv, "folded", 2, 6, "block", "ecp5", 1, (5, 5, 2)) == \
         pc.blocks_cost(pc.option_blocks(conv, "folded", 2, 6, "block", 1, (5, 5, 2)), "ecp5")
