@@ -48,4 +48,4 @@ lint: setup
 	$(VENV)/bin/ruff check models hw gen sim tests bench
 
 clean:
-	rm -rf $(VENV) build sim_build .pytest_cache
+	rm -rf $(VENV) build sim_build .pytest_cache mutants
