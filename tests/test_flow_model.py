@@ -115,3 +115,20 @@ def test_analyse_more_frames_same_steady_state():
     assert analyse(ONE_PIXEL, {"l1": 3}, frames=5) == Flow(ii=3, latency=10,
                                                            backlog={"l1": 0, "out": 0})
     assert analyse(ONE_PIXEL, {"l1": 3}, stages=0).latency == 8
+
+
+# The paced latency of the ten factory networks of sim/test_network.py, measured on the RTL
+# (Verilator, sim/test_network.py::test_network_latency: every frame's latency, source paced
+# at the II or back to back); their initiation interval is hw.window_timing's (the RTL's
+# cycle model of its window generators, checked against simulation in sim/).
+MEASURED_LATENCY = {272: 29, 389: 15, 34: 17, 233: 12, 94: 16, 112: 19, 93: 38, 179: 18,
+                    216: 28, 55: 28}
+
+
+def test_factory_networks_as_measured():
+    from hw.network import Network
+    from models.factory import random_description
+    for seed, latency in MEASURED_LATENCY.items():
+        desc = random_description(seed)
+        flow = analyse(desc, {})
+        assert (seed, flow.latency, flow.ii) == (seed, latency, Network(desc).timing.ii)
