@@ -53,6 +53,9 @@ def main() -> int:
     ap.add_argument("--sample", type=int, default=60, help="mutants per module (0: all)")
     ap.add_argument("--seed", type=int, default=23)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--survivors", action="store_true",
+                    help="rerun only the sample's mutants not yet killed (after adding tests: "
+                         "a killed mutant stays killed)")
     args = ap.parse_args()
     mods = modules()
     if not all(meta(m) for m in mods):   # first run: make the mutants (and run one)
@@ -63,7 +66,10 @@ def main() -> int:
         if args.sample and len(names) > args.sample:
             names = sorted(random.Random(f"{args.seed}:{m}").sample(names, args.sample))
         chosen[m] = names
-    mutmut(*[n for names in chosen.values() for n in names], jobs=args.jobs)
+    run = [n for m, names in chosen.items() for n in names
+           if not (args.survivors and STATUS.get(meta(m).get(n)) == "killed")]
+    if run:
+        mutmut(*run, jobs=args.jobs)
     rows, survivors = [], []
     for m in mods:
         codes = meta(m)
