@@ -296,3 +296,49 @@ def test_pool_blocks_by_hand():
     assert blocks[1].ors == [(3, 4)]
     with_skid = eb.pool_blocks(pool, (4, 4, 3), skid=True)
     assert [b.kind for b in with_skid] == ["window", "reduce", "skid"] and with_skid[2].ff == 4
+
+
+def test_argmax_of_two_classes_and_argmax_stages_through_choices():
+    # 2 classes: a 1-bit index; one register: 1 node (4 + 1), 2 held scores, valid
+    assert eb.argmax_register_bits(2, 4, 1) == 14
+    from gen.plan_cost import option_blocks
+    from gen.timing_model import Pipelining
+    from hw.folded_layer import LayerChoice
+    w = np.ones((3, 1, 1, 3))
+    mask = np.ones((3, 1, 1, 3))
+    mask[2] = 0
+    c = conv(w, mask=mask, scores=Scores(np.array([2, 1, 1]), np.array([1, -4, 0])))
+    # as in test_unrolled_engine_block_scores: 34 register bits, 19 more for one argmax stage
+    assert eb.conv_blocks(c, (1, 1, 3), 1, LayerChoice(argmax_stages=1))[0].ff == 34 + 19
+    assert eb.conv_blocks(c, (1, 1, 3), 1)[0].ff == 34
+    assert option_blocks(c, "unrolled", 0, 0, "", Pipelining(1, 0, 1), (1, 1, 3))[0].ff == 53
+
+
+def test_folded_block_differences_by_hand():
+    from hw.folded_layer import LayerChoice
+    w = np.ones((3, 1, 1, 3))
+    mask = np.ones((3, 1, 1, 3))
+    mask[2] = 0
+    c = conv(w, mask=mask, scores=Scores(np.array([2, 1, 1]), np.array([1, -4, 0])))
+    f0 = eb.folded_block(c, 1, 3, "auto", stages=1, argmax_stages=0)
+    f1 = eb.folded_block(c, 1, 3, "auto", stages=1, argmax_stages=1)
+    assert f1.ff - f0.ff == 19                       # argmax_register_bits(3, 4, 1)
+    assert f0.features["argmax_bits"] == (4 + 1) + (4 + 2)
+    assert f0.features["score_bits"] == 3 * 4
+    # sparse, p != 0: a lane has two popcounts of 4 leaves (P_and, P_all): 2 * (2*2 + 3)
+    s = conv(np.ones((2, 1, 1, 4)), domain="sparse", q=2, p=-1,
+             act=act([1, 2], [0, 0]))
+    s1 = eb.folded_block(s, 1, 4, "block", stages=1)
+    assert s1.features["tree_bits"] == 14
+    assert eb.folded_block(conv(np.ones((2, 1, 1, 4)), act=act([1, 2], [0, 0])), 1, 4,
+                           "block").features["tree_bits"] == 7
+    # two stages in the sparse domain: the second registers the scaled sum (-4..8: 5 bits)
+    # instead of the tree: per tree 3 + 5 register bits instead of 3, and the valid and
+    # enable chains of (pe + 1) bits twice per stage
+    s2 = eb.folded_block(s, 1, 4, "block", stages=2)
+    assert s2.ff - s1.ff == 2 * 5 + 2 * 2
+    # a streamed dense layer keeps the weight memory style it is given
+    d = conv(np.ones((4, 1, 1, 8)), act=act([1, 2, 3, 4], [0, 0, 0, 0]))
+    blocks = eb.conv_blocks(d, (1, 1, 8), 1, LayerChoice(engine="folded", pe=1, simd=2,
+                                                         memory="block"))
+    assert len(blocks) == 1 and blocks[0].roms and not blocks[0].logic_roms

@@ -329,3 +329,40 @@ def test_weigh_by_hand():
     assert gp.weigh(cost, "ice40", dev, bram_price=2.0) == pytest.approx(112 / 5280
                                                                          + 2.0 * 2 / 30)
     assert gp.weigh(cost, "ice40", dev) == pytest.approx(112 / 5280 + 2 / 30)
+
+
+def test_fifo_depths_follow_the_backlog():
+    """A layer with at most one item waiting in front of it needs no FIFO; with b >= 2 it
+    gets b + 1 entries (seed 31: one item waits at conv0, two at the classifier)."""
+    from gen.flow_model import analyse
+    from models.factory import random_description
+    desc = random_description(31)
+    plan = gp.plan_network(desc, analyse(desc, {}).ii)
+    pipes = {lp.name: (lp.stages, lp.argmax_stages, lp.front) for lp in plan.layers
+             if lp.kind == "conv"}
+    backlog = analyse(desc, gp.flow_steps(desc, plan), plan.stages, pipes=pipes).backlog
+    assert backlog["conv0"] == 1 and backlog["classifier"] == 2
+    assert [lp.fifo_depth for lp in plan.layers] == [0 if backlog[lp.name] < 2
+                                                     else backlog[lp.name] + 1
+                                                     for lp in plan.layers]
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_slowest_path_at_a_clock(fold):
+    from gen.flow_model import analyse
+    from gen.timing_model import USABLE
+    from models.factory import random_description
+    desc = random_description(5)
+    plan = gp.plan_network(desc, 4 * analyse(desc, {}).ii, family="ecp5", clock_mhz=50.0,
+                           fold=fold)
+    sp = plan.slowest_path
+    assert set(sp) == {"layer", "path", "ns", "budget_ns", "meets"}
+    assert sp["layer"] in [layer.name for layer in desc.layers]
+    assert sp["budget_ns"] == round(USABLE * 1000.0 / 50.0, 2)
+    assert sp["meets"] == (sp["ns"] <= sp["budget_ns"]) and sp["ns"] > 0
+    assert gp.plan_network(desc, 4 * analyse(desc, {}).ii, fold=fold).slowest_path is None
+
+
+def test_plan_accepts_a_clock_below_one_mhz():
+    assert plan_from_dict(edit(["clock_mhz"], 0.5)).clock_mhz == 0.5
+    assert plan_from_dict(edit(["clock_mhz"], 3)).fps == 3e6 / 96
