@@ -29,7 +29,33 @@ STATUS = {0: "survived", 1: "killed", 3: "killed", 33: "no tests", 34: "skipped"
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", None: "not checked"}
 # Mutants read and judged equivalent (no input can tell them from the original): name ->
 # why. They count in neither the killed nor the survived column.
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "models.golden.x_predict__mutmut_13":
+        "keep_maps=None instead of False: forward only tests its truth",
+    "models.golden.x_conv_sums__mutmut_155":
+        "reshape(-2, ...) instead of reshape(-1, ...): NumPy takes any negative size as the "
+        "one to infer",
+    "gen.estimate_blocks.x_engine_block__mutmut_84":
+        "`sparse or p` instead of `sparse and p`: a bipolar layer has p = 0 (the format "
+        "allows p only in the sparse domain)",
+    "gen.estimate_blocks.x_engine_block__mutmut_139":
+        "`sparse or q > 1` instead of `sparse and q > 1`: a bipolar layer has q = 1",
+    "gen.estimate_blocks.x_constant_channels__mutmut_44":
+        "a bipolar layer sent down the sparse branch: with q = 1 and p = 0 it computes the "
+        "same range 0..top",
+    "gen.estimate_memory.x_map_rom__mutmut_15":
+        "`<=` instead of `<` between equal (bram, slices) keys: the mapping is those two "
+        "numbers, the same either way",
+    "gen.plan.x_plan_estimate__mutmut_8":
+        "estimate(..., stages=None, choices=plan.choices()): the choices name every layer, "
+        "so the default stages are never read",
+    "gen.plan.x_select__mutmut_19":
+        "pick(None) instead of pick(1.0) without a device: weigh ignores the BRAM price "
+        "when there is no device",
+    "gen.plan_cost.x_option_blocks__mutmut_35":
+        "conv_blocks(conv, shape, None, choice): with a choice (always given here) "
+        "conv_blocks reads the stages from it",
+}
 
 
 def modules() -> list[str]:
