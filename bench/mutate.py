@@ -52,6 +52,16 @@ EQUIVALENT: dict[str, str] = {
     "gen.plan.x_select__mutmut_19":
         "pick(None) instead of pick(1.0) without a device: weigh ignores the BRAM price "
         "when there is no device",
+    "gen.flow_model.x_stages_of__mutmut_31":
+        "a streamed dense stage's `steps` None instead of 1: run_chain reads pixel_steps "
+        "for such a stage, never steps",
+    "gen.flow_model.x_windowed__mutmut_105":
+        "`row_top[r] <= b` instead of `<`: the equal case returned on the line before",
+    "gen.flow_model.x_windowed__mutmut_110":
+        "-(2 << 60) instead of -(1 << 60) for a slot never used: both lie below every time",
+    "gen.flow_model.x_windowed__mutmut_137":
+        "t_prev = start - 2 instead of start - 1: the first step is max(t_prev + 1, start), "
+        "start either way, and t_prev is set from it",
     "gen.plan_cost.x_option_blocks__mutmut_35":
         "conv_blocks(conv, shape, None, choice): with a choice (always given here) "
         "conv_blocks reads the stages from it",

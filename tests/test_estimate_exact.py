@@ -38,6 +38,10 @@ def test_map_memory_by_hand():
     # xilinx 32x6: one RAM32M, (8-7)*1 + 7*1*6/6 + 4*2 = 16 (RAM64M 24, RAM32X1D 20, BRAM 129)
     assert map_memory("xilinx", 32, 6) == MemoryMapping("distributed", "RAM32M", 0, 1, 0,
                                                         16.0, 1)
+    # xilinx 128x3: two RAM64M address ranges, (8-7)*2 + 7*2*3/3 + mux 1*3*0.5 + demux 2*0.5
+    # + emulation 8 = 26.5 (two RAM32M ranges 32.5, RAM32X1D 32, block RAM 129)
+    assert map_memory("xilinx", 128, 3) == MemoryMapping("distributed", "RAM64M", 0, 2, 0,
+                                                         26.5, 2)
     # xilinx 32768x1: one RAMB36E1 (257, two units) beats two RAMB18E1 (258 + 1.5)
     assert map_memory("xilinx", 32768, 1) == MemoryMapping("block", "RAMB36E1", 2, 0, 0,
                                                            257.0, 1)

@@ -132,3 +132,16 @@ def test_factory_networks_as_measured():
         desc = random_description(seed)
         flow = analyse(desc, {})
         assert (seed, flow.latency, flow.ii) == (seed, latency, Network(desc).timing.ii)
+
+
+def test_paced_source_rounds_down():
+    # The streamed layer takes 1 then 2 cycles a pixel: 3 cycles a frame of 2 pixels. Paced
+    # at 3, pixel p of frame f is sent at 3f + (3p) // 2: 0, 1, 3, 4, 6, 7; results leave at
+    # 10, 13, 16, so the last frame's latency is 16 - 7.
+    flow = analyse(TWO_PIXELS, {"out": (1, 2)})
+    assert flow == Flow(ii=3, latency=9, backlog={"l1": 0, "out": 0})
+
+
+def test_streamed_latency_counts_the_front_register():
+    st = stages_of(TWO_PIXELS, {"out": (1, 3)}, pipes={"out": (1, 0, 1)})
+    assert st[1].latency == 2 + 1 + 1 + 2            # input, leaves, popcount, score + out
