@@ -35,6 +35,11 @@ EQUIVALENT: dict[str, str] = {
     "models.golden.x_conv_sums__mutmut_155":
         "reshape(-2, ...) instead of reshape(-1, ...): NumPy takes any negative size as the "
         "one to infer",
+    "models.golden.x_forward__mutmut_34":
+        "sums = '' instead of None before the loop: a description has at least one layer, "
+        "which sets it",
+    "models.golden.x_sum_bound__mutmut_7":
+        "a bipolar layer sent to the sparse bound (|q| + |p|) * k: q = 1 and p = 0 make it k",
     "gen.estimate_blocks.x_engine_block__mutmut_84":
         "`sparse or p` instead of `sparse and p`: a bipolar layer has p = 0 (the format "
         "allows p only in the sparse domain)",
