@@ -289,6 +289,8 @@ def test_window_block_by_hand():
     assert r.features["ragged_bits"] == 2 and r.features["odd_bank_bits"] == 0
     assert eb.window_block((4, 5, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 2
     assert eb.window_block((4, 4, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 0
+    # 3x3/3 with padding 1 over 4x4: 4 + 2 - 3 = 3 rows and columns, a stride apart: none left
+    assert eb.window_block((4, 4, 1), (3, 3), (3, 3), (1, 1)).features["ragged_bits"] == 0
 
 
 def test_pool_blocks_by_hand():
