@@ -285,10 +285,15 @@ def test_window_block_by_hand():
                           "whole_map_bits": 16, "sliding_counter_bits": 0, "odd_bank_bits": 0}
     assert d.ff == 16 + 12 + 54 + 4 + 8
     # 2x2/2 over 5 rows: the last row is never read
-    r = eb.window_block((5, 4, 1), (2, 2), (2, 2), (0, 0))
-    assert r.features["ragged_bits"] == 2 and r.features["odd_bank_bits"] == 0
+    r = eb.window_block((5, 4, 2), (2, 2), (2, 2), (0, 0))
+    assert r.features["ragged_bits"] == 4 and r.features["odd_bank_bits"] == 0
     assert eb.window_block((4, 5, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 2
     assert eb.window_block((4, 4, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 0
+    # 120 rows: the row counters need bits(8 * (120 + 3 + 1 + 1 + 3 + 2)) = 11 bits each
+    from hw.window_plan import plan_window
+    tall = eb.window_block((120, 4, 1), (3, 3), (1, 1), (1, 1))
+    period = plan_window(120, 4, (3, 3), (1, 1), (1, 1)).period
+    assert tall.features["counter_bits"] == 4 * 11 + 3 * 3 + max(2, period).bit_length() + 7 + 6
     # 3x3/3 with padding 1 over 4x4: 4 + 2 - 3 = 3 rows and columns, a stride apart: none left
     assert eb.window_block((4, 4, 1), (3, 3), (3, 3), (1, 1)).features["ragged_bits"] == 0
 
