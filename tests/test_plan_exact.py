@@ -366,3 +366,17 @@ def test_slowest_path_at_a_clock(fold):
 def test_plan_accepts_a_clock_below_one_mhz():
     assert plan_from_dict(edit(["clock_mhz"], 0.5)).clock_mhz == 0.5
     assert plan_from_dict(edit(["clock_mhz"], 3)).fps == 3e6 / 96
+
+
+@pytest.mark.parametrize("seed,target", [(1, 73), (17, 108)])
+def test_plan_meets_a_target_its_first_pass_missed(seed, target):
+    """Folded at these targets, the layers' rates interfere in the chain model on the first
+    pass (1: II 49 needs a second pass, 17: two more): the plan still meets the target."""
+    from gen.flow_model import analyse
+    from models.factory import random_description
+    desc = random_description(seed)
+    plan = gp.plan_network(desc, target, fold=True)
+    pipes = {lp.name: (lp.stages, lp.argmax_stages, lp.front) for lp in plan.layers
+             if lp.kind == "conv"}
+    assert plan.ii <= target
+    assert analyse(desc, gp.flow_steps(desc, plan), plan.stages, pipes=pipes).ii == plan.ii
