@@ -371,7 +371,7 @@ def test_plan_accepts_a_clock_below_one_mhz():
 @pytest.mark.parametrize("seed,target", [(1, 73), (17, 108)])
 def test_plan_meets_a_target_its_first_pass_missed(seed, target):
     """Folded at these targets, the layers' rates interfere in the chain model on the first
-    pass (1: II 49 needs a second pass, 17: two more): the plan still meets the target."""
+    pass (seed 1 needs a second pass, seed 17 a third): the plan still meets the target."""
     from gen.flow_model import analyse
     from models.factory import random_description
     desc = random_description(seed)
