@@ -1,13 +1,14 @@
 """Hand-written RTL mutations of hw/, each run against the quick sim tests that should catch
 it, on Icarus and on Verilator. Writes bench/results/rtl_mutants.{json,md}.
 
-    .venv/bin/python bench/rtl_mutants.py [NAME ...]
+    .venv/bin/python bench/rtl_mutants.py [NAME ...]     # control first, then each mutation
 
 Each mutation is a text substitution in one hw/ file, applied to a fresh copy of the working
 tree (its tracked and untracked-but-not-ignored files) in a temporary folder, so the mutated
 generator is the one imported, and the copy's own empty sim_build/ (keyed on its hw/ sources)
 means every simulated design is built from the mutated code. A mutation is caught on a
-simulator when its tests fail there; one that passes has survived.
+simulator when its tests fail there; one that passes has survived. The control (the tree
+unchanged) runs first and must pass every one of those tests on both simulators.
 """
 
 from __future__ import annotations
@@ -81,7 +82,15 @@ def copy_tree(dest: Path) -> None:
             shutil.copy2(src, dest / name)
 
 
+# The control: no change; the union of the mutations' tests must pass on it, so that a
+# failure under a mutation is the mutation's, not the setup's.
+CONTROL = Mutation("control", "no mutation: every test below must pass", "hw/__init__.py", "",
+                   "", tuple(dict.fromkeys(t for m in MUTATIONS for t in m.tests)))
+
+
 def apply(tree: Path, mut: Mutation) -> None:
+    if mut is CONTROL:
+        return
     path = tree / mut.path
     text = path.read_text()
     if text.count(mut.old) != 1:
@@ -111,7 +120,10 @@ def run_tests(tree: Path, mut: Mutation, simulator: str) -> dict:
 
 
 def main(names: list[str]) -> int:
-    chosen = [m for m in MUTATIONS if not names or m.name in names]
+    chosen = [m for m in [CONTROL, *MUTATIONS] if not names or m.name in names]
+    # A run of some mutations replaces their rows of the last results, keeps the others.
+    path = RESULTS / "rtl_mutants.json"
+    kept = {r["name"]: r for r in json.loads(path.read_text())} if path.exists() else {}
     results = []
     with tempfile.TemporaryDirectory(prefix="bnngen-rtl-mutants-") as tmp:
         for mut in chosen:
@@ -122,20 +134,31 @@ def main(names: list[str]) -> int:
                    "tests": list(mut.tests)}
             for sim in SIMULATORS:
                 row[sim] = run_tests(tree, mut, sim)
-                print(f"{mut.name:20} {sim:10} "
-                      f"{'caught' if row[sim]['caught'] else 'SURVIVED'}  "
-                      f"{row[sim]['summary']}", flush=True)
+                verdict = ("passed" if row[sim]["rc"] == 0 else "FAILED") if mut is CONTROL \
+                    else ("caught" if row[sim]["caught"] else "SURVIVED")
+                print(f"{mut.name:20} {sim:10} {verdict}  {row[sim]['summary']}", flush=True)
+            if mut is CONTROL and any(row[s]["rc"] != 0 for s in SIMULATORS):
+                raise SystemExit("the unmutated tree fails its tests: fix that first")
             results.append(row)
             shutil.rmtree(tree, ignore_errors=True)
+    order = [m.name for m in [CONTROL, *MUTATIONS]]
+    results = sorted({**kept, **{r["name"]: r for r in results}}.values(),
+                     key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "rtl_mutants.json").write_text(json.dumps(results, indent=2) + "\n")
     md = ["| mutation | file | tests | Icarus | Verilator |", "|---|---|---|---|---|"]
     for r in results:
-        cells = [f"{'caught' if r[s]['caught'] else '**survived**'} "
-                 f"({len(r[s]['failed'])} failed, {r[s]['seconds']:.0f} s)" for s in SIMULATORS]
+        if r["name"] == "control":
+            cells = [f"{'passed' if r[s]['rc'] == 0 else '**failed**'} ({r[s]['summary']}, "
+                     f"{r[s]['seconds']:.0f} s)" for s in SIMULATORS]
+        else:
+            cells = [f"{'caught' if r[s]['caught'] else '**survived**'} "
+                     f"({len(r[s]['failed'])} failed, {r[s]['seconds']:.0f} s)"
+                     for s in SIMULATORS]
         md.append(f"| {r['name']}: {r['what']} | {r['file']} | {', '.join(r['tests'])} | "
                   + " | ".join(cells) + " |")
     (RESULTS / "rtl_mutants.md").write_text("\n".join(md) + "\n")
+    results = [r for r in results if r["name"] != "control"]
     survived = [r["name"] for r in results if not all(r[s]["caught"] for s in SIMULATORS)]
     print(f"{len(results) - len(survived)}/{len(results)} RTL mutations caught on both "
           f"simulators" + (f"; survived: {', '.join(survived)}" if survived else ""))
