@@ -35,6 +35,11 @@ EQUIVALENT: dict[str, str] = {
     "models.golden.x_conv_sums__mutmut_155":
         "reshape(-2, ...) instead of reshape(-1, ...): NumPy takes any negative size as the "
         "one to infer",
+    "models.golden.x_conv_sums__mutmut_119":
+        "reshape(-2, k) instead of reshape(-1, k): NumPy takes any negative size as the one "
+        "to infer",
+    "models.golden.x_conv_sums__mutmut_29":
+        "float64 always instead of float32 below 2^24: every count is exact in both",
     "models.golden.x_forward__mutmut_34":
         "sums = '' instead of None before the loop: a description has at least one layer, "
         "which sets it",
@@ -67,6 +72,11 @@ EQUIVALENT: dict[str, str] = {
     "gen.flow_model.x_windowed__mutmut_137":
         "t_prev = start - 2 instead of start - 1: the first step is max(t_prev + 1, start), "
         "start either way, and t_prev is set from it",
+    "gen.flow_model.x_windowed__mutmut_13":
+        "accept times in float64 instead of int64: whole numbers far below 2^53, exact, and "
+        "every result is taken through int()",
+    "gen.flow_model.x_windowed__mutmut_274":
+        "np.array(outputs) without dtype: the outputs are Python ints, int64 either way",
     "gen.plan_cost.x_option_blocks__mutmut_35":
         "conv_blocks(conv, shape, None, choice): with a choice (always given here) "
         "conv_blocks reads the stages from it",

@@ -37,6 +37,8 @@ def test_block_features_ice40_logic_memories():
     assert f["ff"] == {"ff": 38, "one": 1, "logic_mem_bits": 28, "lutram_out_bits": 0}
     engine = ge.block_features(Block("engine", **WINDOWISH), "ecp5")
     assert "read_bypass_bits" not in engine["lut"]
+    muxes_only = ge.block_features(Block("window", {"one": 1}, muxes=[(2, 3)]), "ice40")
+    assert muxes_only["lut"] == {"one": 1, "mux_luts": 4}
     bare = ge.block_features(Block("engine", {"tree_bits": 3}, ff=2), "ecp5")
     assert bare == {"lut": {"tree_bits": 3}, "ff": {"ff": 2, "one": 1}}
 

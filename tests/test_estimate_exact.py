@@ -353,3 +353,20 @@ def test_folded_block_differences_by_hand():
     blocks = eb.conv_blocks(d, (1, 1, 8), 1, LayerChoice(engine="folded", pe=1, simd=2,
                                                          memory="block"))
     assert len(blocks) == 1 and blocks[0].roms and not blocks[0].logic_roms
+
+
+def test_front_register_on_the_leaves_by_hand():
+    """`front` 1 puts a register on the leaves, a popcount stage more: over 5 leaves with 2
+    stages (leaves, then after the last level: 5 + 3 bits) instead of 1 (3 bits), and the
+    valid and enable chains of pe + 1 = 2 bits twice per stage."""
+    from hw.folded_layer import LayerChoice
+    c = conv(np.ones((2, 1, 1, 5)), act=act([1, 2], [0, 0]))
+    f0 = eb.folded_block(c, 1, 5, "block", stages=1, front=0)
+    f1 = eb.folded_block(c, 1, 5, "block", stages=1, front=1)
+    assert f1.ff - f0.ff == (5 + 3 - 3) + 2 * 2
+    # the same layer as a streamed dense one (a 1x1 map)
+    d0 = eb.conv_blocks(c, (1, 1, 5), 1, LayerChoice(engine="folded", pe=1, simd=5,
+                                                     memory="block", front=0))[0]
+    d1 = eb.conv_blocks(c, (1, 1, 5), 1, LayerChoice(engine="folded", pe=1, simd=5,
+                                                     memory="block", front=1))[0]
+    assert d1.ff - d0.ff == (5 + 3 - 3) + 2 * 2
