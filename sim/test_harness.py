@@ -14,7 +14,7 @@ from models import golden
 from models.factory import random_description, random_images
 from sim import harness
 from sim.netcheck import decode
-from sim.vectors import pack_samples, to_npz
+from sim.vectors import pack_samples, stream_widths, to_npz
 
 DESC = random_description(21, height=4, width=4, convs=1, channels=2, max_channels=4)
 CONFIG = ["planned", 21, 3]          # the test's configuration: the same in every run
@@ -34,9 +34,8 @@ def make_unit(_config):
 
 def simulate() -> None:
     """Three frames through the planned network on Icarus, bit-exact with the golden model."""
-    from hw.network import port_widths
     images = random_images(DESC, 3, seed=4)
-    in_width, out_width = port_widths(DESC)
+    in_width, out_width = stream_widths(DESC)
     vec = {"inputs": to_npz(pack_samples(images, DESC.input.bits), in_width), "count": 3,
            "out_width": out_width, "frame_pixels": 16, "seed": 3, "gap": 0.2, "stall": 0.3,
            "timeout": 20000, "pace": 0}
