@@ -57,29 +57,31 @@ def thresholds_on_the_sums(desc: fmt.Description, images: np.ndarray) -> fmt.Des
     return replace(desc, layers=(replace(conv, activation=act), *desc.layers[1:]))
 
 
-@pytest.mark.parametrize("split", ["test", "train"])
-def test_run_reports_golden_accuracy(tmp_path, capsys, split):
+@pytest.mark.parametrize("dataset,split", [("fashion-mnist", "test"),
+                                           ("fashion-mnist", "train"),
+                                           ("fashion-mnist-raw", "test")])
+def test_run_reports_golden_accuracy(tmp_path, capsys, dataset, split):
     """Accuracy and per-class recall as the naive reference (models/naive.py) predicts them,
-    on the first 20 images of the split: a golden model that compares with `>` instead of
-    `>=` reports another accuracy here (5/20 against 3/20 on the test split)."""
-    images, labels = load_dataset("fashion-mnist", split)
+    on the first 20 images of the dataset's split: a golden model that compares with `>`
+    instead of `>=` reports another accuracy here (5/20 against 3/20 on the test split)."""
+    images, labels = load_dataset(dataset, split)
     images, labels = images[:20], labels[:20]
     desc = factory.random_description(1, height=28, width=28, channels=1, bits=8, convs=1,
                                       max_channels=4, pool=True)
     desc = thresholds_on_the_sums(desc, images)
     path = tmp_path / "m.json"
     fmt.save(desc, path)
-    assert main(["run", str(path), "--dataset", "fashion-mnist", "--split", split,
+    assert main(["run", str(path), "--dataset", dataset, "--split", split,
                  "--limit", "20"]) == 0
     out = capsys.readouterr().out
     preds = naive_predictions(desc, images)
     right = sum(int(p == y) for p, y in zip(preds, labels))
-    assert f"golden accuracy {right / 20:.2%} on 20 fashion-mnist {split} images" in out
+    assert f"golden accuracy {right / 20:.2%} on 20 {dataset} {split} images" in out
     for c in range(desc.num_classes):
         n = sum(int(y == c) for y in labels)
         hits = sum(int(y == c and p == c) for p, y in zip(preds, labels))
         recall = f"{hits / n:.1%}" if n else "nan%"
-        name = FASHION_MNIST_CLASSES[c]
+        name = FASHION_MNIST_CLASSES[c] if dataset == "fashion-mnist" else str(c)
         assert re.search(rf"^{re.escape(name)}\s+{n}\s+{re.escape(recall)}\s", out, re.M), (
             name, n, recall, out)
 
