@@ -160,7 +160,8 @@ def test_float_eval_close_to_integer_eval(tmp_path):
 def test_train_cli_options_and_resume(tmp_path, capsys):
     """`--epochs`, `--subset`, `--seed`, `--set` reach the run (its checkpoint's config, its
     metrics, the description's metadata); `--resume` continues from the checkpoint: the
-    first epoch's record is kept as it was, one more epoch is trained."""
+    first epoch's record is kept as it was, one more epoch is trained; `--quiet` keeps
+    stderr empty, without it the epochs are reported."""
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps({"name": "opts", "model": {
         "encoder": {"kind": "uniform", "planes": 2}, "layers": TINY_LAYERS},
@@ -170,7 +171,8 @@ def test_train_cli_options_and_resume(tmp_path, capsys):
     common = ["train", str(path), "--quiet", "--out", str(out), "--subset", "64",
               "--seed", "3", "--set", "train.test_subset=50", "--set", "check.map_images=4"]
     assert cli_main([*common, "--epochs", "1"]) == 0
-    assert "on 50 images" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "on 50 images" in printed.out and printed.err == ""      # --quiet: no progress
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 1 and len(state["history"]) == 1
     assert state["config"]["train"]["subset"] == 64 and state["config"]["seed"] == 3
@@ -179,8 +181,9 @@ def test_train_cli_options_and_resume(tmp_path, capsys):
     assert metrics["test_images"] == 50 and metrics["seed"] == 3
     state["history"][0]["marker"] = "from the checkpoint"     # only a resumed run has it
     torch.save(state, out / "checkpoint.pt")
-    assert cli_main([*common, "--epochs", "2", "--resume"]) == 0
-    capsys.readouterr()
+    assert cli_main([*common[:2], *common[3:], "--epochs", "2", "--resume"]) == 0
+    err = capsys.readouterr().err                   # without --quiet: the epoch's progress
+    assert "opts 2/2" in err and "opts 1/2" not in err    # epoch 1 was not trained again
     resumed = torch.load(out / "checkpoint.pt", weights_only=False)
     assert resumed["epoch"] == 2 and resumed["history"][0] == state["history"][0]
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
