@@ -70,6 +70,8 @@ def golden_accuracy(desc: fmt.Description, dataset: str, split: str, limit: int 
 
 def confusion_summary(preds: np.ndarray, labels: np.ndarray, classes: int,
                       names: tuple[str, ...] = ()) -> str:
+    # A dataset may have more labels than the model has classes: their rows count too.
+    classes = max(classes, int(labels.max(initial=-1)) + 1)
     conf = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(conf, (labels, preds), 1)
     lines = [f"{'class':<14}{'n':>6}{'recall':>8}  most confused with"]

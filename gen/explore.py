@@ -74,12 +74,12 @@ def pareto(rows: list[dict]) -> list[bool]:
 
 
 def explore(desc: Description, *, family=None, device=None, memory="auto", points=16,
-            clock_mhz=None, progress=True) -> list[dict]:
+            clock_mhz=None, fold=False, progress=True) -> list[dict]:
     rows = []
     for t in tqdm(targets(desc, points), desc="planning", unit="plan", disable=not progress,
                   leave=False):
         plan = plan_network(desc, t, family=family, device=device, memory=memory,
-                            clock_mhz=clock_mhz)
+                            clock_mhz=clock_mhz, fold=fold)
         folding = {lp.name: (lp.pe, lp.simd) if lp.engine == "folded" else "unrolled"
                    for lp in plan.layers if lp.kind == "conv"}
         rows.append({"target": t, "ii": plan.ii, "latency": plan.latency,
@@ -135,7 +135,8 @@ def run_explore(args) -> int:
     check_output_folder(args.output, "explore", force=args.force, inputs=[args.file])
     desc = fmt.load(args.file)
     rows = explore(desc, family=args.family, device=args.device, memory=args.memory,
-                   points=args.points, clock_mhz=args.clock, progress=sys.stderr.isatty())
+                   points=args.points, clock_mhz=args.clock, fold=args.fold_all,
+                   progress=sys.stderr.isatty())
     family = args.family or ("from " + args.device if args.device else "ecp5")
     out = Path(args.output)
     with staged_folder(out, "explore", force=args.force, inputs=[args.file]) as tmp:

@@ -43,13 +43,14 @@ def sum_range(conv: Conv, o: int) -> tuple[int, int]:
 
 
 def score_width(conv: Conv) -> int:
-    """Two's complement bits holding every score of a scores layer."""
+    """The fewest two's complement bits (at least 2) holding every score of a scores layer
+    (a lowest score of -2**n needs n + 1 bits, not n + 2)."""
     lo = hi = 0
     for o in range(conv.out_channels):
         s_lo, s_hi = sum_range(conv, o)
         k, c = int(conv.scores.scale[o]), int(conv.scores.offset[o])
         lo, hi = min(lo, k * s_lo + c), max(hi, k * s_hi + c)
-    return max(signed(lo.bit_length() + 1).width, (hi.bit_length() + 1), 2)
+    return max((-lo - 1).bit_length() + 1, hi.bit_length() + 1, 2)
 
 
 def class_width(classes: int) -> int:

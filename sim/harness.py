@@ -1,17 +1,24 @@
 """Shared pytest-side harness: emit a component to Verilog, build it once per simulator
-and configuration, run a cocotb bench on it with vectors passed through files.
+and Verilog text, run a cocotb bench on it with vectors passed through files.
 
-Builds live in sim_build/<name>-<hash>/<simulator>/, the hash covering the configuration
-and the hw/ sources, so an unchanged configuration reuses its Verilog and its (slow)
-Verilator build. Vectors go to a .npz next to the build; the bench finds it through
-BNNGEN_VECTORS and writes what it saw to BNNGEN_OUTPUTS, so the comparison with the golden
-model happens here, after the run. BNNGEN_WAVES=1 dumps waveforms (FST on Verilator,
-VCD/FST on Icarus) into the build directory.
+A build is keyed on what it simulates, not on what is believed to shape it: the Verilog is
+emitted afresh in every pytest process (once per configuration list) and its SHA-256 names
+the folder, sim_build/<name>-<digest>/, that holds it; inside, each simulator builds in a
+folder keyed on the simulator, its version and binary, the options and the bench module.
+So a change anywhere (hw/, the planner, the factory, the description code, a test's own
+`make_unit`) that changes the RTL gets a new build, and an unchanged text reuses its (slow)
+Verilator build. A build is used only when it finished: a `.complete` marker is written
+after it, and a folder without one (a failed, interrupted or killed build, a build attempted
+without the simulator on PATH) is removed before building again. Vectors go to a .npz next
+to the build; the bench finds it through BNNGEN_VECTORS and writes what it saw to
+BNNGEN_OUTPUTS, so the comparison with the golden model happens here, after the run.
+BNNGEN_WAVES=1 dumps waveforms (FST on Verilator, VCD/FST on Icarus) into the build directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -26,21 +33,90 @@ SIMULATORS = ("icarus", "verilator")
 _VERILATOR_BIN = ROOT / ".venv/lib/python3.11/site-packages/verilator/bin"
 
 
-# The hw/ modules the unrolled blocks are made of (others' files in hw/ do not rebuild them).
+_TEXTS: dict[str, str] = {}          # (name, configs, toplevel) key -> Verilog, per process
+COMPLETE = ".complete"
 
 
-def sources_digest() -> str:
-    """Hash of the hardware generator's sources: a changed generator means a new build."""
-    h = hashlib.sha256()
-    for path in sorted((ROOT / "hw").glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
+def canonical(obj) -> str:
+    """A configuration as text, whole: numpy arrays in full (their repr elides), dataclasses
+    field by field."""
+    import dataclasses
+
+    def default(o):
+        if isinstance(o, np.ndarray):
+            return {"dtype": str(o.dtype), "shape": list(o.shape), "data": o.tolist()}
+        if isinstance(o, np.generic):
+            return o.item()
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return {"__class__": type(o).__name__,
+                    **{f.name: getattr(o, f.name) for f in dataclasses.fields(o)}}
+        return repr(o)
+    return json.dumps(obj, sort_keys=True, default=default)
 
 
-def config_dir(name: str, config: object) -> Path:
-    key = json.dumps(config, sort_keys=True, default=str) + sources_digest()
-    return SIM_BUILD / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+def forget_emitted() -> None:
+    """Drop this process's emitted texts: the next run_bench emits again (a test that
+    changes a generator input in-process)."""
+    _TEXTS.clear()
+
+
+def verilog_text(name: str, configs, make_component, toplevel: str) -> str:
+    """The Verilog of `make_component()`, emitted once per process and configuration list."""
+    key = hashlib.sha256(f"{name}\0{toplevel}\0{canonical(configs)}".encode()).hexdigest()
+    if key not in _TEXTS:
+        from amaranth.back import verilog
+        _TEXTS[key] = verilog.convert(make_component(), name=toplevel, emit_src=False)
+    return _TEXTS[key]
+
+
+def source_dir(name: str, text: str, toplevel: str) -> Path:
+    digest = hashlib.sha256(f"{toplevel}\0{text}".encode()).hexdigest()
+    return SIM_BUILD / f"{name}-{digest[:16]}"
+
+
+def emit(name: str, text: str, toplevel: str) -> Path:
+    """Write the Verilog `text` into the folder its digest names (if not there yet)."""
+    directory = source_dir(name, text, toplevel)
+    path = directory / f"{toplevel}.v"
+    if not path.exists() or path.read_text() != text:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".v.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
+
+
+def toolchain(simulator: str) -> str:
+    """What builds and runs a simulation: the simulator's binary, its version, cocotb's."""
+    return _toolchain(simulator, shutil.which("verilator" if simulator == "verilator"
+                                              else "iverilog"))
+
+
+@functools.cache
+def _toolchain(simulator: str, exe: str | None) -> str:
+    import subprocess
+    from importlib import metadata
+    if exe is None:
+        return f"{simulator}: not found"
+    flag = "--version" if simulator == "verilator" else "-V"
+    try:
+        version = subprocess.run([exe, flag], capture_output=True, text=True,
+                                 timeout=60).stdout.splitlines()[:1]
+    except (OSError, subprocess.SubprocessError):
+        version = ["?"]
+    stat = os.stat(exe)
+    parts = [simulator, os.path.realpath(exe), str(stat.st_size), str(int(stat.st_mtime)),
+             *version, metadata.version("cocotb")]
+    if simulator == "verilator":
+        parts.append(metadata.version("verilator"))
+    return "\0".join(parts)
+
+
+def build_dir_for(base: Path, simulator: str, opt: str, waves: bool, bench: str) -> Path:
+    """The build folder of one simulator inside the folder of one Verilog text."""
+    key = hashlib.sha256(f"{toolchain(simulator)}\0{bench}".encode()).hexdigest()[:12]
+    label = simulator if simulator != "verilator" else f"verilator{opt}"
+    return base / f"{label}{'-waves' if waves else ''}-{key}"
 
 
 def waves_enabled() -> bool:
@@ -52,45 +128,31 @@ def _ensure_verilator_on_path() -> None:
         os.environ["PATH"] = f"{_VERILATOR_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-def emit(directory: Path, make_component, toplevel: str) -> Path:
-    """Verilog of the component (made lazily: elaboration is skipped on a cache hit)."""
-    path = directory / f"{toplevel}.v"
-    if not path.exists():
-        from amaranth.back import verilog
-        directory.mkdir(parents=True, exist_ok=True)
-        text = verilog.convert(make_component(), name=toplevel, emit_src=False)
-        tmp = path.with_suffix(".v.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return path
-
-
 def run_bench(name: str, configs: list, make_unit, unit: int, bench: str, simulator: str,
               vectors: dict[str, np.ndarray], toplevel: str = "dut",
               opt: str = "-O0", verilog: Path | None = None,
               quiet: bool = False) -> dict[str, np.ndarray]:
-    """Simulate unit `unit` of a `Bundle` of `make_unit(cfg)` over all `configs` (one build
-    per block kind and simulator, reused while the configurations and hw/ do not change);
-    return the arrays the bench saved, plus `failed`. `opt` is the C++ optimisation of a
-    Verilator model: -O0 compiles 5x faster than Verilator's -Os, which pays off only for
-    long simulations."""
+    """Simulate unit `unit` of a `Bundle` of `make_unit(cfg)` over all `configs` (or the
+    Verilog file `verilog`): one build per Verilog text, simulator and bench, reused while
+    the text does not change; return the arrays the bench saved, plus `failed`. `opt` is
+    the C++ optimisation of a Verilator model: -O0 compiles 5x faster than Verilator's -Os,
+    which pays off only for long simulations."""
     from cocotb_tools.runner import VerilatorControlFile, get_runner
 
     from sim.bundle import Bundle
     _ensure_verilator_on_path()
     if verilog is not None:
-        digest = hashlib.sha256(Path(verilog).read_bytes()).hexdigest()
-        base = config_dir(name, [digest, toplevel])
-        base.mkdir(parents=True, exist_ok=True)
-        source = Path(verilog).resolve()
+        text = Path(verilog).read_text()
         vectors = dict(vectors, unit=0, units=0)
     else:
-        base = config_dir(name, configs)
-        source = emit(base, lambda: Bundle([make_unit(c) for c in configs]), toplevel)
+        text = verilog_text(name, configs, lambda: Bundle([make_unit(c) for c in configs]),
+                            toplevel)
         vectors = dict(vectors, unit=unit, units=len(configs))
+    source = emit(name, text, toplevel).resolve()
     waves = waves_enabled()
-    build_dir = base / ((simulator if simulator != "verilator" else f"verilator{opt}")
-                        + ("-waves" if waves else ""))
+    build_dir = build_dir_for(source.parent, simulator, opt, waves, bench)
+    if build_dir.exists() and not (build_dir / COMPLETE).exists():
+        shutil.rmtree(build_dir)        # never take up a build that did not finish
     runner = _FastVerilator() if simulator == "verilator" else get_runner(simulator)
     sources = [source]
     if simulator == "verilator":
@@ -111,6 +173,8 @@ def run_bench(name: str, configs: list, make_unit, unit: int, bench: str, simula
         # kernel killed) must not be taken up by the next run: it starts afresh.
         shutil.rmtree(build_dir, ignore_errors=True)
         raise
+    if not (build_dir / COMPLETE).exists():
+        (build_dir / COMPLETE).write_text(toolchain(simulator))
     # Per-case files: cases of one build may run one after another in the same directory.
     vec_path = build_dir / f"vectors-{unit}.npz"
     out_path = build_dir / f"outputs-{unit}.npz"

@@ -6,7 +6,8 @@ import numpy as np
 
 from models.golden import forward
 from sim.harness import run_bench
-from sim.vectors import compare_words, from_npz, pack_samples, to_npz
+from sim.vectors import (compare_words, from_npz, pack_result, pack_samples, result_fields,
+                         stream_widths, to_npz, unpack_result)
 
 
 def make_network(desc):
@@ -15,17 +16,10 @@ def make_network(desc):
 
 
 def result_words(desc, scores: np.ndarray, predictions: np.ndarray) -> list[int]:
-    """Golden results packed like m_axis_tdata: the class in its bytes, then each score
-    sign-extended to whole bytes (hw.network.result_bytes)."""
-    from hw.network import result_bytes
-    cb, sb = result_bytes(desc.layers[-1])
-    words = []
-    for cls, row in zip(predictions, scores):
-        word = int(cls)
-        for o, s in enumerate(row):
-            word |= (int(s) & ((1 << 8 * sb) - 1)) << (8 * (cb + o * sb))
-        words.append(word)
-    return words
+    """Golden results packed like m_axis_tdata (the class in its bytes, then each score
+    sign-extended to whole bytes), widths from the description (sim.vectors), never cut."""
+    cb, sb = result_fields(desc.layers[-1], whole_bytes=True)
+    return [pack_result(cls, row, cb, sb) for cls, row in zip(predictions, scores)]
 
 
 def simulate_network(name: str, descs: list, unit: int, simulator: str, images: np.ndarray,
@@ -35,9 +29,8 @@ def simulate_network(name: str, descs: list, unit: int, simulator: str, images: 
     """Stream `images` through network `unit` of a bundle of `descs` (or through a built
     `verilog` top); return the bench's arrays plus decoded `classes` and `scores`.
     `pace` > 0: pixel p of frame f is offered from cycle f*pace + p*pace//(H*W) on."""
-    from hw.network import port_widths
     desc = descs[unit]
-    in_width, out_width = port_widths(desc)
+    in_width, out_width = stream_widths(desc)
     pixels = desc.input.height * desc.input.width
     vec = {"inputs": to_npz(pack_samples(images, desc.input.bits), in_width),
            "count": len(images), "out_width": out_width, "frame_pixels": pixels,
@@ -75,13 +68,9 @@ def frame_latencies(desc, out: dict) -> list[int]:
 
 
 def decode(desc, word: int) -> tuple[int, list[int]]:
-    """(class, scores) from an m_axis_tdata word."""
-    from hw.network import result_bytes
+    """(class, scores) from an m_axis_tdata word, laid out from the description."""
     conv = desc.layers[-1]
-    cb, sb = result_bytes(conv)
-    sw = 8 * sb
-    scores = [(word >> (8 * (cb + o * sb))) & ((1 << sw) - 1) for o in range(conv.out_channels)]
-    return word & ((1 << 8 * cb) - 1), [s - (1 << sw) if s >> (sw - 1) else s for s in scores]
+    return unpack_result(word, conv.out_channels, *result_fields(conv, whole_bytes=True))
 
 
 def compare_results(desc, expected: list[int], actual: list[int]) -> None:

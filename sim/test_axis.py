@@ -16,7 +16,7 @@ from models.factory import random_description, random_images
 from sim.harness import SIMULATORS, run_bench
 from sim.netcheck import result_words
 from sim.test_folded import verilator_makeflags
-from sim.vectors import pack_samples, to_npz
+from sim.vectors import pack_samples, stream_widths, to_npz
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,6 @@ def make_unit(cfg):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("unit", range(len(FRAMING)), ids=FRAMING)
 def test_axis_framing(unit, simulator):
-    from hw.network import port_widths
     desc, plan = design(UNITS[unit])
     hw_ = desc.input.height * desc.input.width
     # good, early (3 short), good, late (2 long), good, missing (image 5 without tlast, then
@@ -70,7 +69,7 @@ def test_axis_framing(unit, simulator):
     kept = good + tail[1:]
     ref = golden.forward(desc, images[kept], keep_maps=False)
     expected = result_words(desc, ref.scores, ref.predictions)
-    in_width, out_width = port_widths(desc)
+    in_width, out_width = stream_widths(desc)
     ii = plan.ii if plan is not None else hw_
     vec = {"inputs": to_npz(pixels, in_width), "plan": lengths, "good": len(good),
            "after": after, "frame_pixels": hw_, "in_bytes": in_width // 8,
@@ -95,7 +94,6 @@ def test_control_port(simulator):
     from dataclasses import replace
 
     from hw.control import ID_VALUE
-    from hw.network import port_widths
     unit = UNITS.index("control")
     desc, _ = design("control")
     hw_ = desc.input.height * desc.input.width
@@ -113,7 +111,7 @@ def test_control_port(simulator):
             break
     assert (gold_new.scores[4:6] != gold.scores[4:6]).any()
     new = new.ravel()
-    in_width, out_width = port_widths(desc)
+    in_width, out_width = stream_widths(desc)
     expected = (result_words(desc, gold.scores[[0, 1, 3]], gold.predictions[[0, 1, 3]])
                 + result_words(desc, gold_new.scores[4:6], gold_new.predictions[4:6])
                 + result_words(desc, gold.scores[6:], gold.predictions[6:]))

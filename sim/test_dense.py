@@ -12,7 +12,7 @@ from models.description import Conv
 from models.factory import random_conv
 from sim.harness import SIMULATORS, run_bench
 from sim.test_folded import _with, check_outputs, half_pruned, verilator_makeflags
-from sim.vectors import from_npz, pack_bits, to_npz
+from sim.vectors import engine_output_bits, from_npz, pack_bits, to_npz
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +73,6 @@ def make_unit(cfg):
 
 def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, seed: int = 1):
     """Random frames, one pixel per transfer, through unit `unit`: (conv, x, out, timing)."""
-    from hw.engine import result_layout
     cfg = UNITS[unit]
     name, in_shape, _, pe, simd, stages = cfg
     conv = unit_conv(cfg)
@@ -82,7 +81,7 @@ def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, 
     x[0] = 1
     words = pack_bits(x.reshape(-1, in_shape[2]))
     timing = make_unit(cfg).timing()
-    out_width = result_layout(conv).size if conv.scores is not None else conv.out_channels
+    out_width = engine_output_bits(conv)
     vec = {"inputs": to_npz(words, in_shape[2]), "count": frames, "out_width": out_width,
            "seed": seed, "gap": gap, "stall": stall,
            "timeout": 20 * frames * (timing.ii + timing.latency) + 2000}

@@ -12,7 +12,7 @@ from models.factory import block_mask, random_conv
 from models.golden import layer_forward
 from sim.common import rng_for, run_stream
 from sim.harness import SIMULATORS
-from sim.vectors import pack_bits
+from sim.vectors import engine_output_bits, pack_bits, pack_result, result_fields
 
 
 def _conv(seed, in_shape, **pins):
@@ -62,20 +62,15 @@ def _single_window(conv):
 
 
 def expected_words(conv, windows):
-    from hw.engine import result_layout, score_width
+    """The golden outputs as words; a scores layer's laid out from the description
+    (sim.vectors.result_fields), its scores compared whole."""
     out, _ = layer_forward(windows, _single_window(conv))
     if conv.scores is None:
         return pack_bits(out), conv.out_channels, 1
     scores = out.reshape(len(windows), -1)
-    sw = score_width(conv)
-    cw = result_layout(conv).size - sw * conv.out_channels
-    words = []
-    for row in scores:
-        word = int(np.argmax(row))
-        for o, s in enumerate(row):
-            word |= (int(s) & ((1 << sw) - 1)) << (cw + o * sw)
-        words.append(word)
-    return words, result_layout(conv).size, sw
+    cb, sb = result_fields(conv)
+    words = [pack_result(int(np.argmax(row)), row, cb, sb) for row in scores]
+    return words, engine_output_bits(conv), sb
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

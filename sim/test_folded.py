@@ -13,7 +13,8 @@ from models import golden
 from models.description import Conv
 from models.factory import random_conv
 from sim.harness import SIMULATORS, run_bench
-from sim.vectors import compare_words, from_npz, pack_bits, reference_windows, to_npz
+from sim.vectors import (compare_words, engine_output_bits, from_npz, pack_bits,
+                         reference_windows, result_fields, to_npz, unpack_result)
 
 
 
@@ -92,22 +93,16 @@ def _with(conv: Conv, **fields) -> Conv:
 
 
 def decode_results(words: list[int], conv: Conv) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, scores) from result words: class, then each score, two's complement."""
-    from hw.engine import class_width, score_width
-    cw, sw = class_width(conv.out_channels), score_width(conv)
-    cls = np.array([w & ((1 << cw) - 1) for w in words])
-    scores = np.zeros((len(words), conv.out_channels), dtype=np.int64)
-    for n, w in enumerate(words):
-        for o in range(conv.out_channels):
-            v = (w >> (cw + o * sw)) & ((1 << sw) - 1)
-            scores[n, o] = v - (1 << sw) if v >> (sw - 1) else v
+    """(classes, scores) from result words laid out from the description (sim.vectors)."""
+    decoded = [unpack_result(w, conv.out_channels, *result_fields(conv)) for w in words]
+    cls = np.array([c for c, _ in decoded], dtype=np.int64)
+    scores = np.array([s for _, s in decoded], dtype=np.int64).reshape(len(words), -1)
     return cls, scores
 
 
 def run_engine(unit: int, simulator: str, frames: int, gap: float, stall: float,
                seed: int = 1):
     """Windows of random frames through unit `unit`: (conv, inputs, out dict, steps)."""
-    from hw.engine import result_layout
     from hw.folded_schedule import fold_steps
     cfg = UNITS[unit]
     name, in_shape, _, pe, simd, stages = cfg
@@ -118,7 +113,7 @@ def run_engine(unit: int, simulator: str, frames: int, gap: float, stall: float,
     win = reference_windows(x, conv.kernel, conv.stride, conv.padding, conv.pad_bit)
     words = pack_bits(win)
     steps = fold_steps(conv, pe, simd)
-    out_width = (result_layout(conv).size if conv.scores is not None else conv.out_channels)
+    out_width = engine_output_bits(conv)
     vec = {"inputs": to_npz(words, win.shape[-1]), "count": len(words), "out_width": out_width,
            "seed": seed, "gap": gap, "stall": stall,
            "timeout": 20 * len(words) * (steps + stages + 4) + 2000}

@@ -4,6 +4,7 @@ together use every layer kind and option (asserted)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from models.description import Conv, MaxPool, Thermometer
@@ -65,8 +66,9 @@ def test_network_factory(unit, simulator):
 @pytest.mark.parametrize("unit", range(len(SEEDS)), ids=[f"seed{s}" for s in SEEDS])
 def test_network_latency(unit, simulator):
     """The manifest's latency, measured: frames back to back where the network takes one
-    pixel per clock (then also the paced latency), else the source paced at the II
-    (Verilator only: the cycle counts are the design's, test_planned_latency runs both)."""
+    pixel per clock (then also the paced latency, and the results H*W cycles apart), else
+    the source paced at the II (Verilator only: the cycle counts are the design's,
+    test_planned_latency runs both)."""
     from gen.build import latency_fields
     from hw.network import Network
     desc = DESCS[unit]
@@ -79,3 +81,7 @@ def test_network_latency(unit, simulator):
     assert measured == [expect["paced_cycles"]] * len(measured), (
         f"{desc.name}: measured latency {measured}, manifest {expect['paced_cycles']} "
         f"({'back to back' if b2b is not None else f'paced at {ii}'})")
+    if b2b is not None:   # one pixel per clock: back to back, a result every H*W cycles
+        pixels = desc.input.height * desc.input.width
+        spacing = [int(d) for d in np.diff(out["out_cycles"])]
+        assert ii == pixels and spacing == [pixels] * len(spacing), (desc.name, spacing)

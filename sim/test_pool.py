@@ -37,3 +37,27 @@ def test_pool(unit, simulator):
     y = maxpool(x, MaxPool("pool", k, s, (ho, wo, c)))
     run_stream("pool", CONFIGS, make, unit, simulator, pack_bits(x), c, pack_bits(y), c,
                y.shape[:3])
+
+
+# The FIFO a plan puts in front of a layer (hw.folded_layer.Buffered), on its own around a
+# pool block: depths 1 to 3, with heavy backpressure so that it fills and drains.
+BUFFERED = [(1, CONFIGS[0]), (2, CONFIGS[2]), (3, CONFIGS[1])]
+
+
+def make_buffered(cfg):
+    from hw.folded_layer import Buffered
+    from hw.pool import BinaryMaxPool
+    depth, pool = cfg
+    return Buffered(BinaryMaxPool(*pool), depth)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("unit", range(len(BUFFERED)))
+def test_fifo_in_front_of_a_block(unit, simulator):
+    depth, (h, w, c, k, s) = BUFFERED[unit]
+    rng = rng_for("fifo", unit)
+    x = (rng.random((4, h, w, c)) < 0.25).astype("uint8")
+    ho, wo = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
+    y = maxpool(x, MaxPool("pool", k, s, (ho, wo, c)))
+    run_stream("fifo", BUFFERED, make_buffered, unit, simulator, pack_bits(x), c,
+               pack_bits(y), c, y.shape[:3], gap=0.1, stall=0.7, seed=unit)

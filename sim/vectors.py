@@ -34,6 +34,85 @@ def reference_windows(x: np.ndarray, kernel, stride, padding, pad_bit) -> np.nda
     return v.reshape(*v.shape[:3], -1)
 
 
+# Result words, laid out from the description alone (docs/interface.md, "Result layout"):
+# the tests never take a width from hw/, so a register one bit too narrow cannot agree with
+# an expectation cut to its own width.
+
+def score_range(conv) -> tuple[int, int]:
+    """[lo, hi] holding 0 and every score k_o*s_o + c_o of a scores layer, with s_o in
+    [0, kept_o] (bipolar: agreements over the kept weights) or in
+    [min(0, p*fan), q*ones_o + max(0, p*fan)] (sparse: 0 <= P_and <= ones_o and
+    0 <= P_all <= fan, the two terms bounded apart)."""
+    lo = hi = 0
+    for o in range(conv.out_channels):
+        weights = conv.weights[o]
+        if conv.domain == "bipolar":
+            sums = (0, weights.size if conv.mask is None else int(conv.mask[o].sum()))
+        else:
+            fan, ones = weights.size, int(weights.sum())
+            sums = (min(0, conv.p * fan), conv.q * ones + max(0, conv.p * fan))
+        k, c = int(conv.scores.scale[o]), int(conv.scores.offset[o])
+        lo, hi = min(lo, *(k * s + c for s in sums)), max(hi, *(k * s + c for s in sums))
+    return lo, hi
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """The fewest two's complement bits (at least 2) holding every integer in [lo, hi]."""
+    bits = 2
+    while not -(1 << (bits - 1)) <= lo <= hi < 1 << (bits - 1):
+        bits += 1
+    return bits
+
+
+def result_fields(conv, whole_bytes: bool = False) -> tuple[int, int]:
+    """(class bits, bits per score) of a scores layer's result: the class unsigned, each
+    score two's complement; `whole_bytes`: each rounded up to bytes (the network's beat)."""
+    cb = max(1, (conv.out_channels - 1).bit_length())
+    sb = signed_bits(*score_range(conv))
+    return (-(-cb // 8) * 8, -(-sb // 8) * 8) if whole_bytes else (cb, sb)
+
+
+def pack_result(cls: int, scores, cb: int, sb: int) -> int:
+    """The class in bits [0, cb), score o in [cb + o*sb, cb + (o+1)*sb); a value that does
+    not fit its field is an error, never cut to it."""
+    if not 0 <= int(cls) < 1 << cb:
+        raise ValueError(f"class {cls} does not fit {cb} bits")
+    word = int(cls)
+    for o, s in enumerate(scores):
+        if not -(1 << (sb - 1)) <= int(s) < 1 << (sb - 1):
+            raise ValueError(f"score {o} = {s} does not fit {sb} bits")
+        word |= (int(s) % (1 << sb)) << (cb + o * sb)
+    return word
+
+
+def unpack_result(word: int, classes: int, cb: int, sb: int) -> tuple[int, list[int]]:
+    """(class, scores as signed integers) from a result word; bits above the last score
+    must be zero."""
+    scores = []
+    for o in range(classes):
+        v = (word >> (cb + o * sb)) & ((1 << sb) - 1)
+        scores.append(v - (1 << sb) if v >> (sb - 1) else v)
+    if word >> (cb + classes * sb):
+        raise AssertionError(f"result word {word:#x} has bits above its {classes} scores")
+    return word & ((1 << cb) - 1), scores
+
+
+def engine_output_bits(conv) -> int:
+    """An engine's output payload: a bit per channel, or a scores layer's result."""
+    if conv.scores is None:
+        return conv.out_channels
+    cb, sb = result_fields(conv)
+    return cb + sb * conv.out_channels
+
+
+def stream_widths(desc) -> tuple[int, int]:
+    """(s_axis_tdata, m_axis_tdata) bits: a pixel's samples, and the result beat, each in
+    whole bytes."""
+    cb, sb = result_fields(desc.layers[-1], whole_bytes=True)
+    return (-(-desc.input.channels * desc.input.bits // 8) * 8,
+            cb + sb * desc.layers[-1].out_channels)
+
+
 def to_npz(words: list[int], width: int) -> np.ndarray:
     return words_array(words, width)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,8 +12,8 @@ from gen.cli import main
 from gen.info import layer_rows
 from models import description as fmt
 from models import factory
-from models.datasets import fashion_mnist
-from models.golden import forward
+from models.datasets import FASHION_MNIST_CLASSES, fashion_mnist, load_dataset
+from models.naive import naive_predictions
 
 DEFAULT = "models/zoo/default.json"
 
@@ -41,14 +44,46 @@ def test_info_counts_weights_pruning_and_ops(tmp_path, capsys):
     assert f"{total:,} weight bits" in out
 
 
-def test_run_reports_golden_accuracy(capsys):
-    assert main(["run", DEFAULT, "--dataset", "fashion-mnist", "--limit", "200"]) == 0
+def thresholds_on_the_sums(desc: fmt.Description, images: np.ndarray) -> fmt.Description:
+    """The first layer's thresholds moved onto its most frequent sum over `images`: many
+    sums then equal their threshold, where `>=` and `>` part (a model whose predictions
+    depend on the comparison, as a trained model's do)."""
+    from models.golden import conv_sums, encode
+    conv = desc.layers[0]
+    sums = conv_sums(encode(images, desc.encoder, desc.input.bits), conv)
+    sums = sums.reshape(-1, conv.out_channels)
+    mode = [int(np.bincount(col - col.min()).argmax() + col.min()) for col in sums.T]
+    act = fmt.Activation(thresholds=np.array(mode, dtype=np.int64), flip=conv.activation.flip)
+    return replace(desc, layers=(replace(conv, activation=act), *desc.layers[1:]))
+
+
+@pytest.mark.parametrize("dataset,split", [("fashion-mnist", "test"),
+                                           ("fashion-mnist", "train"),
+                                           ("fashion-mnist-raw", "test")])
+def test_run_reports_golden_accuracy(tmp_path, capsys, dataset, split):
+    """Accuracy and per-class recall as the naive reference (models/naive.py) predicts them,
+    on the first 20 images of the dataset's split: a golden model that compares with `>`
+    instead of `>=` reports another accuracy here (5/20 against 3/20 on the test split)."""
+    images, labels = load_dataset(dataset, split)
+    images, labels = images[:20], labels[:20]
+    desc = factory.random_description(1, height=28, width=28, channels=1, bits=8, convs=1,
+                                      max_channels=4, pool=True)
+    desc = thresholds_on_the_sums(desc, images)
+    path = tmp_path / "m.json"
+    fmt.save(desc, path)
+    assert main(["run", str(path), "--dataset", dataset, "--split", split,
+                 "--limit", "20"]) == 0
     out = capsys.readouterr().out
-    images, labels = fashion_mnist("test")
-    desc = fmt.load(DEFAULT)
-    acc = (forward(desc, images[:200]).predictions == labels[:200]).mean()
-    assert f"golden accuracy {acc:.2%} on 200 fashion-mnist test images" in out
-    assert "Ankle boot" in out
+    preds = naive_predictions(desc, images)
+    right = sum(int(p == y) for p, y in zip(preds, labels))
+    assert f"golden accuracy {right / 20:.2%} on 20 {dataset} {split} images" in out
+    for c in range(desc.num_classes):
+        n = sum(int(y == c) for y in labels)
+        hits = sum(int(y == c and p == c) for p, y in zip(preds, labels))
+        recall = f"{hits / n:.1%}" if n else "nan%"
+        name = FASHION_MNIST_CLASSES[c] if dataset == "fashion-mnist" else str(c)
+        assert re.search(rf"^{re.escape(name)}\s+{n}\s+{re.escape(recall)}\s", out, re.M), (
+            name, n, recall, out)
 
 
 @pytest.mark.parametrize("argv,expected", [

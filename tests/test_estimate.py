@@ -84,6 +84,67 @@ def test_rom_packing_matches_yosys(family, depth, width):
     assert want.bram < single   # no single geometry gets these right
 
 
+def elaborated_adder_bits(component, top: str, folder) -> int:
+    """Output bits of every adder in the component as written (yosys `proc`, before any
+    optimization): what the popcount trees are made of."""
+    import subprocess
+    from gen.synth import yosys_executable
+    (folder / "d.v").write_text(verilog.convert(component, name=top, emit_src=False))
+    subprocess.run([*yosys_executable(), "-q", "-p", f"read_verilog d.v; hierarchy -top {top}; "
+                    "proc; flatten; opt_clean; select -set a t:$add; write_json -selected a.json"],
+                   cwd=folder, check=True, capture_output=True)
+    cells = [c for m in json.loads((folder / "a.json").read_text())["modules"].values()
+             for c in m["cells"].values() if c["type"] == "$add"]
+    return sum(int(c["parameters"]["Y_WIDTH"], 2) for c in cells)
+
+
+def _engine_conv(seed, **pins):
+    import numpy as np
+    return factory.random_conv(np.random.default_rng(seed), f"e{seed}", (3, 3, 4),
+                               kernel=(3, 3), **pins)
+
+
+def _constant_channel(conv):
+    """Channel 0's threshold above every sum: a tree the estimator counts as dead."""
+    import dataclasses
+    th = conv.activation.thresholds.copy()
+    th[0] = conv.weights[0].size + 1
+    flip = conv.activation.flip.copy()
+    flip[0] = 0
+    return dataclasses.replace(conv, activation=fmt.Activation(thresholds=th, flip=flip))
+
+
+@pytest.mark.parametrize("conv,stages", [
+    (_engine_conv(1, domain="bipolar", prune=0.5, out_channels=6), 1),
+    (_engine_conv(2, domain="bipolar", out_channels=4, groups=2), 2),
+    (_engine_conv(5, domain="bipolar", prune=0.0, out_channels=8), 0),
+    (_constant_channel(_engine_conv(3, domain="bipolar", prune=0.0, out_channels=4)), 1),
+], ids=["pruned", "grouped", "dense", "constant"])
+def test_engine_tree_bits_are_the_adders_of_the_rtl(conv, stages, tmp_path):
+    """The estimator's popcount features (all `*tree_bits`) count exactly the adder output
+    bits of the engine's RTL, counted by yosys: an independent structural number, so a
+    miscounted tree (one bit per first-level adder instead of two) fails here although
+    the LUT totals stay within their 15%."""
+    from gen.estimate_blocks import engine_block
+    from hw.engine import ConvEngine
+    feats = engine_block(conv, stages).features
+    counted = sum(v for k, v in feats.items() if k.endswith("tree_bits"))
+    assert counted == elaborated_adder_bits(ConvEngine(conv, stages=stages), "eng", tmp_path)
+
+
+@pytest.mark.parametrize("n,profile", [
+    # (half adders of the first level, adder bits of later levels, register bits) by hand,
+    # one register stage, at the root: 9 leaves -> 4 half adders (2 bits) + 1 leaf; then
+    # 3 + 3 bits; then 4; then 5 bits; the root register keeps 4 bits (the count is <= 9).
+    (9, (4, 15, 4)),
+    # 4 leaves -> 2 half adders; then one 3-bit adder, registered whole (the count is <= 4).
+    (4, (2, 3, 3)),
+    (1, (0, 0, 1)),
+])
+def test_popcount_profile_by_hand(n, profile):
+    assert popcount_profile(n, 1) == profile
+
+
 # Evaluation nets of bench/estimate_error.py (never seen by the fit), the smallest ones so
 # that yosys stays quick; the issue's bar on every family: total LUTs within 15% of yosys,
 # BRAM counts equal (BENCHMARKS.md, "Estimator vs yosys", has all ten evaluation nets).

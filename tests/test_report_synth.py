@@ -285,7 +285,16 @@ def test_build_folder_with_manifest_reports(tmp_path, capsys):
     assert rep["layers"] == ["l0"] and rep["results"]["gowin"]["total"]["lut"] > 0
 
 
-@pytest.mark.parametrize("case", ["missing", "no_manifest", "garbled", "bad_top", "family"])
+USER_ERRORS = {
+    "missing": "nowhere: no such build folder or model description",
+    "no_manifest": "empty: not a build folder (no manifest.json)",
+    "garbled": "build/manifest.json: garbled manifest",
+    "bad_top": "top module 'elsewhere' is not in the Verilog",
+    "family": "unknown family 'vhdl': choose from ice40, ecp5, xilinx, gowin, asic",
+}
+
+
+@pytest.mark.parametrize("case", sorted(USER_ERRORS))
 def test_user_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
     if case == "missing":
         args = [str(tmp_path / "nowhere")]
@@ -302,6 +311,7 @@ def test_user_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
     assert main(["report", *args, "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("bnngen: error:") and "\n" not in err
+    assert USER_ERRORS[case] in err, err
     assert not out.exists()
 
 
@@ -310,7 +320,11 @@ def test_fmax_places_and_routes_and_reports_utilization(tmp_path):
     text, _ = popcount_design(6)
     res = place_and_route(text, "pc", ["up5k", "25f"])
     for dev in ("ice40-up5k", "ecp5-25f"):
-        assert res[dev]["fits"] and res[dev]["fmax_mhz"] > 1
+        r = res[dev]
+        assert r["fits"] and not r["timed_out"] and r["requested_mhz"] == 100
+        # nextpnr's Fmax is one over the routed critical path (its own report, apart).
+        assert r["fmax_mhz"] == pytest.approx(1000 / r["critical_path"]["delay_ns"], rel=0.01)
+        assert r["meets"] == (r["fmax_mhz"] >= 100)
         used, avail = res[dev]["utilization"]["lut"]
         assert 0 < used < avail
 
@@ -373,7 +387,16 @@ def test_shipped_model_unrolled_asks_for_a_plan(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("case", ["plan_on_build", "plan_of_other_model", "plan_garbled"])
+PLAN_ERRORS = {
+    "plan_on_build": "build: --plan applies to a model description",
+    "plan_of_other_model": "other/plan.json: the plan is for layers ['conv0', 'conv1', "
+                           "'pool1', 'classifier'], the model has ['conv0', 'pool0', "
+                           "'classifier']",
+    "plan_garbled": "plan.json: not a JSON plan",
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLAN_ERRORS))
 def test_plan_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
     desc, path, plan, plan_path = _described(tmp_path)
     if case == "plan_on_build":
@@ -388,4 +411,5 @@ def test_plan_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
     assert main(["report", *args, "--family", "ice40", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("bnngen: error:") and "\n" not in err
+    assert PLAN_ERRORS[case] in err, err
     assert not out.exists()

@@ -132,10 +132,62 @@ def test_folding_matches_float_path():
 
 
 def test_float_eval_close_to_integer_eval(tmp_path):
+    """The metrics' accuracies and float/integer agreement, recomputed here: integer
+    predictions by the golden model on the exported description, float ones by the
+    checkpoint's real-valued eval path, on the run's 200 test images (test_subset: a
+    permutation seeded 0, in file order)."""
     cfg = tiny_config(tmp_path, name="agree")
     metrics = run(cfg, progress=False)
-    assert metrics["float_integer_agreement"] >= 0.95
-    assert logits_float is not None
+    from models.datasets import fashion_mnist
+    images, labels = fashion_mnist("test")
+    pick = np.sort(np.random.default_rng(0).permutation(len(images))[:200])
+    images, labels = images[pick], labels[pick]
+    desc = fmt.load(tmp_path / "agree" / "model.json")
+    ints = golden.forward(desc, images, keep_maps=False).predictions
+    model = BNN(cfg["model"])
+    model.load_state(torch.load(tmp_path / "agree" / "checkpoint.pt",
+                                weights_only=False)["model"])
+    model.eval()
+    with torch.no_grad():
+        floats = logits_float(model, to_input(images)).argmax(1).numpy()
+    assert metrics["test_images"] == 200
+    assert metrics["accuracy"] == round(float((ints == labels).mean()), 6)
+    assert metrics["float_accuracy"] == round(float((floats == labels).mean()), 6)
+    agreement = round(float((ints == floats).mean()), 6)
+    assert metrics["float_integer_agreement"] == agreement >= 0.95
+
+
+def test_train_cli_options_and_resume(tmp_path, capsys):
+    """`--epochs`, `--subset`, `--seed`, `--set` reach the run (its checkpoint's config, its
+    metrics, the description's metadata); `--resume` continues from the checkpoint: the
+    first epoch's record is kept as it was, one more epoch is trained; `--quiet` keeps
+    stderr empty, without it the epochs are reported."""
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({"name": "opts", "model": {
+        "encoder": {"kind": "uniform", "planes": 2}, "layers": TINY_LAYERS},
+        "train": {"epochs": 5, "subset": 1000, "test_subset": 300, "batch": 32,
+                  "threads": 1}}))
+    out = tmp_path / "run"
+    common = ["train", str(path), "--quiet", "--out", str(out), "--subset", "64",
+              "--seed", "3", "--set", "train.test_subset=50", "--set", "check.map_images=4"]
+    assert cli_main([*common, "--epochs", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "on 50 images" in printed.out and printed.err == ""      # --quiet: no progress
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+    assert state["config"]["train"]["subset"] == 64 and state["config"]["seed"] == 3
+    assert state["config"]["train"]["test_subset"] == 50
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_images"] == 50 and metrics["seed"] == 3
+    state["history"][0]["marker"] = "from the checkpoint"     # only a resumed run has it
+    torch.save(state, out / "checkpoint.pt")
+    assert cli_main([*common[:2], *common[3:], "--epochs", "2", "--resume"]) == 0
+    err = capsys.readouterr().err                   # without --quiet: the epoch's progress
+    assert "opts 2/2" in err and "opts 1/2" not in err    # epoch 1 was not trained again
+    resumed = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert resumed["epoch"] == 2 and resumed["history"][0] == state["history"][0]
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    assert fmt.load(out / "model.json").metadata["seed"] == 3
 
 
 def test_warm_start_into_another_head(tmp_path):

@@ -108,10 +108,20 @@ def _sparse_penalty(model: BNN, cfg: dict) -> torch.Tensor | None:
 
 def run(cfg: dict, progress: bool = True, resume: bool = False) -> dict:
     """Train, export and check one configuration; returns its metrics."""
+    # Denormal Adam states slow CPU training down ~10x; flushing them is process-wide
+    # floating-point state, so it is undone on the way out (an in-process caller's own
+    # arithmetic, hypothesis's subnormal floats for one, needs IEEE behaviour back).
+    torch.set_flush_denormal(True)
+    try:
+        return _run(cfg, progress, resume)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _run(cfg: dict, progress: bool, resume: bool) -> dict:
     t0 = time.time()
     tr, out = cfg["train"], Path(cfg["out"])
     torch.set_num_threads(tr["threads"])
-    torch.set_flush_denormal(True)  # denormal Adam states slow CPU training down ~10x
     torch.manual_seed(cfg["seed"])
     gen = torch.Generator().manual_seed(cfg["seed"])
     x, y = load_split(cfg["dataset"], "train", tr["subset"], cfg["seed"])
