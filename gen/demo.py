@@ -16,7 +16,7 @@ from models.errors import UserError
 
 from .build import DEFAULT_TOP, build
 from .build_cmd import bench_images
-from .commands import DEFAULT_MODEL
+from .commands import DEFAULT_MODEL, golden_accuracy
 from .info import layer_table
 from .plan import plan_network, plan_table, target_cycles
 from .staging import check_output_folder
@@ -56,6 +56,10 @@ def cmd_demo(args) -> int:
     desc = fmt.load(args.file)
     print(layer_table(desc))
     print()
+    preds, labels = golden_accuracy(desc, "fashion-mnist", "test", None)
+    print(f"golden accuracy: {(preds == labels).mean():.2%} on the {len(labels)} Fashion-MNIST "
+          f"test images ({time.monotonic() - t0:.0f} s)")
+    print()
     cycles = target_cycles(None, args.fps, args.clock)
     plan = plan_network(desc, cycles, device=args.device, clock_mhz=args.clock)
     print(f"plan for {plan.device} at {args.fps:g} frames/s, {args.clock:g} MHz "
@@ -72,7 +76,7 @@ def cmd_demo(args) -> int:
                                    + "\n")
     print(f"planned Verilog written to {out}/ ({time.monotonic() - t0:.0f} s so far)")
     print()
-    labels = _labels(args.images) if bench[1].startswith("Fashion") else None
+    labels = labels[:args.images] if bench[1].startswith("Fashion") else None
     code = verify(desc, bench[0], labels, build_dir=out, jobs=args.jobs, what=bench[1])
     print()
     print(f"The Verilog is {out}/{DEFAULT_TOP}.v (one file per layer in {out}/layers/); its "
@@ -81,8 +85,3 @@ def cmd_demo(args) -> int:
           f"latency and estimate, is {out}/manifest.json. Whole demo: "
           f"{time.monotonic() - t0:.0f} s.")
     return code
-
-
-def _labels(count: int):
-    from models.datasets import fashion_mnist
-    return fashion_mnist("test")[1][:count]

@@ -32,13 +32,19 @@ def test_demo_on_a_small_model(tmp_path, capsys, monkeypatch):
     assert main(["demo", "m.json", "-o", "mine", "--images", "4"]) == 2
     assert (tmp_path / "mine" / "notes.txt").exists()
     capsys.readouterr()
-    assert main(["demo", "m.json", "-o", "mine", "--images", "4", "--force"]) == 0
+    assert main(["demo", "m.json", "-o", "mine", "--images", "4", "--force", "--fps", "500",
+                 "--clock", "40", "--device", "ecp5-85f", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
+    assert "plan for ecp5-85f at 500 frames/s, 40 MHz" in out, out
+    plan = json.loads((tmp_path / "mine" / "plan.json").read_text())
+    assert plan["device"] == "ecp5-85f" and plan["clock_mhz"] == 40
+    assert plan["target_cycles"] == 40_000_000 // 500
+    assert "on 1 verilator process " in out, out
     images, labels = fashion_mnist("test")
     whole = forward(desc, images, keep_maps=False).predictions
     assert f"{(whole == labels).mean():.2%}" in out          # the golden accuracy, whole set
     expected = np.mean(np.array(naive_predictions(desc, images[:4])) == labels[:4])
-    rtl = re.search(r"RTL accuracy\s+([\d.]+)% on (\d+) images", out)
+    rtl = re.search(r"RTL accuracy:\s+([\d.]+)% on (\d+) ", out)
     assert rtl and rtl.group(2) == "4", out
     assert float(rtl.group(1)) == pytest.approx(100 * expected, abs=0.005)
     golden_same = re.findall(r"golden accuracy[:\s]+([\d.]+)%", out)

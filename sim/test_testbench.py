@@ -136,19 +136,31 @@ def test_one_broken_rtl_bit_fails_on_icarus(built):
 
 
 def test_verify_random_inputs_planned(tmp_path, capsys):
-    """`bnngen verify --plan` on a folded plan, two Icarus processes side by side."""
+    """`bnngen verify --plan` on a folded plan: seeded random inputs, two Icarus processes
+    side by side; pauses and backpressure spread the results beyond the II."""
+    from gen.verify import test_images
     desc = factory.random_description(11)
     fmt.save(desc, tmp_path / "m.json")
     h, w = desc.input.height, desc.input.width
     assert main(["plan", str(tmp_path / "m.json"), "--cycles", str(4 * h * w), "-o",
                  str(tmp_path / "p.json")]) == 0
-    assert main(["verify", str(tmp_path / "m.json"), "--plan", str(tmp_path / "p.json"),
-                 "--dataset", "random", "--images", "6", "--simulator", "icarus",
-                 "--gap", "20", "--stall", "30"]) == 0
-    out = capsys.readouterr().out
-    assert "bit-exact: 6/6 results" in out and "verdict: PASS" in out
+    capsys.readouterr()
     plan = json.loads((tmp_path / "p.json").read_text())
     assert any(layer["engine"] == "folded" for layer in plan["layers"])
+    for pauses in (["--gap", "0", "--stall", "0"], ["--gap", "20", "--stall", "30"]):
+        assert main(["verify", str(tmp_path / "m.json"), "--plan", str(tmp_path / "p.json"),
+                     "--dataset", "random", "--images", "6", "--simulator", "icarus",
+                     "--jobs", "2", "--seed", "3", *pauses]) == 0
+        out = capsys.readouterr().out
+        assert "bit-exact: 6/6 results" in out and "verdict: PASS" in out
+        assert "on 2 icarus processes" in out
+        lo, hi = map(int, re.search(r"results every (\d+)\.\.(\d+) cycles", out).groups())
+        if pauses[1] == "0":
+            assert lo == hi == plan["ii"]
+        else:
+            assert hi > plan["ii"]
+    first, again, other = (test_images(desc, "random", "6", seed)[0] for seed in (3, 3, 4))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
 def test_verify_catches_broken_rtl(built, tmp_path, capsys):
