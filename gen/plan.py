@@ -665,13 +665,14 @@ def _slowest_path(desc: Description, chosen: list, family: str,
         paths = []
         if opt is None:       # a pool: its window generator feeds the OR stage
             skid = pool_skid(layer_window(layer, shape), shape[2], family, clock_mhz)
-            paths = window_paths(layer_window(layer, shape), shape[2], 1 if skid else 2)
+            paths = window_paths(layer_window(layer, shape), shape[2], 0 if skid else 2)
         else:
             dense = is_dense(layer, shape)
             paths = engine_paths_of(layer, opt.engine, opt.simd, opt.memory, dense,
                                     family, opt.pe, opt.steps)(opt.pipe)
             if not (dense and opt.engine == "folded"):   # a streamed dense layer has none
-                paths += window_paths(layer_window(layer, shape), shape[2])
+                paths += window_paths(layer_window(layer, shape), shape[2],
+                                      0 if opt.pipe.skid else 3)
         ns, path = slowest(paths, family)
         if worst is None or ns > worst["ns"]:
             worst = {"layer": layer.name, "path": path.what, "ns": round(ns, 2)}

@@ -152,13 +152,15 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
         parts = -(-rom_words // ASYNC_ROM_MAX_DEPTH)
         paths.append(Path("weight memory", luts=2 + mux_levels(parts, d),
                           loads=max(1, rom_bits) * parts))
-    # The handshake: with a skid register, this engine's flags (full, skid full, last step)
-    # load its input register, and the next block's ready (a flag of its own: a window
+    # The handshake: with a skid register, this engine's `ready` (a flag register) loads
+    # its input register, and the next block's ready (a flag of its own: a window
     # generator's room, a streamed engine's) selects what enters the output and skid
     # registers; without, one path runs from the next block's state through both engines'
     # enables into the input register.
     if pipe.skid:
-        paths += [Path("ready", luts=1, loads=input_bits),
+        # (with a skid register `ready` is a register too, set from the next cycle's
+        # window register, skid register and last step)
+        paths += [Path("ready", luts=4), Path("input register", loads=input_bits),
                   Path("output", luts=2, loads=2 * output_bits)]
     else:
         paths.append(Path("ready", luts=10, carries=2, bram=True, loads=input_bits))
@@ -174,14 +176,15 @@ def unrolled_paths(fan: int, sparse: bool, scores: int, pipe: Pipelining,
     return paths + (scores_paths(scores, pipe.argmax) if scores else [])
 
 
-def window_paths(plan: WindowPlan, channels: int, ready_luts: int = 3) -> list[Path]:
+def window_paths(plan: WindowPlan, channels: int, ready_luts: int = 0) -> list[Path]:
     """A window generator's paths (hw.window: every comparison its handshakes use is a flag
-    register), from the fed block's ready (`ready_luts` from that block's flip-flops: three
-    for a folded engine's, as routed on ECP5; one for a pool's skid register, two through a
-    pool's OR stage) and two LUTs of its own: the read side's issue into the line
-    buffers' read registers (kh*C bits), the shift into the shift columns and the emission
-    into the window register (the larger of the two enables); and the bookkeeping, from
-    the issue through the next-cycle selection of each flag."""
+    register), from the fed block's ready (`ready_luts` from that block's flip-flops: none
+    for a folded engine or a pool with a skid register, whose `ready` is a register; two
+    through a pool's OR stage; three through an engine without one) and two LUTs of its
+    own: the read side's issue into the line buffers' read registers (kh*C bits), the
+    shift into the shift columns and the emission into the window register (the larger of
+    the two enables); and the bookkeeping, from the issue through the next-cycle selection
+    of each flag."""
     kh, kw = plan.kernel
     column = kh * channels
     return [Path("issue", luts=ready_luts + 2, loads=column),

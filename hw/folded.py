@@ -86,7 +86,7 @@ ASYNC_ROM_MAX_DEPTH = 16
 
 
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
-                   registered: bool = False):
+                   registered: bool = False, last_next=None):
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
@@ -111,6 +111,8 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     with m.If(fire):
         m.d.sync += [t.eq(t1), t1.eq(t2), t2.eq(succ(t2)),
                      last_step.eq(t1 == steps - 1)]
+    if last_next is not None:     # the flag's value after this cycle
+        m.d.comb += last_next.eq(Mux(fire, t1 == steps - 1, last_step))
     mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
     m.submodules.weights = mem
     if style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH:
@@ -306,9 +308,18 @@ class FoldedEngine(wiring.Component):
         win = Signal(self.window_bits)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
+        last_next = Signal()
         last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
-                                         registered=self.front == 2)
-        m.d.comb += self.i.ready.eq(~full | (fire & last_step))
+                                         registered=self.front == 2, last_next=last_next)
+        if self.skid:
+            # `ready` in a register, set from the next cycle's window register, skid
+            # register and last step: the window generator in front waits on a flip-flop.
+            ready = Signal(init=1, name="ready")
+            full_next = Mux(ready, self.i.valid, full)
+            m.d.sync += ready.eq(~full_next | (~out.held_next & last_next))
+            m.d.comb += self.i.ready.eq(ready)
+        else:
+            m.d.comb += self.i.ready.eq(~full | (fire & last_step))
         # Loaded whenever ready, valid or not (`full` says which): the wide register's
         # enable then needs no input signal, only this engine's state.
         with m.If(self.i.ready):

@@ -180,10 +180,10 @@ class WindowGenerator(wiring.Component):
         step_top = [tops[oy + 1] - tops[oy] for oy in range(ho - 1)] + [h + tops[0] - tops[-1]]
         step_req = [lasts[oy + 1] - lasts[oy] for oy in range(ho - 1)] + \
             [h + lasts[0] - lasts[-1]]
-        # |w_g - gtop|, |w_g - greq| stay below one frame's rows plus the kernel's reach (the
-        # read side is at most a row ahead of what it needs; the write side at most `banks`
-        # rows ahead).
-        reach = 4 * (h + kh + ph + sy + banks) + 8
+        # |w_g - banks - gtop| and |w_g - greq| (and each less its row's step) stay within
+        # the rows the write side may run ahead (`banks`) or the read side may wait for (a
+        # kernel, a stride, the padding), plus a row's step: half of `reach`.
+        reach = 2 * (banks + kh + sy + ph + 2 + max(abs(v) for v in step_top + step_req))
 
         # ---- write side
         w_x = Signal(range(max(w, 2)))
@@ -304,6 +304,10 @@ class WindowGenerator(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
         with m.If(s2_fire & s2_emit):
             m.d.sync += self.o.valid.eq(1)
+        # The window register loads whenever it is free, an emission or not (`o.valid` says
+        # which): its wide enable then waits only for the fed block's ready, not for this
+        # stage's handshake.
+        with m.If(~self.o.valid | self.o.ready):
             with m.Switch(s2_pid):
                 for pid, pattern in enumerate(p.patterns):
                     parts = []
