@@ -30,8 +30,8 @@ from models.description import Conv, Description, content_hash
 from models.errors import UserError, printable
 
 from .flow_model import analyse
-from .timing_model import (USABLE, Pipelining, candidates, engine_paths, pool_skid, slowest,
-                           unrolled_paths)
+from .timing_model import (USABLE, Pipelining, candidates, engine_paths, layer_window, meets,
+                           pool_skid, slowest, unrolled_paths, window_paths)
 from .plan_cost import (LOGIC_ROM_MAX_BITS, LUTS_PER_LUTRAM, Cost, blocks_cost,
                         check_family, deep_rom_bits, option_blocks, shared_costs)
 from .resources import FPGA_FAMILIES as FAMILIES
@@ -472,9 +472,9 @@ class Option:
 
 
 def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
-                    family: str):
+                    family: str, pe: int = 1, steps: int = 0):
     """Pipelining -> the register-to-register paths of one engine option
-    (gen.timing_model)."""
+    (gen.timing_model); `pe` and `steps` size a weight ROM in LUTs."""
     sparse = conv.domain == "sparse"
     classes = conv.out_channels if conv.scores is not None else 0
     if engine == "unrolled":
@@ -484,16 +484,19 @@ def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
     chunks = conv.groups * -(-per_group // simd) + 1
     input_bits = per_group * conv.groups
     output_bits = result_layout(conv).size if classes else conv.out_channels
+    rom_words = steps if style == "distributed" else 0
     return lambda pipe: engine_paths(simd, chunks, style == "block", sparse, classes,
-                                     input_bits, pipe, family, output_bits)
+                                     input_bits, pipe, family, output_bits, rom_words,
+                                     pe * (simd + 2))
 
 
 def pipelined(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
               in_shape, dense: bool, stages: int,
-              clock_mhz: float | None) -> tuple[Pipelining, list]:
+              clock_mhz: float | None, steps: int = 0) -> tuple[Pipelining, list, bool]:
     """The cheapest pipelining of one engine option that meets the clock (None: `stages`
-    popcount stages, nothing else), and the option's blocks built so."""
-    paths_of = engine_paths_of(conv, engine, simd, style, dense, family)
+    popcount stages, nothing else), the option's blocks built so, and whether it meets the
+    clock (no clock: True)."""
+    paths_of = engine_paths_of(conv, engine, simd, style, dense, family, pe, steps)
     best = None
     for pipe in candidates(paths_of, family, clock_mhz, stages, engine == "folded",
                            conv.scores is not None):
@@ -502,7 +505,8 @@ def pipelined(conv: Conv, engine: str, pe: int, simd: int, style: str, family: s
         key = (cost.lut_equivalent, cost.ff)
         if best is None or key < best[0]:
             best = (key, pipe, blocks)
-    return best[1], best[2]
+    met = clock_mhz is None or meets(paths_of(best[1]), family, clock_mhz)
+    return best[1], best[2], met
 
 
 def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto",
@@ -513,33 +517,41 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
     the few smallest simd that meet it (logic grows with simd at a given pe, while the
     memory's shape may favour a slightly wider word), and unrolled; each with the cheapest
     pipelining that meets `clock_mhz` on the family (none given: `stages` popcount
-    stages). Weights in LUT ROMs deeper than ROM_WORDS_PER_LUT (gen.estimate_blocks) only
-    up to LOGIC_ROM_MAX_BITS unless `memory` asks for them."""
+    stages). With a clock, a pe whose few smallest simd all miss it also tries wider ones
+    (fewer chunks: a narrower chunk multiplexer) up to the first that meets it, and where
+    any option meets the clock, only those are offered. Weights in LUT ROMs deeper than
+    ROM_WORDS_PER_LUT (gen.estimate_blocks) only up to LOGIC_ROM_MAX_BITS unless `memory`
+    asks for them."""
     dense = in_shape is not None and is_dense(conv, in_shape)
     table = StepTable(conv, dense)
-    out = []
+    out, met = [], []
     if not fold:
-        pipe, blocks = pipelined(conv, "unrolled", 0, 0, "", family, in_shape, dense, stages,
-                                 clock_mhz)
+        pipe, blocks, ok = pipelined(conv, "unrolled", 0, 0, "", family, in_shape, dense,
+                                     stages, clock_mhz)
         out.append(Option("unrolled", conv.out_channels, int(conv.weights[0].size), 1, "",
                           blocks_cost(blocks, family), pipe=pipe))
+        met.append(ok)
     styles = ("block", "distributed") if memory == "auto" else (memory,)
     for pe in pe_options(conv):
-        taken = 0
+        taken, pe_met = 0, False
         for simd in simd_options(conv, dense):
             steps = table.steps(pe, simd)
-            if steps <= limit_steps:
-                for style in styles:
-                    pipe, blocks = pipelined(conv, "folded", pe, simd, style, family, in_shape,
-                                             dense, stages, clock_mhz)
-                    if memory == "auto" and deep_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
-                        continue
-                    out.append(Option("folded", pe, simd, steps, style,
-                                      blocks_cost(blocks, family), table.flow(pe, simd),
-                                      pipe))
-                taken += 1
-                if taken == SIMD_TRIES:
-                    break
+            if steps > limit_steps:
+                continue
+            for style in styles:
+                pipe, blocks, ok = pipelined(conv, "folded", pe, simd, style, family,
+                                             in_shape, dense, stages, clock_mhz, steps)
+                if memory == "auto" and deep_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
+                    continue
+                out.append(Option("folded", pe, simd, steps, style,
+                                  blocks_cost(blocks, family), table.flow(pe, simd), pipe))
+                met.append(ok)
+                pe_met = pe_met or ok
+            taken += 1
+            if taken >= SIMD_TRIES and (pe_met or clock_mhz is None):
+                break
+    if any(met):
+        out = [o for o, ok in zip(out, met) if ok]
     return out
 
 
@@ -619,7 +631,8 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
         if opt is None:
             layers.append(LayerPlan(layer.name, "pool", "fixed", fifo_depth=depth,
                                     **fixed[layer.name].rounded(),
-                                    skid=pool_skid(layer.kernel, shape[2], family, clock_mhz)))
+                                    skid=pool_skid(layer_window(layer, shape), shape[2],
+                                                   family, clock_mhz)))
         else:
             pixels = layer.out_shape[0] * layer.out_shape[1]
             layers.append(LayerPlan(layer.name, "conv", opt.engine, opt.pe, opt.simd,
@@ -642,16 +655,24 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
 
 def _slowest_path(desc: Description, chosen: list, family: str,
                   clock_mhz: float | None) -> dict | None:
-    """The timing model's slowest engine path of the plan at its clock: layer, path, its
-    delay and whether it fits the usable part of the period."""
+    """The timing model's slowest path of the plan at its clock (its engines' and its
+    window generators'): layer, path, its delay and whether it fits the usable part of the
+    period."""
     if clock_mhz is None:
         return None
     worst = None
     for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
-        if opt is None:
-            continue
-        paths = engine_paths_of(layer, opt.engine, opt.simd, opt.memory,
-                                is_dense(layer, shape), family)(opt.pipe)
+        paths = []
+        if opt is None:       # a pool: its window generator feeds the OR stage
+            skid = pool_skid(layer_window(layer, shape), shape[2], family, clock_mhz)
+            paths = window_paths(layer_window(layer, shape), shape[2], 0 if skid else 2)
+        else:
+            dense = is_dense(layer, shape)
+            paths = engine_paths_of(layer, opt.engine, opt.simd, opt.memory, dense,
+                                    family, opt.pe, opt.steps)(opt.pipe)
+            if not (dense and opt.engine == "folded"):   # a streamed dense layer has none
+                paths += window_paths(layer_window(layer, shape), shape[2],
+                                      0 if opt.pipe.skid else 3)
         ns, path = slowest(paths, family)
         if worst is None or ns > worst["ns"]:
             worst = {"layer": layer.name, "path": path.what, "ns": round(ns, 2)}

@@ -15,7 +15,7 @@ from .estimate import block_cost, framing_cost
 from .estimate_blocks import (ROM_WORDS_PER_LUT, Block, conv_blocks, encoder_block,
                               pool_blocks)
 from .resources import FPGA_FAMILIES
-from .timing_model import Pipelining, pool_skid
+from .timing_model import Pipelining, layer_window, pool_skid
 
 # Weights in LUTs the estimator can predict. A ROM of at most ROM_WORDS_PER_LUT words costs
 # about a LUT per output bit on every family (gen.estimate_blocks.rom_column_luts; measured
@@ -76,7 +76,7 @@ def shared_costs(desc: Description, family: str,
            + Cost(**framing_cost(family))}
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if not isinstance(layer, Conv):
-            skid = pool_skid(layer.kernel, shape[2], family, clock_mhz)
+            skid = pool_skid(layer_window(layer, shape), shape[2], family, clock_mhz)
             out[layer.name] = blocks_cost(pool_blocks(layer, shape, skid), family)
     return out
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hw.folded import FRONTS
+from hw.folded import ASYNC_ROM_MAX_DEPTH, FRONTS
 from hw.popcount import register_levels, tree_levels
+from hw.window_plan import WindowPlan, plan_window
 
 # Of the clock period, what a path may take: the rest is margin for routing that is worse
 # than typical (the delays below are medians of routed paths).
@@ -118,9 +119,10 @@ def scores_paths(classes: int, argmax: int) -> list[Path]:
 
 def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: int,
                  input_bits: int, pipe: Pipelining, family: str,
-                 output_bits: int = 1) -> list[Path]:
+                 output_bits: int = 1, rom_words: int = 0, rom_bits: int = 0) -> list[Path]:
     """Paths of a folded or streamed engine: `simd`-bit lanes behind a `chunks`-way
-    multiplexer, weights in block RAM or not, a sparse layer's q*count + p*all, `scores`
+    multiplexer, weights in block RAM or not (or in a LUT ROM of `rom_words` words of
+    `rom_bits`), a sparse layer's q*count + p*all, `scores`
     classes (0: a threshold layer), an input register of `input_bits` and an output
     register of `output_bits`; and the handshake
     that loads that register: from the downstream block's state through this engine's
@@ -143,13 +145,23 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
     if block_ram and pipe.front == 2:
         paths.append(Path("weight memory", bram=True))
-    # The handshake: with a skid register, this engine's state loads its input register,
-    # and the next block's ready (its window generator's comparisons) selects what enters
-    # the output register; without, one path runs from the next block's state (a weight
-    # word, a comparison) through both engines' enables into the input register.
+    if not block_ram and rom_words > ASYNC_ROM_MAX_DEPTH:
+        # A LUT ROM read through its register (hw.folded.stepped_memory): the address
+        # multiplexer, then per bit a LUT of 16 words and a multiplexer tree over them,
+        # the address fanning out to all of them.
+        parts = -(-rom_words // ASYNC_ROM_MAX_DEPTH)
+        paths.append(Path("weight memory", luts=2 + mux_levels(parts, d),
+                          loads=max(1, rom_bits) * parts))
+    # The handshake: with a skid register, this engine's `ready` (a flag register) loads
+    # its input register, and the next block's ready (a flag of its own: a window
+    # generator's room, a streamed engine's) selects what enters the output and skid
+    # registers; without, one path runs from the next block's state through both engines'
+    # enables into the input register.
     if pipe.skid:
-        paths += [Path("ready", luts=3, loads=input_bits),
-                  Path("output", luts=4, carries=2, loads=output_bits)]
+        # (with a skid register `ready` is a register too, set from the next cycle's
+        # window register, skid register and last step)
+        paths += [Path("ready", luts=4), Path("input register", loads=input_bits),
+                  Path("output", luts=2, loads=2 * output_bits)]
     else:
         paths.append(Path("ready", luts=10, carries=2, bram=True, loads=input_bits))
     return paths + (scores_paths(scores, pipe.argmax) if scores else [])
@@ -164,21 +176,35 @@ def unrolled_paths(fan: int, sparse: bool, scores: int, pipe: Pipelining,
     return paths + (scores_paths(scores, pipe.argmax) if scores else [])
 
 
-def window_handshake(skid: bool, loads: int) -> Path:
-    """A window generator's issue path (its handshake with the block it feeds, the row
-    comparison, then the enables of its registers): from the downstream block's `ready`
-    through that block's logic, or from its skid register."""
-    return Path("ready", luts=3, carries=1, loads=loads) if skid else \
-        Path("ready", luts=6, carries=2, loads=loads)
+def window_paths(plan: WindowPlan, channels: int, ready_luts: int = 0) -> list[Path]:
+    """A window generator's paths (hw.window: every comparison its handshakes use is a flag
+    register), from the fed block's ready (`ready_luts` from that block's flip-flops: none
+    for a folded engine or a pool with a skid register, whose `ready` is a register; two
+    through a pool's OR stage; three through an engine without one) and two LUTs of its
+    own: the read side's issue into the line buffers' read registers (kh*C bits), the
+    shift into the shift columns and the emission into the window register (the larger of
+    the two enables); and the bookkeeping, from the issue through the next-cycle selection
+    of each flag."""
+    kh, kw = plan.kernel
+    column = kh * channels
+    return [Path("issue", luts=ready_luts + 2, loads=column),
+            Path("shift", luts=ready_luts + 2,
+                 loads=max(column * (plan.length - 1), kh * kw * channels)),
+            Path("bookkeeping", luts=ready_luts + 4)]
 
 
-def pool_skid(kernel: tuple[int, int], channels: int, family: str,
-              clock_mhz: float | None) -> bool:
+def layer_window(layer, shape) -> WindowPlan:
+    """The window generator's plan of a layer (a convolution or a pool) on an input map of
+    `shape` (H, W, C)."""
+    return plan_window(shape[0], shape[1], layer.kernel, layer.stride,
+                       getattr(layer, "padding", (0, 0)))
+
+
+def pool_skid(plan: WindowPlan, channels: int, family: str, clock_mhz: float | None) -> bool:
     """Whether a pool (hw.pool) needs its skid register to meet the clock: without it, its
     window generator's handshake runs on through the OR stage into the next block's."""
-    loads = kernel[0] * kernel[1] * channels
-    return clock_mhz is not None and not meets([window_handshake(False, loads)], family,
-                                               clock_mhz)
+    return clock_mhz is not None and not meets(window_paths(plan, channels, ready_luts=2),
+                                               family, clock_mhz)
 
 
 def slowest(paths: list[Path], family: str) -> tuple[float, Path]:

@@ -86,7 +86,7 @@ ASYNC_ROM_MAX_DEPTH = 16
 
 
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
-                   registered: bool = False):
+                   registered: bool = False, last_next=None):
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
@@ -95,12 +95,24 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     memory's slow clock-to-output (a block RAM's) ends in a flip-flop, at no cost in
     latency."""
     steps = len(init)
+
+    def succ(x):
+        return Mux(x == steps - 1, 0, x + 1)
+
+    # The counter t and its next two values, in registers, so that the read address is one
+    # multiplexer (on `fire`) from flip-flops: no adder or comparison in front of a
+    # memory's address, which fans out to all of a LUT ROM.
     t = Signal(range(max(steps, 2)))
-    last_step = Signal()
-    m.d.comb += last_step.eq(t == steps - 1)
-    after = Mux(last_step, 0, t + 1)
+    t1 = Signal(range(max(steps, 2)), init=1 % steps, name="t_next")
+    t2 = Signal(range(max(steps, 2)), init=2 % steps, name="t_after_next")
+    # A flag register, not a comparison of the counter: it takes part in the engine's
+    # `ready`, and so in the handshake of the window generator in front.
+    last_step = Signal(init=steps == 1, name="last_step")
     with m.If(fire):
-        m.d.sync += t.eq(after)
+        m.d.sync += [t.eq(t1), t1.eq(t2), t2.eq(succ(t2)),
+                     last_step.eq(t1 == steps - 1)]
+    if last_next is not None:     # the flag's value after this cycle
+        m.d.comb += last_next.eq(Mux(fire, t1 == steps - 1, last_step))
     mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
     m.submodules.weights = mem
     if style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH:
@@ -109,11 +121,10 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
         return last_step, rp.data
     rp = mem.read_port()
     if not registered:
-        m.d.comb += rp.addr.eq(Mux(fire, after, t))
+        m.d.comb += rp.addr.eq(Mux(fire, t1, t))
         return last_step, rp.data
     # The read port holds word t+1 between fires; a fire takes it and reads t+2.
-    two_after = 0 if steps == 1 else Mux(t >= steps - 2, t + 2 - steps, t + 2)
-    m.d.comb += rp.addr.eq(Mux(fire, two_after, after))
+    m.d.comb += rp.addr.eq(Mux(fire, t2, t1))
     word = Signal(width, init=init[0], name="word")
     with m.If(fire):
         m.d.sync += word.eq(rp.data)
@@ -297,9 +308,18 @@ class FoldedEngine(wiring.Component):
         win = Signal(self.window_bits)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
+        last_next = Signal()
         last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
-                                         registered=self.front == 2)
-        m.d.comb += self.i.ready.eq(~full | (fire & last_step))
+                                         registered=self.front == 2, last_next=last_next)
+        if self.skid:
+            # `ready` in a register, set from the next cycle's window register, skid
+            # register and last step: the window generator in front waits on a flip-flop.
+            ready = Signal(init=1, name="ready")
+            full_next = Mux(ready, self.i.valid, full)
+            m.d.sync += ready.eq(~full_next | (~out.held_next & last_next))
+            m.d.comb += self.i.ready.eq(ready)
+        else:
+            m.d.comb += self.i.ready.eq(~full | (fire & last_step))
         # Loaded whenever ready, valid or not (`full` says which): the wide register's
         # enable then needs no input signal, only this engine's state.
         with m.If(self.i.ready):

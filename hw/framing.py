@@ -118,10 +118,22 @@ class Framing(wiring.Component):
         with m.If(padding & o_fire & at_end):
             m.d.sync += padding.eq(0)
 
-        drop = flags.bit_select(rd, 1)
+        # Whether the result at the head is dropped: a flag register, flags[rd] as it will
+        # be after this cycle's flag write and result, so that `r.ready` is one LUT from
+        # flip-flops (the layer chain's last output register waits on it).
+        drop = Signal()
         m.d.comb += [self.m.payload.eq(self.r.payload), self.m.valid.eq(self.r.valid & ~drop),
                      self.r.ready.eq(self.m.ready | drop)]
         left = self.r.valid & self.r.ready
+        write = o_fire & at_end
+        flag = padding | ~last
+
+        def flag_next(k):
+            return Mux(write & (wr == k), flag, flags.bit_select(k, 1))
+
+        nxt = Signal.like(rd)
+        m.d.comb += nxt.eq(rd + 1)
+        m.d.sync += drop.eq(Mux(left, flag_next(nxt), flag_next(rd)))
         with m.If(left):
             m.d.sync += rd.eq(rd + 1)
         m.d.sync += inflight.eq(inflight + entered - left)

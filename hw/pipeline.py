@@ -10,7 +10,7 @@ the ready chain ends at this engine, at no cost in latency or throughput.
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, Value
+from amaranth import Module, Mux, Signal, Value
 
 
 class PipelineOutput:
@@ -21,6 +21,8 @@ class PipelineOutput:
         self.adv = Signal(name="adv")
         if skid:
             self.held = Signal(name="skid_valid")
+            # its value after this cycle, for a pipeline that registers its own `ready`
+            self.held_next = Signal(name="skid_valid_next")
             m.d.comb += self.adv.eq(~self.held)
         else:
             m.d.comb += self.adv.eq(~o.valid | o.ready)
@@ -36,12 +38,15 @@ class PipelineOutput:
             return
         held = self.held
         kept = Signal(len(Value.cast(o.payload)), name="skid_payload")
-        with m.If(~o.valid | o.ready):           # the output register is free
+        free = ~o.valid | o.ready                # the output register is free
+        m.d.comb += self.held_next.eq(Mux(free, 0, held | valid))
+        m.d.sync += held.eq(self.held_next)
+        with m.If(free):
             with m.If(held):
-                m.d.sync += [o.payload.eq(kept), o.valid.eq(1), held.eq(0)]
+                m.d.sync += [o.payload.eq(kept), o.valid.eq(1)]
             with m.Else():
                 m.d.sync += o.valid.eq(valid)
                 with m.If(valid):
                     m.d.sync += o.payload.eq(payload)
         with m.Elif(adv & valid):                # it is not: the skid register takes it
-            m.d.sync += [kept.eq(payload), held.eq(1)]
+            m.d.sync += kept.eq(payload)

@@ -47,6 +47,53 @@ def _add_mod(a, c: int, modulus: int):
     return Mux(s >= modulus, s - modulus, s)
 
 
+class _Gap:
+    """A difference of row counters, d: +1 as an input row completes (`row_in`), -step[oy]
+    as the read side leaves output row oy (`row_out`). Its sign and zero are flag registers
+    (`neg`, `zero`), set from the four values d can take next (d, d + 1, and with
+    e = d - step[oy], kept alongside, e and e + 1), so that the events only select."""
+
+    def __init__(self, m: Module, name: str, init: int, step: list[int], oy, reach: int,
+                 row_in, row_out):
+        shape = signed(reach.bit_length() + 1)
+        bits = max(abs(v) for v in step).bit_length() + 1
+
+        def step_of(table):
+            return _lookup([v % (1 << bits) for v in table], oy, bits).as_signed()
+
+        d = Signal(shape, init=init, name=f"{name}_d")
+        e = Signal(shape, init=init - step[0], name=f"{name}_e")
+        self.neg = Signal(init=init < 0, name=f"{name}_neg")
+        self.zero = Signal(init=init == 0, name=f"{name}_zero")
+        m.d.sync += [
+            d.eq(d + row_in - Mux(row_out, step_of(step), 0)),
+            e.eq(e + row_in - Mux(row_out, step_of(step[1:] + step[:1]), 0)),
+            self.neg.eq(Mux(row_out, Mux(row_in, e < -1, e[-1]),
+                            Mux(row_in, d < -1, self.neg))),
+            self.zero.eq(Mux(row_out, Mux(row_in, e == -1, e == 0),
+                             Mux(row_in, d == -1, self.zero)))]
+
+
+class _Columns:
+    """The write column w_x against the read step r_t, as flag registers set from what they
+    will be after this cycle's moves (each counter steps by one or wraps to 0):
+    `before_read` = w_x < min(r_t, w), `after_read` = w_x > r_t."""
+
+    def __init__(self, m: Module, w: int, w_x, r_t, w_fire, w_wrap, r_fire, r_wrap):
+        self.before_read = Signal(name="col_before_read")
+        self.after_read = Signal(name="col_after_read")
+        lt = w_x < r_t
+        # Cases by (write moves, read moves); a wrapped counter is 0.
+        before = Mux(w_fire,
+                     Mux(w_wrap, Mux(r_fire, ~r_wrap, r_t != 0),
+                         Mux(r_fire, ~r_wrap & lt, w_x + 1 < r_t)),
+                     Mux(r_fire, ~r_wrap & (w_x <= r_t), self.before_read))
+        after = Mux(r_fire & r_wrap, Mux(w_fire, ~w_wrap, w_x != 0),
+                    Mux(w_fire, ~w_wrap & Mux(r_fire, ~lt & (w_x != r_t), ~lt),
+                        Mux(r_fire, w_x > r_t + 1, self.after_read)))
+        m.d.sync += [self.before_read.eq(before), self.after_read.eq(after)]
+
+
 class WindowGenerator(wiring.Component):
     """Line-buffered window generator for any kernel, stride, padding and pad bit.
 
@@ -100,8 +147,6 @@ class WindowGenerator(wiring.Component):
         sy, _ = p.stride
         ph, _ = p.padding
         ho, period, flush, banks = p.out_height, p.period, p.flush, p.banks
-        # Global row counters wrap; differences stay far inside half their range.
-        n = max(8, (8 * (h + kh + ph + sy + banks + 2)).bit_length())
         pad_word = Const(((1 << c) - 1) if self.pad_bit else 0, c)
 
         mems = []
@@ -120,50 +165,71 @@ class WindowGenerator(wiring.Component):
         rports = [mem.read_port(transparent_for=(wp,) if w * c <= TRANSPARENT_MAX_BITS
                                 else ()) for mem, wp in zip(mems, wports)]
 
+        # ---- row bookkeeping. With g the global input row (frame-relative rows plus a
+        # frame base), the write side writes row w_g, and the read side's output row r_oy
+        # covers rows gtop .. gtop + kh - 1 (some of them padding) and needs input up to row
+        # greq = its last real row (`lasts`). The rules compare w_g with gtop + banks and
+        # with greq, and the write column w_x with the read step r_t. Every comparison the
+        # handshakes use is a flag register (`_Gap`, `_Columns`), set from what it will be
+        # after this cycle's events, so that `ready` and the read side's issue are one LUT
+        # from flip-flops: no adder, no comparator in the handshake.
+        tops = [oy * sy - ph for oy in range(ho)]
+        lasts = [min(top + kh - 1, h - 1) for top in tops]
+        # How far gtop and greq move as the read side leaves output row oy (the last one:
+        # to the next frame's first row, h input rows on).
+        step_top = [tops[oy + 1] - tops[oy] for oy in range(ho - 1)] + [h + tops[0] - tops[-1]]
+        step_req = [lasts[oy + 1] - lasts[oy] for oy in range(ho - 1)] + \
+            [h + lasts[0] - lasts[-1]]
+        # |w_g - banks - gtop| and |w_g - greq| (and each less its row's step) stay within
+        # the rows the write side may run ahead (`banks`) or the read side may wait for (a
+        # kernel, a stride, the padding), plus a row's step: half of `reach`.
+        reach = 2 * (banks + kh + sy + ph + 2 + max(abs(v) for v in step_top + step_req))
+
         # ---- write side
-        w_g = Signal(n)
         w_x = Signal(range(max(w, 2)))
         w_bank = Signal(range(max(banks, 2)))  # never zero-width: Icarus reads [-1:0] as X
 
         # ---- read side
         r_oy = Signal(range(max(ho, 2)))
         r_t = Signal(range(max(period, 2)))
-        r_ytop = Signal(range(-ph - 1, h + sy + kh + 1), init=-ph)
-        r_fb = Signal(n)
         r_fbank = Signal(range(max(banks, 2)))
         r_rbank = Signal(range(max(banks, 2)), init=(-ph) % banks)
         # Spilled windows of the previous frame already sent by flush steps (none owed at reset).
         r_flushed = Signal(range(flush + 2), init=flush)
 
-        gtop = Signal(n)
-        m.d.comb += gtop.eq(r_fb + r_ytop)
-        issued = Signal(range(w + 1))
-        m.d.comb += issued.eq(Mux(r_t < w, r_t, w))
-        d_w = Signal(signed(n))
-        m.d.comb += d_w.eq(w_g - banks - gtop)
+        # The events: an input row completes, the read side leaves its output row.
+        w_fire = Signal()
+        fire1 = Signal()
+        w_wrap = w_x == w - 1
+        r_wrap = r_t == period - 1
+        row_in = w_fire & w_wrap
+        row_out = fire1 & r_wrap
+        room = _Gap(m, "room", -banks - tops[0], step_top, r_oy, reach, row_in, row_out)
+        need = _Gap(m, "need", -lasts[0], step_req, r_oy, reach, row_in, row_out)
+        cols = _Columns(m, w, w_x, r_t, w_fire, w_wrap, fire1, r_wrap)
+        # The read step needs input (a column of a row that is not all padding).
+        needs_data = Signal(init=w > 0 and lasts[0] >= 0, name="needs_data")
+        real = [last >= 0 for last in lasts]
+        m.d.sync += needs_data.eq(Mux(
+            fire1, Mux(r_wrap, _lookup(real[1:] + real[:1], r_oy, 1),
+                       (r_t + 1 < w) & _lookup(real, r_oy, 1)), needs_data))
+
         # Row g overwrites row g - banks: allowed once the read side is past that row, or
         # on the read side's top row for the columns it has already read.
-        write_ok = (d_w < 0) | ((d_w == 0) & (w_x < issued))
-        m.d.comb += self.i.ready.eq(write_ok)
-        w_fire = self.i.valid & write_ok
+        write_ok = room.neg | (room.zero & cols.before_read)
+        m.d.comb += [self.i.ready.eq(write_ok), w_fire.eq(self.i.valid & write_ok)]
         for b, wp in enumerate(wports):
             m.d.comb += [wp.addr.eq(w_x), wp.data.eq(self.i.payload),
                          wp.en.eq(w_fire & (w_bank == b))]
         with m.If(w_fire):
-            with m.If(w_x == w - 1):
-                m.d.sync += [w_x.eq(0), w_g.eq(w_g + 1), w_bank.eq(_add_mod(w_bank, 1, banks))]
+            with m.If(w_wrap):
+                m.d.sync += [w_x.eq(0), w_bank.eq(_add_mod(w_bank, 1, banks))]
             with m.Else():
                 m.d.sync += w_x.eq(w_x + 1)
 
-        # ---- read side, stage 1: issue step r_t of output row r_oy
-        ylast = Signal(r_ytop.shape())
-        m.d.comb += ylast.eq(Mux(r_ytop + kh - 1 < h - 1, r_ytop + kh - 1, h - 1))
-        needs_data = (r_t < w) & (ylast >= 0)
-        greq = Signal(n)
-        m.d.comb += greq.eq(r_fb + ylast)
-        d_r = Signal(signed(n))
-        m.d.comb += d_r.eq(w_g - greq)
-        dep_ok = ~needs_data | (d_r > 0) | ((d_r == 0) & (w_x > r_t))
+        # ---- read side, stage 1: issue step r_t of output row r_oy, once its input is in
+        # (row greq written, or being written and past column r_t)
+        dep_ok = ~needs_data | (~need.neg & ~need.zero) | (need.zero & cols.after_read)
 
         npat = max(2, len(p.patterns))
         pid_bits = (npat - 1).bit_length()
@@ -183,7 +249,7 @@ class WindowGenerator(wiring.Component):
         s2_rbank = Signal.like(r_rbank)
         s2_fire = s2_valid & (~s2_emit | ~self.o.valid | self.o.ready)
         free = ~s2_valid | s2_fire
-        fire1 = free & dep_ok
+        m.d.comb += fire1.eq(free & dep_ok)
         # While the next frame's first row waits for input, send the previous frame's
         # spilled windows with emission-only steps.
         flush_go = free & ~dep_ok & (r_oy == 0) & (r_t == 0) & (r_flushed < flush)
@@ -193,8 +259,10 @@ class WindowGenerator(wiring.Component):
         with m.If(fire1):
             m.d.sync += [s2_valid.eq(1), s2_emit.eq(emit_cur | emit_sp), s2_shift.eq(1),
                          s2_pid.eq(Mux(emit_cur, cur_pid, sp_pid)), s2_rbank.eq(r_rbank)]
-            m.d.sync += [s2_vmask[ky].eq((r_ytop + ky >= 0) & (r_ytop + ky < h))
-                         for ky in range(kh)]
+            # the rows of the kernel that are real input rows, not padding
+            m.d.sync += s2_vmask.eq(_lookup(
+                [sum(1 << ky for ky in range(kh) if 0 <= top + ky < h) for top in tops],
+                r_oy, kh))
         with m.Elif(flush_go):
             m.d.sync += [s2_valid.eq(1), s2_emit.eq(1), s2_shift.eq(0), s2_pid.eq(fl_pid),
                          r_flushed.eq(r_flushed + 1)]
@@ -205,12 +273,12 @@ class WindowGenerator(wiring.Component):
             with m.If(r_t == period - 1):
                 m.d.sync += r_t.eq(0)
                 with m.If(r_oy == ho - 1):
-                    m.d.sync += [r_oy.eq(0), r_ytop.eq(-ph), r_fb.eq(r_fb + h),
+                    m.d.sync += [r_oy.eq(0),
                                  r_fbank.eq(_add_mod(r_fbank, h % banks, banks)),
                                  r_rbank.eq(_add_mod(r_fbank, (h - ph) % banks, banks)),
                                  r_flushed.eq(0)]
                 with m.Else():
-                    m.d.sync += [r_oy.eq(r_oy + 1), r_ytop.eq(r_ytop + sy),
+                    m.d.sync += [r_oy.eq(r_oy + 1),
                                  r_rbank.eq(_add_mod(r_rbank, sy % banks, banks))]
             with m.Else():
                 m.d.sync += r_t.eq(r_t + 1)
@@ -236,6 +304,10 @@ class WindowGenerator(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
         with m.If(s2_fire & s2_emit):
             m.d.sync += self.o.valid.eq(1)
+        # The window register loads whenever it is free, an emission or not (`o.valid` says
+        # which): its wide enable then waits only for the fed block's ready, not for this
+        # stage's handshake.
+        with m.If(~self.o.valid | self.o.ready):
             with m.Switch(s2_pid):
                 for pid, pattern in enumerate(p.patterns):
                     parts = []

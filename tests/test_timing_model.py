@@ -73,3 +73,35 @@ def test_paths_follow_the_registers():
     assert [p for p in fronted if p.bram] == [p for p in fronted if p.what == "weight memory"]
     assert all(p.ns(d) >= d.reg for p in fronted)
     assert USABLE < 1
+
+
+def test_options_meet_the_clock_where_any_can():
+    """No register cuts a folded engine's chunk multiplexer: where the narrowest SIMD widths
+    miss the clock, wider ones are tried, and only options that meet it are offered (the
+    shipped default's conv4 at 100 MHz on ECP5: a 33-way multiplexer at SIMD 36)."""
+    from gen.plan import engine_paths_of, layer_options
+    from models import description as fmt
+
+    desc = fmt.load("models/zoo/default.json")
+    shapes = dict(zip((x.name for x in desc.layers), desc.layer_inputs()))
+    conv = next(x for x in desc.layers if x.name == "conv4")
+    opts = layer_options(conv, 2040, "ecp5", in_shape=shapes["conv4"], clock_mhz=100, fold=True)
+    assert opts and all(o.simd > 36 for o in opts)
+    for o in opts:
+        paths = engine_paths_of(conv, o.engine, o.simd, o.memory, False, "ecp5", o.pe,
+                                o.steps)(o.pipe)
+        assert meets(paths, "ecp5", 100)
+
+
+def test_window_paths_in_the_plan():
+    """The plan's slowest path covers the window generators (hw.window), which have no
+    pipelining: the widest window's enable is the shipped default's limit at 100 MHz."""
+    from gen.timing_model import layer_window, window_paths
+    from models import description as fmt
+
+    desc = fmt.load("models/zoo/default.json")
+    shapes = dict(zip((x.name for x in desc.layers), desc.layer_inputs()))
+    conv4 = next(x for x in desc.layers if x.name == "conv4")
+    paths = window_paths(layer_window(conv4, shapes["conv4"]), shapes["conv4"][2])
+    assert {p.what for p in paths} == {"issue", "shift", "bookkeeping"}
+    assert max(p.loads for p in paths) == 3 * 3 * 128
