@@ -89,7 +89,7 @@ def test_manifest_matches_verilog(shipped_build):
     assert man["cycles_per_frame"] == man["initiation_interval_cycles"] == SMALL_II
     assert man["one_pixel_per_clock"] is False
     assert man["latency_cycles"] == man["latency"]["paced_cycles"] == SMALL_LATENCY
-    assert man["latency"]["back_to_back_cycles"] is None
+    assert man["latency"]["back_to_back_cycles"] == SMALL_LATENCY   # the input is paced
     desc = SMALL
     assert [b["name"] for b in man["layers"]] == ["encoder"] + [x.name for x in desc.layers]
     for block in man["layers"]:
