@@ -24,7 +24,7 @@ def test_block_features_ecp5_lutram_window():
     # 28x1 line buffer and bank: two 16x4 LUT-RAMs each; muxes 2*(3-1) + the bank's 1*(2-1)
     assert f["lut"] == {"out_bits": 4, "one": 1, "mux_luts": 5, "or_luts": 3, "rom_luts": 5,
                         "rom_bits": 34, "rom_mux_luts": 10, "read_bypass_bits": -1,
-                        "logic_mem_bits": 0, "lutram": 2}
+                        "flag_bookkeeping": 1, "logic_mem_bits": 0, "lutram": 2}
     assert f["ff"] == {"ff": 10, "one": 1, "logic_mem_bits": 0, "lutram_out_bits": 1}
 
 
@@ -33,12 +33,12 @@ def test_block_features_ice40_logic_memories():
     # no LUT-RAM: the line buffer is 28 bits of logic, the bank 28 registers and a 28-way mux
     assert f["lut"] == {"out_bits": 4, "one": 1, "mux_luts": 4 + 27, "or_luts": 3,
                         "rom_luts": 5, "rom_bits": 34, "rom_mux_luts": 10,
-                        "logic_mem_bits": 28, "lutram": 0}
+                        "flag_bookkeeping": 1, "logic_mem_bits": 28, "lutram": 0}
     assert f["ff"] == {"ff": 38, "one": 1, "logic_mem_bits": 28, "lutram_out_bits": 0}
     engine = ge.block_features(Block("engine", **WINDOWISH), "ecp5")
     assert "read_bypass_bits" not in engine["lut"]
     muxes_only = ge.block_features(Block("window", {"one": 1}, muxes=[(2, 3)]), "ice40")
-    assert muxes_only["lut"] == {"one": 1, "mux_luts": 4}
+    assert muxes_only["lut"] == {"one": 1, "mux_luts": 4, "flag_bookkeeping": 1}
     bare = ge.block_features(Block("engine", {"tree_bits": 3}, ff=2), "ecp5")
     assert bare == {"lut": {"tree_bits": 3}, "ff": {"ff": 2, "one": 1}}
 
