@@ -68,9 +68,8 @@ def cmd_build(args) -> int:
 
 def bench_images(desc, count: int):
     """(images, where they come from) for `--testbench N`."""
-    from .verify import test_images
-    if count < 1:
-        raise UserError(f"--testbench must be at least 1 frame, got {count}")
-    if desc.input.shape == (28, 28, 1) and desc.input.bits == 8:
-        return test_images(desc, "fashion-mnist", str(count), 0)[0], "Fashion-MNIST test images"
-    return test_images(desc, "random", str(count), 0)[0], "seeded random inputs (seed 0)"
+    from .verify import dataset_images
+    fashion = desc.input.shape == (28, 28, 1) and desc.input.bits == 8
+    images = dataset_images(desc, "fashion-mnist" if fashion else "random", str(count), 0,
+                            "--testbench")[0]
+    return images, "Fashion-MNIST test images" if fashion else "seeded random inputs (seed 0)"

@@ -134,14 +134,14 @@ module {top}_tb;
   reg [OUT_W-1:0] expected [0:FRAMES-1];
   reg [8*1024-1:0] frames_file, expected_file, results_file;
   integer gap, stall, progress, results_fd, count;
-  reg [31:0] beats;
+  reg [31:0] beats, gap_below, stall_below;   // a cycle pauses when its draw is below
   reg [31:0] seed, watchdog, src_rng, snk_rng;
 
   // source: beat is the index of the beat on s_axis (offered or next)
-  reg [31:0] beat = 0, next_beat;
+  reg [31:0] beat = 0, next_beat, pixel = 0;   // pixel: beat's place in its frame
   reg s_valid = 1'b0;
   wire s_ready;
-  wire s_last = (beat % PIXELS) == PIXELS - 1;
+  wire s_last = pixel == PIXELS - 1;
   // sink
   reg m_ready = 1'b0;
   wire m_valid, m_last;
@@ -184,6 +184,8 @@ module {top}_tb;
       $fatal(1);
     end
     beats = count * PIXELS;
+    gap_below = gap * 32'd42949672;       // P% of the 2^32 draws
+    stall_below = stall * 32'd42949672;
     src_rng = 32'h9e3779b9 ^ seed;
     snk_rng = 32'h7f4a7c15 ^ (seed * 32'd2654435761);
     if (src_rng == 0) src_rng = 1;
@@ -210,9 +212,10 @@ module {top}_tb;
       if (!s_valid || s_ready) begin      // AXI: an offered beat stays until taken
         next_beat = beat + (s_valid ? 1 : 0);
         beat <= next_beat;
-        s_valid <= next_beat < beats && (src_rng % 100) >= gap;
+        if (s_valid) pixel <= s_last ? 0 : pixel + 1;
+        s_valid <= next_beat < beats && src_rng >= gap_below;
       end
-      m_ready <= (snk_rng % 100) >= stall;
+      m_ready <= snk_rng >= stall_below;
       if (m_valid && m_ready) begin
         if (results_fd != 0) $fwrite(results_fd, "%h\\n", m_data);
         if (got >= count) begin

@@ -87,25 +87,32 @@ def cmd_verify(args) -> int:
     if args.plan:
         from .plan import load_checked_plan
         plan = load_checked_plan(args.plan, desc)
-    images, labels = test_images(desc, args.dataset, args.images, args.seed)
+    images, labels = dataset_images(desc, args.dataset, args.images, args.seed)
     return verify(desc, images, labels, plan=plan, build_dir=args.build,
                   simulator=args.simulator, jobs=args.jobs, gap=args.gap, stall=args.stall,
                   seed=args.seed, what=f"{args.dataset} test images")
 
 
-def test_images(desc, dataset: str, count: str, seed: int):
+MAX_RANDOM_FRAMES = 100_000     # a bench's frames live in the simulator's memory
+
+
+def dataset_images(desc, dataset: str, count: str, seed: int, option: str = "--images"):
     """(images, labels or None) of `dataset`'s test split, the first `count` ("all": every
     one); `random`: `count` seeded random inputs."""
     if count != "all":
         try:
             n = int(count)
         except ValueError:
-            raise UserError(f"--images must be a number or `all`, not {count!r}") from None
+            raise UserError(f"{option} must be a number or `all`, not {count!r}") from None
         if n < 1:
-            raise UserError(f"--images must be at least 1, got {n}")
+            raise UserError(f"{option} must be at least 1, got {n}")
+    if not 0 <= seed < 1 << 31:
+        raise UserError(f"--seed must lie in 0 .. 2^31-1, got {seed}")
     if dataset == "random":
         if count == "all":
-            raise UserError("--images all needs a dataset, not `random`")
+            raise UserError(f"{option} all needs a dataset, not `random`")
+        if n > MAX_RANDOM_FRAMES:
+            raise UserError(f"{option} {n}: at most {MAX_RANDOM_FRAMES} random frames")
         inp = desc.input
         rng = np.random.default_rng(seed)
         return rng.integers(0, 1 << inp.bits, (n, *inp.shape), dtype=np.int64), None
@@ -118,7 +125,7 @@ def test_images(desc, dataset: str, count: str, seed: int):
                         f"{list(desc.input.shape)} (use --dataset random)")
     if count != "all":
         if n > len(images):
-            raise UserError(f"--images {n}: dataset {dataset} has {len(images)} test images")
+            raise UserError(f"{option} {n}: dataset {dataset} has {len(images)} test images")
         images, labels = images[:n], labels[:n]
     return images, labels
 

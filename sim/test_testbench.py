@@ -138,7 +138,7 @@ def test_one_broken_rtl_bit_fails_on_icarus(built):
 def test_verify_random_inputs_planned(tmp_path, capsys):
     """`bnngen verify --plan` on a folded plan: seeded random inputs, two Icarus processes
     side by side; pauses and backpressure spread the results beyond the II."""
-    from gen.verify import test_images
+    from gen.verify import dataset_images
     desc = factory.random_description(11)
     fmt.save(desc, tmp_path / "m.json")
     h, w = desc.input.height, desc.input.width
@@ -159,7 +159,8 @@ def test_verify_random_inputs_planned(tmp_path, capsys):
             assert lo == hi == plan["ii"]
         else:
             assert hi > plan["ii"]
-    first, again, other = (test_images(desc, "random", "6", seed)[0] for seed in (3, 3, 4))
+    first, again, other = (dataset_images(desc, "random", "6", seed)[0]
+                           for seed in (3, 3, 4))
     assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
@@ -182,6 +183,8 @@ def test_verify_catches_broken_rtl(built, tmp_path, capsys):
     (["--images", "many"], "--images must be a number or `all`"),
     (["--gap", "100"], "--gap must be a percentage"),
     (["--dataset", "random", "--images", "all"], "--images all needs a dataset"),
+    (["--dataset", "random", "--images", "1000000"], "at most 100000 random frames"),
+    (["--dataset", "random", "--seed", "-1"], "--seed must lie in 0 .. 2^31-1"),
     ([], "dataset fashion-mnist has images [28, 28, 1], the model expects"),
 ])
 def test_verify_refuses_bad_arguments(tmp_path, capsys, args, message):

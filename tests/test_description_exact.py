@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 
+from docedit import edited
 from models import description as fmt
 from models.description import DescriptionError, Limits
 
@@ -38,16 +39,8 @@ BASE = {
 
 
 def edit(path, value=None, delete=False, doc=None):
-    """BASE with the field at `path` (keys and indices) set to `value` or deleted."""
-    d = copy.deepcopy(BASE if doc is None else doc)
-    node = d
-    for key in path[:-1]:
-        node = node[key]
-    if delete:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return d
+    """BASE (or `doc`) with the field at `path` set to `value` or deleted."""
+    return edited(BASE if doc is None else doc, path, value, delete)
 
 
 def test_base_reads_as_written():

@@ -134,17 +134,22 @@ def test_constant_channels_sparse():
     assert eb.constant_channels(c) == [False, True, True, True]
 
 
-def test_visible_range_and_score_bits():
-    w = np.ones((3, 1, 1, 3))
+def masked_scores_conv(scale):
+    """Three outputs over three ones, the last masked away; offsets 1, -4, 0."""
     mask = np.ones((3, 1, 1, 3))
     mask[2] = 0
-    sc = Scores(scale=np.array([2, 1, 4]), offset=np.array([1, -4, 0]))
-    c = conv(w, mask=mask, scores=sc)
+    return conv(np.ones((3, 1, 1, 3)), mask=mask,
+                scores=Scores(scale=np.array(scale), offset=np.array([1, -4, 0])))
+
+
+def test_visible_range_and_score_bits():
+    c = masked_scores_conv([2, 1, 4])
     assert eb.visible_range(c, 0) == (0, 3) and eb.visible_range(c, 2) == (0, 0)
     assert eb.score_bits(c, 0) == 3         # 1..7: 4 signed bits, k=2's zero bit constant
     assert eb.score_bits(c, 1) == 3         # -4..-1
     assert eb.score_bits(c, 2) == 0         # a constant score
-    wide = conv(w, scores=Scores(scale=np.array([4, 0, 1]), offset=np.array([0, 5, 0])))
+    wide = conv(np.ones((3, 1, 1, 3)),
+                scores=Scores(scale=np.array([4, 0, 1]), offset=np.array([0, 5, 0])))
     assert eb.score_bits(wide, 0) == 3      # 0..12: 5 bits less k=4's two zero bits
     assert eb.score_bits(wide, 1) == 0      # k = 0
     s = conv([[[[1, 1, 0, 0]]]], domain="sparse", q=2, p=-1,
@@ -206,11 +211,7 @@ def test_unrolled_engine_block_sparse_all_dead_group():
 
 
 def test_unrolled_engine_block_scores():
-    w = np.ones((3, 1, 1, 3))
-    mask = np.ones((3, 1, 1, 3))
-    mask[2] = 0
-    sc = Scores(scale=np.array([2, 1, 1]), offset=np.array([1, -4, 0]))
-    c = conv(w, mask=mask, scores=sc)
+    c = masked_scores_conv([2, 1, 1])
     b = eb.engine_block(c)
     # score width 4 (-4..7); registers: trees 2+2+1, valid 1, stages 1, scores 2*3*4 + 1,
     # index 2

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from docedit import edited
 from gen import plan as gp
 from gen.plan import LayerPlan, Plan, plan_from_dict
 from models.errors import UserError
@@ -31,15 +32,7 @@ DOC = {"format": "bnngen-plan", "version": 1, "model": "m", "target_cycles": 100
 
 
 def edit(path, value=None, delete=False):
-    d = copy.deepcopy(DOC)
-    node = d
-    for key in path[:-1]:
-        node = node[key]
-    if delete:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return d
+    return edited(DOC, path, value, delete)
 
 
 def test_plan_reads_with_defaults():
