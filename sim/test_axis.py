@@ -3,8 +3,8 @@ an unrolled and a planned build, both simulators: results bit-exact with the gol
 under random pauses and backpressure; an early, a late and a missing tlast each cost the
 bad frame alone and `framing_errors` counts each; s_axis_tready is 0 during reset; a reset
 in the middle of a frame recovers (and clears the counter). The AXI4-Lite control port
-(AxiLiteMaster): status registers, thresholds rewritten at run time change the results as
-the golden model with those thresholds says, soft reset."""
+(AxiLiteMaster), on both builds: status registers, thresholds rewritten at run time change
+the results as the golden model with those thresholds says, soft reset."""
 
 from __future__ import annotations
 
@@ -25,15 +25,22 @@ def _verilator_make(monkeypatch):
 
 
 # (kind, factory seed or test_folded_network plan); the build is keyed on this list.
-# Seed 21's results follow its thresholds (deeper factory nets often saturate).
-CONFIGS = [["unrolled", 34], ["planned", 0], ["control", 21]]
+# Seed 21's results follow its thresholds (deeper factory nets often saturate); its planned
+# build folds every convolution.
+CONFIGS = [["unrolled", 34], ["planned", 0], ["control", 21], ["planned-control", 21]]
 UNITS = [kind for kind, _ in CONFIGS]
 FRAMING = UNITS[:2]
+CONTROL = UNITS[2:]
 
 
 def design(kind: str):
     """(description, plan or None) of one unit: a small factory net, unrolled or folded."""
     number = dict(CONFIGS)[kind]
+    if kind == "planned-control":      # seed 21 with every convolution folded
+        from gen.flow_model import analyse
+        from gen.plan import plan_network
+        desc = random_description(number)
+        return desc, plan_network(desc, 3 * analyse(desc, {}).ii, fold=True, family="ecp5")
     if kind != "planned":
         return random_description(number), None
     from sim.test_folded_network import planned
@@ -47,7 +54,8 @@ def make_unit(cfg):
         from hw.network import Network
         return Network(desc, control=kind == "control")
     from hw.folded_layer import PlannedNetwork
-    return PlannedNetwork(desc, plan.choices(), stages=plan.stages)
+    return PlannedNetwork(desc, plan.choices(), stages=plan.stages,
+                          control=kind.endswith("control"))
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
@@ -90,12 +98,13 @@ def test_axis_framing(unit, simulator):
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-def test_control_port(simulator):
+@pytest.mark.parametrize("kind", CONTROL)
+def test_control_port(kind, simulator):
     from dataclasses import replace
 
     from hw.control import ID_VALUE
-    unit = UNITS.index("control")
-    desc, _ = design("control")
+    unit = UNITS.index(kind)
+    desc, plan = design(kind)
     hw_ = desc.input.height * desc.input.width
     images = random_images(desc, 7, seed=21)
     pixels = pack_samples(images, desc.input.bits)
@@ -117,7 +126,7 @@ def test_control_port(simulator):
                 + result_words(desc, gold.scores[6:], gold.predictions[6:]))
     vec = {"inputs": to_npz(pixels, in_width), "thresholds": new, "classes": desc.num_classes,
            "frame_pixels": hw_, "in_bytes": in_width // 8, "out_bytes": out_width // 8,
-           "seed": 8, "timeout": 200 * hw_ + 5000}
+           "seed": 8, "timeout": 200 * (plan.ii if plan is not None else hw_) + 5000}
     out = run_bench("axis-ip", CONFIGS, make_unit, unit, "axis_bench", simulator, vec)
     from sim.benches.tb import array_words
     actual = array_words(out["outputs"])
