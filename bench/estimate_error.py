@@ -19,12 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.estimate import block_cost, estimate  # noqa: E402
-from gen.estimate_check import yosys_blocks  # noqa: E402
-from gen.plan import load_plan, plan_estimate  # noqa: E402
-from gen.synth import SynthError  # noqa: E402
 from models import description as fmt  # noqa: E402
 from models import factory  # noqa: E402
+from gen.estimate.estimator import block_cost, estimate  # noqa: E402
+from gen.plan.plan_file import load_plan, plan_estimate  # noqa: E402
+from gen.synth.estimate_check import yosys_blocks  # noqa: E402
+from gen.synth.yosys import SynthError  # noqa: E402
+
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 SHIPPED = "models/zoo/default.json"

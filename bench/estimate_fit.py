@@ -2,7 +2,7 @@
 
 For every factory description of the training seeds, the network is synthesized once per
 family with its hierarchy kept; each block (encoder, window generator, engine, window OR)
-gives one sample: its structural features (gen.estimate_blocks) against its yosys LUTs
+gives one sample: its structural features (gen.estimate.blocks) against its yosys LUTs
 and FFs. A non-negative least-squares fit per (family, block kind, metric), rows weighted
 by 1/sqrt(yosys), so small blocks are not drowned by large ones. Runs where ABC9 crashed
 and gen.synth fell back to classic ABC are left out (another mapping). The evaluation
@@ -24,10 +24,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.estimate import COEFFS_PATH, block_features  # noqa: E402
-from gen.estimate_check import yosys_blocks  # noqa: E402
-from gen.synth import SynthError  # noqa: E402
 from models import factory  # noqa: E402
+from gen.estimate.estimator import COEFFS_PATH, block_features  # noqa: E402
+from gen.synth.estimate_check import yosys_blocks  # noqa: E402
+from gen.synth.yosys import SynthError  # noqa: E402
+
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 OWN_KINDS = ("encoder", "engine")      # the block kinds this fit sets

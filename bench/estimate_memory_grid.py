@@ -1,4 +1,4 @@
-"""Line-buffer placement: gen/estimate_memory.py against yosys on a grid of depth x width
+"""Line-buffer placement: gen/estimate/memory_map.py against yosys on a grid of depth x width
 memories shaped like hw.window's (one write port, one transparent synchronous read port
 with enable), per family. Prints every mismatch and the count.
 
@@ -19,9 +19,10 @@ from amaranth.lib.memory import Memory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.estimate_memory import map_memory  # noqa: E402
-from gen.resources import classify  # noqa: E402
-from gen.synth import run_yosys  # noqa: E402
+from gen.common.resources import classify
+from gen.estimate.memory_map import map_memory
+from gen.synth.yosys import run_yosys
+
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 

@@ -24,12 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.design_source import network_source  # noqa: E402
-from gen.plan import plan_estimate, plan_network  # noqa: E402
-from gen.resources import classify  # noqa: E402
-from gen.synth import run_yosys  # noqa: E402
 from models.description import Conv  # noqa: E402
 from models.reference import REFERENCES  # noqa: E402
+from gen.build.design_source import network_source  # noqa: E402
+from gen.common.resources import classify  # noqa: E402
+from gen.plan.plan_file import plan_estimate  # noqa: E402
+from gen.plan.search import plan_network  # noqa: E402
+from gen.synth.yosys import run_yosys  # noqa: E402
+
 
 RESULTS = Path(__file__).with_name("results")
 

@@ -4,7 +4,7 @@ modules, from a few channels up to the 64-256 of a trained network.
 These blocks do not depend on their neighbours (yosys keeps the hierarchy, so nothing is
 optimized across a module boundary): each is elaborated alone over a grid of shapes and
 synthesized per family, and a non-negative least-squares fit per (family, block kind,
-metric) sets their entries of gen/estimate_coeffs.json (bench/estimate_fit.py owns the
+metric) sets their entries of gen/estimate/estimate_coeffs.json (bench/estimate_fit.py owns the
 others: encoder and unrolled engines, which need whole networks). The folded engines are
 random layers under random folds, not the shipped model's.
 
@@ -28,19 +28,20 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.estimate_fit import fit, training_descriptions  # noqa: E402
-from gen.estimate import COEFFS_PATH, block_features  # noqa: E402
-from gen.estimate_blocks import (dense_block, folded_block, reduce_block,  # noqa: E402
-                                 window_block)
-from gen.estimate_check import yosys_component  # noqa: E402
-from gen.plan import pe_options, simd_options  # noqa: E402
-from hw.dense import StreamingDense  # noqa: E402
-from hw.folded import FoldedEngine  # noqa: E402
-from hw.folded_schedule import fold_shape  # noqa: E402
-from hw.pool import WindowOr  # noqa: E402
-from hw.network import needs_window  # noqa: E402
-from hw.window import WindowGenerator  # noqa: E402
 from models.description import MaxPool  # noqa: E402
 from models.factory import random_conv  # noqa: E402
+from hw.dense.engine import StreamingDense  # noqa: E402
+from hw.folded.engine import FoldedEngine  # noqa: E402
+from hw.folded.schedule import fold_shape  # noqa: E402
+from hw.network import needs_window  # noqa: E402
+from hw.pool import WindowOr  # noqa: E402
+from hw.window.generator import WindowGenerator  # noqa: E402
+from gen.estimate.blocks import reduce_block, window_block  # noqa: E402
+from gen.estimate.estimator import COEFFS_PATH, block_features  # noqa: E402
+from gen.estimate.folded_blocks import dense_block, folded_block  # noqa: E402
+from gen.plan.search import pe_options, simd_options  # noqa: E402
+from gen.synth.estimate_check import yosys_component  # noqa: E402
+
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 KINDS = ("window", "reduce", "folded")

@@ -21,6 +21,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 MUTMUT = Path(sys.executable).parent / "mutmut"
@@ -45,39 +46,39 @@ EQUIVALENT: dict[str, str] = {
         "which sets it",
     "models.golden.x_sum_bound__mutmut_7":
         "a bipolar layer sent to the sparse bound (|q| + |p|) * k: q = 1 and p = 0 make it k",
-    "gen.estimate_blocks.x_engine_block__mutmut_84":
+    "gen.estimate.engine_blocks.x_engine_block__mutmut_84":
         "`sparse or p` instead of `sparse and p`: a bipolar layer has p = 0 (the format "
         "allows p only in the sparse domain)",
-    "gen.estimate_blocks.x_engine_block__mutmut_139":
+    "gen.estimate.engine_blocks.x_engine_block__mutmut_139":
         "`sparse or q > 1` instead of `sparse and q > 1`: a bipolar layer has q = 1",
-    "gen.estimate_blocks.x_constant_channels__mutmut_44":
+    "gen.estimate.engine_blocks.x_constant_channels__mutmut_44":
         "a bipolar layer sent down the sparse branch: with q = 1 and p = 0 it computes the "
         "same range 0..top",
-    "gen.estimate_memory.x_map_rom__mutmut_15":
+    "gen.estimate.memory_map.x_map_rom__mutmut_15":
         "`<=` instead of `<` between equal (bram, slices) keys: the mapping is those two "
         "numbers, the same either way",
-    "gen.plan.x_plan_estimate__mutmut_8":
+    "gen.plan.plan_file.x_plan_estimate__mutmut_8":
         "estimate(..., stages=None, choices=plan.choices()): the choices name every layer, "
         "so the default stages are never read",
-    "gen.plan.x_select__mutmut_19":
+    "gen.plan.search.x_select__mutmut_19":
         "pick(None) instead of pick(1.0) without a device: weigh ignores the BRAM price "
         "when there is no device",
-    "gen.flow_model.x_stages_of__mutmut_31":
+    "gen.estimate.flow_model.x_stages_of__mutmut_31":
         "a streamed dense stage's `steps` None instead of 1: run_chain reads pixel_steps "
         "for such a stage, never steps",
-    "gen.flow_model.x_windowed__mutmut_105":
+    "gen.estimate.flow_model.x_windowed__mutmut_105":
         "`row_top[r] <= b` instead of `<`: the equal case returned on the line before",
-    "gen.flow_model.x_windowed__mutmut_110":
+    "gen.estimate.flow_model.x_windowed__mutmut_110":
         "-(2 << 60) instead of -(1 << 60) for a slot never used: both lie below every time",
-    "gen.flow_model.x_windowed__mutmut_137":
+    "gen.estimate.flow_model.x_windowed__mutmut_137":
         "t_prev = start - 2 instead of start - 1: the first step is max(t_prev + 1, start), "
         "start either way, and t_prev is set from it",
-    "gen.flow_model.x_windowed__mutmut_13":
+    "gen.estimate.flow_model.x_windowed__mutmut_13":
         "accept times in float64 instead of int64: whole numbers far below 2^53, exact, and "
         "every result is taken through int()",
-    "gen.flow_model.x_windowed__mutmut_274":
+    "gen.estimate.flow_model.x_windowed__mutmut_274":
         "np.array(outputs) without dtype: the outputs are Python ints, int64 either way",
-    "gen.plan_cost.x_option_blocks__mutmut_35":
+    "gen.plan.cost.x_option_blocks__mutmut_35":
         "conv_blocks(conv, shape, None, choice): with a choice (always given here) "
         "conv_blocks reads the stages from it",
 }

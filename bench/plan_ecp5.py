@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gen.plan import plan_network, plan_table
-from gen.resources import classify
-from gen.synth import run_yosys
 from models.description import (Description, InputSpec, MaxPool, Thermometer, conv_out_hw,
                                 encoded_shape)
 from models.factory import random_conv
+from gen.common.resources import classify
+from gen.plan.plan_file import plan_table
+from gen.plan.search import plan_network
+from gen.synth.yosys import run_yosys
 
 
 def one_mbit_model(seed: int = 1) -> Description:
@@ -67,7 +68,7 @@ def main() -> None:
 
     import tempfile
 
-    from gen.build import build
+    from gen.build.emit import build
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:     # what `bnngen build --plan` writes
         text = (build(desc, Path(tmp) / "build", plan=plan) / "bnn_top.v").read_text()

@@ -18,10 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.estimate import estimate  # noqa: E402
-from gen.estimate_check import yosys_blocks  # noqa: E402
 from models import factory  # noqa: E402
 from models.description import Conv  # noqa: E402
+from gen.estimate.estimator import estimate  # noqa: E402
+from gen.synth.estimate_check import yosys_blocks  # noqa: E402
+
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -20,11 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.design_source import load_source  # noqa: E402
-from gen.plan import load_plan, plan_estimate  # noqa: E402
-from gen.report import build_report, default_jobs, write_report  # noqa: E402
-from gen.synth import FAMILIES  # noqa: E402
 from models import description as fmt  # noqa: E402
+from gen.build.design_source import load_source  # noqa: E402
+from gen.common.resources import FAMILIES  # noqa: E402
+from gen.plan.plan_file import load_plan, plan_estimate  # noqa: E402
+from gen.synth.report import build_report, default_jobs, write_report  # noqa: E402
+
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,7 +34,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="models/zoo/default.json")
     ap.add_argument("--jobs", type=int, default=None,
-                    help="yosys runs at once (default: bnngen report's, gen.report.default_jobs)")
+                    help="yosys runs at once (default: bnngen report's, "
+                         "gen.synth.report.default_jobs)")
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--plan", help="report the model built as this plan (from `bnngen plan`)")
     args = ap.parse_args()

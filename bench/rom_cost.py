@@ -1,7 +1,7 @@
 """LUTs of a weight ROM in logic alone, as the folded engines build it (hw.folded
 stepped_memory: a step counter and a ROM of random words), by yosys per family: what a
 ROM of each depth costs per output bit, against the estimator's `rom_luts` (one LUT per
-bit up to gen.estimate_blocks.ROM_WORDS_PER_LUT words).
+bit up to gen.estimate.cell_cost.ROM_WORDS_PER_LUT words).
 
     nice .venv/bin/python bench/rom_cost.py [--families xilinx,ecp5]
 
@@ -22,8 +22,9 @@ from amaranth.lib.wiring import In, Out
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen.estimate_check import yosys_component  # noqa: E402
-from hw.folded import stepped_memory  # noqa: E402
+from hw.folded.memory import stepped_memory
+from gen.synth.estimate_check import yosys_component
+
 
 # (depth, width): SFC's shallow, wide ROMs and deeper ones.
 ROMS = [(16, 256), (16, 1024), (16, 4096), (32, 512), (64, 256), (128, 128), (192, 400)]

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SIMULATORS = ("icarus", "verilator")
@@ -53,7 +54,7 @@ MUTATIONS = [
              "(s <= tau) if act.flip[o] else (s >= tau)",
              "(s <= tau) if act.flip[o] else (s >= tau + 1)",
              ("sim/test_engine.py",)),
-    Mutation("pad-bit", "the window generator pads with the other bit", "hw/window.py",
+    Mutation("pad-bit", "the window generator pads with the other bit", "hw/window/generator.py",
              "pad_word = Const(((1 << c) - 1) if self.pad_bit else 0, c)",
              "pad_word = Const(((1 << c) - 1) if not self.pad_bit else 0, c)",
              ("sim/test_window.py",)),

@@ -5,7 +5,7 @@ ECP5 and Gowin build LUT5-LUT8 from LUT4 pairs and wide-function muxes, Xilinx L
 from LUT6s and MUXF7/MUXF8. Standalone unrolled engines (hw.engine.ConvEngine, bipolar,
 unpruned, every threshold inside its range so no tree is constant) of O output channels
 over `fan` inputs each, against iCE40's LUT4s; and on Xilinx, window generators
-(hw.window.WindowGenerator) too, whose row multiplexers ABC9 also spreads over MUXF7/F8.
+(hw.window.generator.WindowGenerator) too, whose row multiplexers ABC9 also spreads over MUXF7/F8.
 Writes bench/results/widelut.{json,md}.
 
     nice .venv/bin/python bench/widelut.py          # ~15 min cold, seconds cached
@@ -23,16 +23,19 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gen import resources, synth  # noqa: E402
-from hw.engine import ConvEngine  # noqa: E402
-from hw.window import WindowGenerator  # noqa: E402
 from models.factory import random_conv  # noqa: E402
+from hw.engine import ConvEngine  # noqa: E402
+from hw.window.generator import WindowGenerator  # noqa: E402
+from gen.common import resources  # noqa: E402
+from gen.synth import scripts  # noqa: E402
+from gen.synth import yosys as synth  # noqa: E402
+
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # yosys's default ECP5, Gowin and Xilinx flows (wide LUTs on), as gen.synth ran them before.
 WIDE = {"ecp5-widelut": "synth_ecp5 -noflatten -top {top}",
         "gowin-widelut": "synth_gowin -noiopads -noflatten -top {top}",
-        "xilinx-widelut": synth.SYNTH_COMMANDS["xilinx"].replace("-nowidelut ", "")}
+        "xilinx-widelut": scripts.SYNTH_COMMANDS["xilinx"].replace("-nowidelut ", "")}
 FLOWS = ["ice40", "ecp5", "ecp5-widelut", "gowin", "gowin-widelut", "xilinx",
          "xilinx-widelut"]
 GRID = [(fan, o) for fan in (24, 48, 96) for o in (1, 2, 4)]
@@ -57,7 +60,7 @@ def luts(text: str, flow: str) -> int:
 
 
 def main() -> int:
-    synth.SYNTH_COMMANDS.update(WIDE)   # extra flows for this comparison only
+    scripts.SYNTH_COMMANDS.update(WIDE)   # extra flows for this comparison only
     for flow in WIDE:
         resources._RULES[flow] = resources._RULES[flow.split("-")[0]]
     rows = []

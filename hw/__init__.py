@@ -8,8 +8,9 @@ from .network import ConvLayer, Network, PoolLayer
 from .pool import BinaryMaxPool, WindowOr
 from .popcount import PopcountTree
 from .timing import Timing
-from .window import WindowGenerator
-from .window_plan import WindowPlan, plan_window
+from .window.generator import WindowGenerator
+from .window.plan import WindowPlan, plan_window
+
 
 __all__ = ["BinaryMaxPool", "ConvEngine", "ConvLayer", "Encoder", "Network", "PoolLayer",
            "PopcountTree", "Timing", "WindowGenerator", "WindowOr", "WindowPlan",

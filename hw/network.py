@@ -27,11 +27,11 @@ from models.description import Conv, Description, MaxPool, Thermometer
 
 from .control import Control, axil_members
 from .encoder import Encoder
-from .framing import ERROR_BITS, Framing
 from .engine import ConvEngine
+from .framing import ERROR_BITS, Framing
 from .pool import BinaryMaxPool
 from .timing import Timing
-from .window import WindowGenerator
+from .window.generator import WindowGenerator
 
 
 def needs_window(conv: Conv) -> bool:
@@ -129,7 +129,7 @@ class Network(wiring.Component):
     stages : register stages inside every popcount tree.
     runtime_thresholds : thermometer thresholds in registers behind a `cfg` port.
     layers : the layer blocks, when built otherwise (a folding plan's:
-        hw.folded_layer.PlannedNetwork); default: every layer unrolled.
+        hw.folded.planned.PlannedNetwork); default: every layer unrolled.
     control : add the AXI4-Lite control port (hw/control.py, `s_axil_*`); with a
         thermometer encoder its thresholds become run-time registers behind it.
 

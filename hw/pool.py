@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .pipeline import PipelineOutput
 from .timing import Timing
-from .window import WindowGenerator
+from .window.generator import WindowGenerator
 
 
 class WindowOr(wiring.Component):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from sim.harness import SIM_BUILD
 
+
 # The yowasp tools and z3 live next to the Python that runs the tests (the venv's bin/).
 _BIN = Path(sys.executable).parent
 
@@ -70,7 +71,7 @@ class Ports:
 @dataclass(frozen=True)
 class Liveness:
     """A frame is `pixels` input beats; its result must come `latency` cycles after its
-    last beat at most (gen.build.LATENCY_DEFINITION)."""
+    last beat at most (gen.build.emit.LATENCY_DEFINITION)."""
 
     pixels: int
     latency: int

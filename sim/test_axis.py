@@ -37,8 +37,8 @@ def design(kind: str):
     """(description, plan or None) of one unit: a small factory net, unrolled or folded."""
     number = dict(CONFIGS)[kind]
     if kind == "planned-control":      # seed 21 with every convolution folded
-        from gen.flow_model import analyse
-        from gen.plan import plan_network
+        from gen.estimate.flow_model import analyse
+        from gen.plan.search import plan_network
         desc = random_description(number)
         return desc, plan_network(desc, 3 * analyse(desc, {}).ii, fold=True, family="ecp5")
     if kind != "planned":
@@ -53,7 +53,7 @@ def make_unit(cfg):
     if plan is None:
         from hw.network import Network
         return Network(desc, control=kind == "control")
-    from hw.folded_layer import PlannedNetwork
+    from hw.folded.planned import PlannedNetwork
     return PlannedNetwork(desc, plan.choices(), stages=plan.stages,
                           control=kind.endswith("control"))
 

@@ -10,11 +10,11 @@ import re
 import numpy as np
 import pytest
 
-from gen.cli import main
 from models import description as fmt
 from models.datasets import fashion_mnist
 from models.factory import random_description, random_images
 from models.golden import forward
+from gen.cli.entry import main
 from sim.netcheck import compare_results, frame_latencies, result_words, simulate_network
 
 

@@ -64,7 +64,7 @@ def unit_conv(cfg) -> Conv:
 
 
 def make_unit(cfg):
-    from hw.dense import StreamingDense
+    from hw.dense.engine import StreamingDense
     _, _, _, pe, simd, stages = cfg
     name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
     return StreamingDense(unit_conv(cfg), pe, simd, stages, argmax_stages=stages + 1,

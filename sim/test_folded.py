@@ -17,7 +17,6 @@ from sim.vectors import (compare_words, engine_output_bits, from_npz, pack_bits,
                          reference_windows, result_fields, to_npz, unpack_result)
 
 
-
 def verilator_makeflags() -> str:
     """MAKEFLAGS for this module's Verilator builds: -O0, since these simulations are short
     and the C++ compile dominates (a bundle of networks builds several times faster)."""
@@ -68,7 +67,7 @@ def unit_conv(cfg) -> Conv:
 
 
 def make_unit(cfg):
-    from hw.folded import FoldedEngine
+    from hw.folded.engine import FoldedEngine
     _, _, _, pe, simd, stages = cfg
     name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
     return FoldedEngine(unit_conv(cfg), pe, simd, stages, argmax_stages=stages + 1,
@@ -103,7 +102,7 @@ def decode_results(words: list[int], conv: Conv) -> tuple[np.ndarray, np.ndarray
 def run_engine(unit: int, simulator: str, frames: int, gap: float, stall: float,
                seed: int = 1):
     """Windows of random frames through unit `unit`: (conv, inputs, out dict, steps)."""
-    from hw.folded_schedule import fold_steps
+    from hw.folded.schedule import fold_steps
     cfg = UNITS[unit]
     name, in_shape, _, pe, simd, stages = cfg
     conv = unit_conv(cfg)

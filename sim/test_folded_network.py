@@ -43,8 +43,8 @@ PLANS = [
 @cache
 def planned(unit: int):
     """(description, plan) of one unit."""
-    from gen.flow_model import analyse
-    from gen.plan import plan_network
+    from gen.estimate.flow_model import analyse
+    from gen.plan.search import plan_network
     seed, pins, factor, memory, fold, fifo, clock = PLANS[unit]
     desc = random_description(seed, max_channels=8, **pins)
     floor = analyse(desc, {}).ii
@@ -56,7 +56,7 @@ def planned(unit: int):
 
 
 def make_unit(cfg):
-    from hw.folded_layer import PlannedNetwork
+    from hw.folded.planned import PlannedNetwork
     desc, plan = planned(PLANS.index(tuple(cfg) if isinstance(cfg, list) else cfg))
     return PlannedNetwork(desc, plan.choices(), stages=plan.stages)
 
@@ -120,7 +120,7 @@ def test_planned_latency(unit, simulator):
     paces a source that never pauses to the II (hw/framing.py), so frames never queue.
     (Not where FIFO depths are forced below the plan's: the plan's latency assumes its
     own.)"""
-    from gen.build import latency_fields
+    from gen.build.emit import latency_fields
     from sim.netcheck import frame_latencies
     desc, plan = planned(unit)
     manifest = latency_fields(desc, plan.ii, plan)

@@ -13,6 +13,7 @@ from models.description import Bitplanes, Thermometer
 from models.factory import random_conv, random_description
 from sim.formal import Liveness, axis_ports, block_ports, missing_tools, prove
 
+
 pytestmark = pytest.mark.skipif(missing_tools() is not None,
                                 reason=f"no formal tools: {missing_tools()}")
 
@@ -46,13 +47,13 @@ def encoder_bitplanes():
 
 
 def window():
-    from hw.window import WindowGenerator
+    from hw.window.generator import WindowGenerator
     block = WindowGenerator(3, 3, 1, (3, 3), (1, 1), (1, 1), 1)
     return block, block.timing
 
 
 def window_stride():
-    from hw.window import WindowGenerator
+    from hw.window.generator import WindowGenerator
     block = WindowGenerator(4, 3, 2, (2, 2), (2, 2), (0, 0), 0)
     return block, block.timing
 
@@ -78,7 +79,7 @@ def engine_scores():
 
 
 def folded():
-    from hw.folded import FoldedEngine
+    from hw.folded.engine import FoldedEngine
     block = FoldedEngine(conv("c", (3, 3, 2), 3, out_channels=4, kernel=(2, 2),
                               padding=(0, 0), stride=(1, 1), groups=1, domain="bipolar",
                               prune=0.0), pe=2, simd=4, stages=1, front=1, skid=True)
@@ -86,7 +87,7 @@ def folded():
 
 
 def folded_scores():
-    from hw.folded import FoldedEngine
+    from hw.folded.engine import FoldedEngine
     block = FoldedEngine(conv("c", (2, 2, 2), 4, out_channels=3, dense=True, groups=1,
                               domain="bipolar", prune=0.0, scores=True), pe=2, simd=4,
                          stages=1, argmax_stages=1, front=2)
@@ -94,14 +95,14 @@ def folded_scores():
 
 
 def dense():
-    from hw.dense import StreamingDense
+    from hw.dense.engine import StreamingDense
     block = StreamingDense(conv("c", (2, 2, 4), 5, out_channels=3, dense=True, groups=1,
                                 domain="bipolar", prune=0.0), pe=2, simd=2, stages=1)
     return block, block.timing()
 
 
 def dense_scores():
-    from hw.dense import StreamingDense
+    from hw.dense.engine import StreamingDense
     block = StreamingDense(conv("c", (2, 2, 2), 6, out_channels=3, dense=True, groups=1,
                                 domain="sparse", scores=True), pe=3, simd=2, stages=1,
                            skid=True)
@@ -121,9 +122,9 @@ def pool_skid():
 
 
 def fifo():
-    """The FIFO in front of a planned layer (hw.folded_layer.Buffered), here in front of the
+    """The FIFO in front of a planned layer (hw.folded.planned.Buffered), here in front of the
     cheapest block there is: a one-bit popcount, which is a register."""
-    from hw.folded_layer import Buffered
+    from hw.folded.planned import Buffered
     from hw.popcount import PopcountTree
     block = Buffered(PopcountTree(1, stages=0), 3)
     return block, block.timing
@@ -163,15 +164,15 @@ def top(kind: str, seed: int):
     """(Verilog, ports, latency, II, Liveness) of a network top. The liveness bound is the
     manifest's latency (a source paced at the II) plus one II: a faster source brings a
     frame's last beat up to an II earlier, and its result no earlier."""
-    from gen.build import latency_fields
+    from gen.build.emit import latency_fields
     from hw.network import Network
     desc = random_description(seed, **TINY)
     if kind == "factory":
         net, plan = Network(desc), None
     else:
-        from gen.flow_model import analyse
-        from gen.plan import plan_network
-        from gen.plan_build import planned_top
+        from gen.estimate.flow_model import analyse
+        from gen.plan.search import plan_network
+        from gen.plan.planned_top import planned_top
         plan = plan_network(desc, 2 * analyse(desc, {}).ii, fold=True)
         net = planned_top(desc, plan)
     ii = net.timing.ii if plan is None else plan.ii

@@ -16,18 +16,19 @@ from sim import harness
 from sim.netcheck import decode
 from sim.vectors import pack_samples, stream_widths, to_npz
 
+
 DESC = random_description(21, height=4, width=4, convs=1, channels=2, max_channels=4)
 CONFIG = ["planned", 21, 3]          # the test's configuration: the same in every run
 
 
 def planned():
-    from gen.flow_model import analyse
-    from gen.plan import plan_network
+    from gen.estimate.flow_model import analyse
+    from gen.plan.search import plan_network
     return plan_network(DESC, CONFIG[2] * analyse(DESC, {}).ii, fold=True)
 
 
 def make_unit(_config):
-    from hw.folded_layer import PlannedNetwork
+    from hw.folded.planned import PlannedNetwork
     plan = planned()
     return PlannedNetwork(DESC, plan.choices(), stages=plan.stages)
 
@@ -69,7 +70,7 @@ def test_a_planner_change_rebuilds_a_warm_sim_build(sim_build, monkeypatch):
     # Change a planner input outside hw/ (the parallelism gen.plan offers): the test's
     # configuration and hw/ are the same, the plan and so the Verilog are not.
     before = planned().choices()
-    monkeypatch.setattr("gen.plan.pe_options", lambda conv: [conv.out_channels])
+    monkeypatch.setattr("gen.plan.search.pe_options", lambda conv: [conv.out_channels])
     assert planned().choices() != before
     simulate()
     after = builds(sim_build)

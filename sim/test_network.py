@@ -12,6 +12,7 @@ from models.factory import random_description, random_images
 from sim.harness import SIMULATORS
 from sim.netcheck import frame_latencies, run_network
 
+
 SEEDS = [272, 389, 34, 233, 94, 112, 93, 179, 216, 55]
 DESCS = [random_description(s) for s in SEEDS]
 OPTIONS = {"thermometer", "bitplanes", "maxpool", "bipolar", "sparse", "mask", "all_pruned",
@@ -73,7 +74,7 @@ def test_network_latency(unit, simulator):
     """The manifest's latency, measured with frames back to back (the top paces a source
     that never pauses to the II where that is above one pixel per clock, so the paced
     latency holds for it too), and the results one II apart."""
-    from gen.build import latency_fields
+    from gen.build.emit import latency_fields
     from hw.network import Network
     desc = DESCS[unit]
     ii = Network(desc).timing.ii

@@ -10,6 +10,7 @@ from sim.common import rng_for, run_stream
 from sim.harness import SIMULATORS
 from sim.vectors import pack_bits
 
+
 # (H, W, C, kernel, stride)
 CONFIGS = [
     (4, 4, 2, (2, 2), (2, 2)),
@@ -39,13 +40,13 @@ def test_pool(unit, simulator):
                y.shape[:3])
 
 
-# The FIFO a plan puts in front of a layer (hw.folded_layer.Buffered), on its own around a
+# The FIFO a plan puts in front of a layer (hw.folded.planned.Buffered), on its own around a
 # pool block: depths 1 to 3, with heavy backpressure so that it fills and drains.
 BUFFERED = [(1, CONFIGS[0]), (2, CONFIGS[2]), (3, CONFIGS[1])]
 
 
 def make_buffered(cfg):
-    from hw.folded_layer import Buffered
+    from hw.folded.planned import Buffered
     from hw.pool import BinaryMaxPool
     depth, pool = cfg
     return Buffered(BinaryMaxPool(*pool), depth)

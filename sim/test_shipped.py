@@ -18,6 +18,7 @@ from models import description as fmt
 from models.datasets import fashion_mnist
 from sim.netcheck import run_network
 
+
 MODEL = Path(__file__).resolve().parents[1] / "models/zoo/default.json"
 
 
@@ -33,7 +34,7 @@ def test_shipped_25_images_verilator(shipped):
 
 def test_shipped_cycles_per_frame(shipped):
     """At steady state one frame every H*W cycles: one input pixel per clock."""
-    from gen.build import latency_fields
+    from gen.build.emit import latency_fields
     from hw.network import Network
     images, _ = fashion_mnist("test")
     out = run_network("network-shipped", [shipped], 0, "verilator", images[100:106],

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gen.cli import main
-from gen.verify import VERILATOR_FLAGS, _tool
 from models import description as fmt
 from models import factory
 from models.golden import forward
+from gen.cli.entry import main
+from gen.simulate.verify import VERILATOR_FLAGS, _tool
+
 
 TOP = "bnn_top"
 FRAMES = 8
@@ -138,7 +139,7 @@ def test_one_broken_rtl_bit_fails_on_icarus(built):
 def test_verify_random_inputs_planned(tmp_path, capsys):
     """`bnngen verify --plan` on a folded plan: seeded random inputs, two Icarus processes
     side by side; pauses and backpressure spread the results beyond the II."""
-    from gen.verify import dataset_images
+    from gen.simulate.verify import dataset_images
     desc = factory.random_description(11)
     fmt.save(desc, tmp_path / "m.json")
     h, w = desc.input.height, desc.input.width

@@ -10,6 +10,7 @@ import pytest
 from sim.harness import SIMULATORS, run_bench
 from sim.vectors import check_outputs, pack_bits, reference_windows, to_npz
 
+
 # (H, W, C, kernel, stride, padding, pad_bit)
 CONFIGS = [
     (5, 6, 2, (3, 3), (1, 1), (1, 1), 0),     # "same" padding, spilled window per row
@@ -23,7 +24,7 @@ CONFIGS = [
 
 
 def make(cfg):
-    from hw.window import WindowGenerator
+    from hw.window.generator import WindowGenerator
     return WindowGenerator(*cfg)
 
 

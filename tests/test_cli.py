@@ -8,12 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gen.cli import main
-from gen.info import layer_rows
 from models import description as fmt
 from models import factory
 from models.datasets import FASHION_MNIST_CLASSES, fashion_mnist, load_dataset
+from models.info import layer_rows
 from models.naive import naive_predictions
+from gen.cli.entry import main
+
 
 DEFAULT = "models/zoo/default.json"
 

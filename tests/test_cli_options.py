@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from gen.cli import build_parser, main
-from gen.flow_model import analyse
-from gen.plan import plan_network
 from models import description as fmt
 from models.factory import random_description
+from gen.cli.entry import build_parser, main
+from gen.estimate.flow_model import analyse
+from gen.plan.search import plan_network
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -311,7 +312,7 @@ def test_report_cache_jobs_and_force(model, tmp_path, capsys, monkeypatch):
     of the user's; --family picks the families, -o the folder."""
     import concurrent.futures
 
-    from gen import report_cmd
+    from gen.cli import report_cmd
     monkeypatch.setenv("BNNGEN_SYNTH_CACHE", str(tmp_path / "cache"))
     workers = []
 

@@ -12,20 +12,23 @@ from amaranth import Module, Signal
 from amaranth.back import verilog
 from amaranth.lib.memory import Memory
 
-from gen import synth
-from gen.cli import main
-from gen.estimate import estimate
-from gen.flow_model import analyse
-from gen.plan import plan_estimate, plan_network
-from gen.estimate_blocks import memory_cost, popcount_profile, window_block
-from gen.estimate_memory import ROM_GEOMETRIES, map_rom
-from gen.estimate_check import yosys_blocks
-from gen.synth import synthesis_text
-from gen.resources import classify
-from hw.popcount import build_popcount
-from hw.window import WindowGenerator
 from models import description as fmt
 from models import factory
+from hw.popcount import build_popcount
+from hw.window.generator import WindowGenerator
+from gen.cli.entry import main
+from gen.common.resources import classify
+from gen.estimate.blocks import popcount_profile, window_block
+from gen.estimate.cell_cost import memory_cost
+from gen.estimate.estimator import estimate
+from gen.estimate.flow_model import analyse
+from gen.estimate.memory_map import ROM_GEOMETRIES, map_rom
+from gen.plan.plan_file import plan_estimate
+from gen.plan.search import plan_network
+from gen.synth import yosys as synth
+from gen.synth.estimate_check import yosys_blocks
+from gen.synth.yosys import synthesis_text
+
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
 
@@ -88,7 +91,7 @@ def elaborated_adder_bits(component, top: str, folder) -> int:
     """Output bits of every adder in the component as written (yosys `proc`, before any
     optimization): what the popcount trees are made of."""
     import subprocess
-    from gen.synth import yosys_executable
+    from gen.synth.yosys import yosys_executable
     (folder / "d.v").write_text(verilog.convert(component, name=top, emit_src=False))
     subprocess.run([*yosys_executable(), "-q", "-p", f"read_verilog d.v; hierarchy -top {top}; "
                     "proc; flatten; opt_clean; select -set a t:$add; write_json -selected a.json"],
@@ -125,7 +128,7 @@ def test_engine_tree_bits_are_the_adders_of_the_rtl(conv, stages, tmp_path):
     bits of the engine's RTL, counted by yosys: an independent structural number, so a
     miscounted tree (one bit per first-level adder instead of two) fails here although
     the LUT totals stay within their 15%."""
-    from gen.estimate_blocks import engine_block
+    from gen.estimate.engine_blocks import engine_block
     from hw.engine import ConvEngine
     feats = engine_block(conv, stages).features
     counted = sum(v for k, v in feats.items() if k.endswith("tree_bits"))

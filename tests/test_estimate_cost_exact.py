@@ -1,5 +1,5 @@
-"""How the estimator turns block counts into LUT/FF/BRAM/LUT-RAM (gen/estimate.py) and how
-the planner adds costs (gen/plan_cost.py), on hand-made blocks with coefficients written
+"""How the estimator turns block counts into LUT/FF/BRAM/LUT-RAM (gen/estimate/estimator.py) and how
+the planner adds costs (gen/plan/cost.py), on hand-made blocks with coefficients written
 here, or with the fitted coefficients where they are plain structure (1.0 per bit); every
 expected number was worked out by hand."""
 
@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gen import estimate as ge
-from gen import plan_cost as pc
-from gen.estimate_blocks import Block, reduce_block, skid_block
 from models.description import (Activation, Conv, Description, InputSpec, MaxPool, Scores,
                                 Thermometer)
+from gen.estimate import estimator as ge
+from gen.estimate.blocks import Block, reduce_block, skid_block
+from gen.plan import cost as pc
+
 
 WINDOWISH = {"features": {"out_bits": 4, "one": 1}, "ff": 10, "memories": [(28, 1)],
              "muxes": [(2, 3)], "ors": [(3, 4)], "roms": [(3000, 5)],
@@ -137,7 +138,7 @@ def test_blocks_and_shared_costs():
     enc = shared["encoder"]
     assert enc.lut == pytest.approx(79 + 4 * c["cmp_bits"] + c["one"])
     assert (enc.ff, enc.bram, enc.lutram) == (45.0, 0, 0)
-    from gen.estimate_blocks import pool_blocks
+    from gen.estimate.blocks import pool_blocks
     assert shared["p"] == pc.blocks_cost(pool_blocks(desc.layers[0], (2, 2, 2)), "ecp5")
     # at a fast enough clock the pool gets its skid register: one more LUT and FF a channel
     # (+1 FF for its valid), as skid_block counts it
@@ -152,7 +153,7 @@ def test_option_blocks_follow_the_choice():
     conv = Conv(name="c", out_channels=4, kernel=(3, 3), stride=(1, 1), padding=(1, 1),
                 pad_bit=0, groups=1, domain="bipolar", weights=w, activation=act,
                 out_shape=(5, 5, 4))
-    from gen.timing_model import Pipelining
+    from gen.estimate.timing_model import Pipelining
     unrolled = pc.option_blocks(conv, "unrolled", 1, 1, "", 2, (5, 5, 2))
     assert [b.kind for b in unrolled] == ["window", "engine"]
     assert unrolled == pc.option_blocks(conv, "unrolled", 0, 0, "", Pipelining(2), (5, 5, 2))

@@ -8,10 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gen import estimate_blocks as eb
-from gen.estimate_memory import MemoryMapping, RomMapping, _per_port, map_memory, map_rom
 from models.description import (Activation, Bitplanes, Conv, Description, InputSpec, Scores,
                                 Thermometer)
+from gen.estimate import blocks as bl
+from gen.estimate import cell_cost as cc
+from gen.estimate import engine_blocks as eb
+from gen.estimate import folded_blocks as fb
+from gen.estimate import layer_blocks as lb
+from gen.estimate.memory_map import MemoryMapping, RomMapping, _per_port, map_memory, map_rom
+
 
 # ------------------------------------------------------------------- memories (memory_libmap)
 
@@ -64,23 +69,23 @@ def test_map_rom_by_hand():
 
 def test_popcount_profile_by_hand():
     # 3 leaves: a half adder (2 bits), then a 3-bit adder; a register after it keeps 2 bits
-    assert eb.popcount_profile(3, 0) == (1, 3, 0)
-    assert eb.popcount_profile(3, 1) == (1, 3, 2)
+    assert bl.popcount_profile(3, 0) == (1, 3, 0)
+    assert bl.popcount_profile(3, 1) == (1, 3, 2)
     # 4 leaves: two half adders, one 3-bit adder; the count reaches 4: 3 register bits
-    assert eb.popcount_profile(4, 1) == (2, 3, 3)
-    assert eb.popcount_profile(4, 2) == (2, 3, 7)         # 2+2 after level 1, then 3
-    assert eb.popcount_profile(4, 1, leaves=True) == (2, 3, 4)
-    assert eb.popcount_profile(2, 3) == (1, 0, 6)         # leaves (2), then 2 and 2
-    assert eb.popcount_profile(5, 0) == (2, 7, 0)         # 3-bit and 4-bit adders
-    assert eb.popcount_profile(5, 1) == (2, 7, 3)
-    assert eb.popcount_profile(0, 2) == (0, 0, 2)
+    assert bl.popcount_profile(4, 1) == (2, 3, 3)
+    assert bl.popcount_profile(4, 2) == (2, 3, 7)         # 2+2 after level 1, then 3
+    assert bl.popcount_profile(4, 1, leaves=True) == (2, 3, 4)
+    assert bl.popcount_profile(2, 3) == (1, 0, 6)         # leaves (2), then 2 and 2
+    assert bl.popcount_profile(5, 0) == (2, 7, 0)         # 3-bit and 4-bit adders
+    assert bl.popcount_profile(5, 1) == (2, 7, 3)
+    assert bl.popcount_profile(0, 2) == (0, 0, 2)
 
 
 def test_wide_adder_bits_by_hand():
-    assert eb.wide_adder_bits(5) == 0
-    assert eb.wide_adder_bits(64) == 7                    # the top adder: 7 bits
-    assert eb.wide_adder_bits(63) == 7
-    assert eb.wide_adder_bits(128) == 8 + 2 * 7
+    assert bl.wide_adder_bits(5) == 0
+    assert bl.wide_adder_bits(64) == 7                    # the top adder: 7 bits
+    assert bl.wide_adder_bits(63) == 7
+    assert bl.wide_adder_bits(128) == 8 + 2 * 7
 
 
 def test_visible_max_by_hand():
@@ -172,10 +177,10 @@ def test_argmax_register_bits_by_hand():
 def test_encoder_block_by_hand():
     th = Thermometer(thresholds=np.array([[1, 5, 9], [2, 6, 10]]))
     desc = Description(name="d", input=InputSpec(2, 2, 2, 4), encoder=th, layers=())
-    b = eb.encoder_block(desc)
+    b = bl.encoder_block(desc)
     assert (b.kind, b.features, b.ff) == ("encoder", {"cmp_bits": 24, "one": 1}, 7)
     desc = Description(name="d", input=InputSpec(2, 2, 1, 8), encoder=Bitplanes(), layers=())
-    assert (eb.encoder_block(desc).features, eb.encoder_block(desc).ff) == (
+    assert (bl.encoder_block(desc).features, bl.encoder_block(desc).ff) == (
         {"cmp_bits": 0, "one": 1}, 9)
 
 
@@ -223,56 +228,56 @@ def test_unrolled_engine_block_scores():
 
 
 def test_small_blocks_by_hand():
-    r = eb.reduce_block(3, 4)
+    r = bl.reduce_block(3, 4)
     assert (r.kind, r.features, r.ff, r.ors) == ("reduce", {"or_inputs": 12, "one": 1}, 4,
                                                  [(3, 4)])
-    s = eb.skid_block(5)
+    s = bl.skid_block(5)
     assert (s.kind, s.features, s.ff) == ("skid", {"mux_bits": 5}, 6)
     c = conv(np.ones((4, 1, 1, 3)), act=act([1] * 4, [0] * 4))
-    assert eb.engine_skid(c, False) == []
-    assert [b.ff for b in eb.engine_skid(c, True)] == [5]
+    assert lb.engine_skid(c, False) == []
+    assert [b.ff for b in lb.engine_skid(c, True)] == [5]
     sc = conv(np.ones((3, 1, 1, 3)), scores=Scores(np.array([1, 1, 1]), np.array([0, 0, 0])))
-    assert [b.ff for b in eb.engine_skid(sc, True)] == [2 + 3 * 3 + 1]   # cls 2, scores 3x3
+    assert [b.ff for b in lb.engine_skid(sc, True)] == [2 + 3 * 3 + 1]   # cls 2, scores 3x3
     g = Conv(**{**conv(np.ones((4, 2, 3, 2))).__dict__, "groups": 2})
-    assert eb.kh_kw_c(g) == 2 * 3 * 2 * 2
+    assert fb.kh_kw_c(g) == 2 * 3 * 2 * 2
 
 
 def test_lut_counts_by_hand():
-    assert eb.or_luts("ice40", [(3, 4)]) == 3
-    assert eb.or_luts("ice40", [(3, 4), (2, 5), (7, 1)]) == 3 + 4
-    assert eb.or_luts("xilinx", [(2, 11)]) == 4
-    assert eb.mux_luts("ice40", [(3, 4), (2, 1), (1, 2)]) == 9 + 0 + 1
-    assert eb.mux_luts("xilinx", [(2, 16)]) == 2 * 4 + 2 * 1
-    assert eb.mux_luts("xilinx", [(1, 5), (1, 4)]) == 3 + 1
+    assert cc.or_luts("ice40", [(3, 4)]) == 3
+    assert cc.or_luts("ice40", [(3, 4), (2, 5), (7, 1)]) == 3 + 4
+    assert cc.or_luts("xilinx", [(2, 11)]) == 4
+    assert cc.mux_luts("ice40", [(3, 4), (2, 1), (1, 2)]) == 9 + 0 + 1
+    assert cc.mux_luts("xilinx", [(2, 16)]) == 2 * 4 + 2 * 1
+    assert cc.mux_luts("xilinx", [(1, 5), (1, 4)]) == 3 + 1
 
 
 def test_memory_bank_and_rom_costs_by_hand():
-    assert eb.memory_cost("ice40", [(28, 7), (4, 3)]) == {
+    assert cc.memory_cost("ice40", [(28, 7), (4, 3)]) == {
         "bram": 1, "lutram": 0, "logic_mem_bits": 12, "lutram_bits": 0}
-    assert eb.memory_cost("ecp5", [(28, 1)]) == {
+    assert cc.memory_cost("ecp5", [(28, 1)]) == {
         "bram": 0, "lutram": 2, "logic_mem_bits": 0, "lutram_bits": 28}
-    assert eb.bank_cost("ecp5", [(28, 1)]) == {"lutram": 2, "ff": 0, "muxes": [(1, 2)]}
-    assert eb.bank_cost("ice40", [(4, 3)]) == {"lutram": 0, "ff": 12, "muxes": [(3, 4)]}
-    assert eb.rom_features([(16, 5), (17, 2), (4, 3)]) == {"rom_luts": 8, "rom_bits": 34}
-    assert eb.rom_cost("ice40", [(768, 5)]) == {"bram": 1, "mux_luts": 10}
-    assert eb.rom_cost("xilinx", [(3000, 5), (100, 3)]) == {"bram": 2, "mux_luts": 5}
-    assert eb._rom_registers([(16, 5), (17, 3), (40, 2)]) == 5
-    assert eb._word_register(2, [(17, 3)], 9) == 9
-    assert eb._word_register(2, [(16, 3)], 9) == 0
-    assert eb._word_register(1, [], 9) == 0
-    assert eb._word_register(2, [], 9) == 9
+    assert cc.bank_cost("ecp5", [(28, 1)]) == {"lutram": 2, "ff": 0, "muxes": [(1, 2)]}
+    assert cc.bank_cost("ice40", [(4, 3)]) == {"lutram": 0, "ff": 12, "muxes": [(3, 4)]}
+    assert cc.rom_features([(16, 5), (17, 2), (4, 3)]) == {"rom_luts": 8, "rom_bits": 34}
+    assert cc.rom_cost("ice40", [(768, 5)]) == {"bram": 1, "mux_luts": 10}
+    assert cc.rom_cost("xilinx", [(3000, 5), (100, 3)]) == {"bram": 2, "mux_luts": 5}
+    assert fb._rom_registers([(16, 5), (17, 3), (40, 2)]) == 5
+    assert fb._word_register(2, [(17, 3)], 9) == 9
+    assert fb._word_register(2, [(16, 3)], 9) == 0
+    assert fb._word_register(1, [], 9) == 0
+    assert fb._word_register(2, [], 9) == 9
 
 
 @pytest.mark.parametrize("memory,expect", [("block", ([(20, 6)], [])),
                                            ("logic", ([], [(20, 6)]))])
 def test_weight_rom_follows_the_style(memory, expect):
-    assert eb._weight_rom(memory, 20, 8, 6) == expect
+    assert fb._weight_rom(memory, 20, 8, 6) == expect
 
 
 def test_window_block_by_hand():
     # 5x6x2, 3x3 "same": 3 shift columns (2 registered), 3 patterns, 6 steps a row, 3 banks;
     # counters: 4 of max(8, bits(8*15)) + 3*bits(6) + bits(6) + bits(5) + 3*bits(3) = 53
-    b = eb.window_block((5, 6, 2), (3, 3), (1, 1), (1, 1))
+    b = bl.window_block((5, 6, 2), (3, 3), (1, 1), (1, 1))
     assert b.features == {"out_bits": 18, "pattern_bits": 36, "banks": 3, "step_bits": 6,
                           "counter_bits": 53, "one": 1, "mem_out_bits": 6, "ragged_bits": 0,
                           "whole_map_bits": 0, "sliding_counter_bits": 53,
@@ -280,78 +285,78 @@ def test_window_block_by_hand():
     assert b.ff == 18 + 12 + 53 + 3 + 8
     assert b.memories == [(6, 2)] * 3 and b.muxes == [(6, 3)] and b.kind == "window"
     # a window as large as the map: one pattern, 4 banks (a power of two)
-    d = eb.window_block((4, 4, 1), (4, 4), (1, 1), (0, 0))
+    d = bl.window_block((4, 4, 1), (4, 4), (1, 1), (0, 0))
     assert d.features == {"out_bits": 16, "pattern_bits": 0, "banks": 4, "step_bits": 4,
                           "counter_bits": 54, "one": 1, "mem_out_bits": 4, "ragged_bits": 0,
                           "whole_map_bits": 16, "sliding_counter_bits": 0, "odd_bank_bits": 0}
     assert d.ff == 16 + 12 + 54 + 4 + 8
     # 2x2/2 over 5 rows: the last row is never read
-    r = eb.window_block((5, 4, 2), (2, 2), (2, 2), (0, 0))
+    r = bl.window_block((5, 4, 2), (2, 2), (2, 2), (0, 0))
     assert r.features["ragged_bits"] == 4 and r.features["odd_bank_bits"] == 0
-    assert eb.window_block((4, 5, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 2
-    assert eb.window_block((4, 4, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 0
+    assert bl.window_block((4, 5, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 2
+    assert bl.window_block((4, 4, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 0
     # 120 rows: the row counters need bits(8 * (120 + 3 + 1 + 1 + 3 + 2)) = 11 bits each
-    from hw.window_plan import plan_window
-    tall = eb.window_block((120, 4, 1), (3, 3), (1, 1), (1, 1))
+    from hw.window.plan import plan_window
+    tall = bl.window_block((120, 4, 1), (3, 3), (1, 1), (1, 1))
     period = plan_window(120, 4, (3, 3), (1, 1), (1, 1)).period
     assert tall.features["counter_bits"] == 4 * 11 + 3 * 3 + max(2, period).bit_length() + 7 + 6
     # 3x3/3 with padding 1 over 4x4: 4 + 2 - 3 = 3 rows and columns, a stride apart: none left
-    assert eb.window_block((4, 4, 1), (3, 3), (3, 3), (1, 1)).features["ragged_bits"] == 0
+    assert bl.window_block((4, 4, 1), (3, 3), (3, 3), (1, 1)).features["ragged_bits"] == 0
 
 
 def test_pool_blocks_by_hand():
     from models.description import MaxPool
     pool = MaxPool(name="p", kernel=(2, 2), stride=(2, 2), out_shape=(2, 2, 3))
-    blocks = eb.pool_blocks(pool, (4, 4, 3))
+    blocks = bl.pool_blocks(pool, (4, 4, 3))
     assert [b.kind for b in blocks] == ["window", "reduce"]
-    assert blocks[0] == eb.window_block((4, 4, 3), (2, 2), (2, 2), (0, 0))
+    assert blocks[0] == bl.window_block((4, 4, 3), (2, 2), (2, 2), (0, 0))
     assert blocks[1].ors == [(3, 4)]
-    with_skid = eb.pool_blocks(pool, (4, 4, 3), skid=True)
+    with_skid = bl.pool_blocks(pool, (4, 4, 3), skid=True)
     assert [b.kind for b in with_skid] == ["window", "reduce", "skid"] and with_skid[2].ff == 4
 
 
 def test_argmax_of_two_classes_and_argmax_stages_through_choices():
     # 2 classes: a 1-bit index; one register: 1 node (4 + 1), 2 held scores, valid
     assert eb.argmax_register_bits(2, 4, 1) == 14
-    from gen.plan_cost import option_blocks
-    from gen.timing_model import Pipelining
-    from hw.folded_layer import LayerChoice
+    from gen.plan.cost import option_blocks
+    from gen.estimate.timing_model import Pipelining
+    from hw.folded.planned import LayerChoice
     w = np.ones((3, 1, 1, 3))
     mask = np.ones((3, 1, 1, 3))
     mask[2] = 0
     c = conv(w, mask=mask, scores=Scores(np.array([2, 1, 1]), np.array([1, -4, 0])))
     # as in test_unrolled_engine_block_scores: 34 register bits, 19 more for one argmax stage
-    assert eb.conv_blocks(c, (1, 1, 3), 1, LayerChoice(argmax_stages=1))[0].ff == 34 + 19
-    assert eb.conv_blocks(c, (1, 1, 3), 1)[0].ff == 34
+    assert lb.conv_blocks(c, (1, 1, 3), 1, LayerChoice(argmax_stages=1))[0].ff == 34 + 19
+    assert lb.conv_blocks(c, (1, 1, 3), 1)[0].ff == 34
     assert option_blocks(c, "unrolled", 0, 0, "", Pipelining(1, 0, 1), (1, 1, 3))[0].ff == 53
 
 
 def test_folded_block_differences_by_hand():
-    from hw.folded_layer import LayerChoice
+    from hw.folded.planned import LayerChoice
     w = np.ones((3, 1, 1, 3))
     mask = np.ones((3, 1, 1, 3))
     mask[2] = 0
     c = conv(w, mask=mask, scores=Scores(np.array([2, 1, 1]), np.array([1, -4, 0])))
-    f0 = eb.folded_block(c, 1, 3, "auto", stages=1, argmax_stages=0)
-    f1 = eb.folded_block(c, 1, 3, "auto", stages=1, argmax_stages=1)
+    f0 = fb.folded_block(c, 1, 3, "auto", stages=1, argmax_stages=0)
+    f1 = fb.folded_block(c, 1, 3, "auto", stages=1, argmax_stages=1)
     assert f1.ff - f0.ff == 19                       # argmax_register_bits(3, 4, 1)
     assert f0.features["argmax_bits"] == (4 + 1) + (4 + 2)
     assert f0.features["score_bits"] == 3 * 4
     # sparse, p != 0: a lane has two popcounts of 4 leaves (P_and, P_all): 2 * (2*2 + 3)
     s = conv(np.ones((2, 1, 1, 4)), domain="sparse", q=2, p=-1,
              act=act([1, 2], [0, 0]))
-    s1 = eb.folded_block(s, 1, 4, "block", stages=1)
+    s1 = fb.folded_block(s, 1, 4, "block", stages=1)
     assert s1.features["tree_bits"] == 14
-    assert eb.folded_block(conv(np.ones((2, 1, 1, 4)), act=act([1, 2], [0, 0])), 1, 4,
+    assert fb.folded_block(conv(np.ones((2, 1, 1, 4)), act=act([1, 2], [0, 0])), 1, 4,
                            "block").features["tree_bits"] == 7
     # two stages in the sparse domain: the second registers the scaled sum (-4..8: 5 bits)
     # instead of the tree: per tree 3 + 5 register bits instead of 3, and the valid and
     # enable chains of (pe + 1) bits twice per stage
-    s2 = eb.folded_block(s, 1, 4, "block", stages=2)
+    s2 = fb.folded_block(s, 1, 4, "block", stages=2)
     assert s2.ff - s1.ff == 2 * 5 + 2 * 2
     # a streamed dense layer keeps the weight memory style it is given
     d = conv(np.ones((4, 1, 1, 8)), act=act([1, 2, 3, 4], [0, 0, 0, 0]))
-    blocks = eb.conv_blocks(d, (1, 1, 8), 1, LayerChoice(engine="folded", pe=1, simd=2,
+    blocks = lb.conv_blocks(d, (1, 1, 8), 1, LayerChoice(engine="folded", pe=1, simd=2,
                                                          memory="block"))
     assert len(blocks) == 1 and blocks[0].roms and not blocks[0].logic_roms
 
@@ -360,14 +365,14 @@ def test_front_register_on_the_leaves_by_hand():
     """`front` 1 puts a register on the leaves, a popcount stage more: over 5 leaves with 2
     stages (leaves, then after the last level: 5 + 3 bits) instead of 1 (3 bits), and the
     valid and enable chains of pe + 1 = 2 bits twice per stage."""
-    from hw.folded_layer import LayerChoice
+    from hw.folded.planned import LayerChoice
     c = conv(np.ones((2, 1, 1, 5)), act=act([1, 2], [0, 0]))
-    f0 = eb.folded_block(c, 1, 5, "block", stages=1, front=0)
-    f1 = eb.folded_block(c, 1, 5, "block", stages=1, front=1)
+    f0 = fb.folded_block(c, 1, 5, "block", stages=1, front=0)
+    f1 = fb.folded_block(c, 1, 5, "block", stages=1, front=1)
     assert f1.ff - f0.ff == (5 + 3 - 3) + 2 * 2
     # the same layer as a streamed dense one (a 1x1 map)
-    d0 = eb.conv_blocks(c, (1, 1, 5), 1, LayerChoice(engine="folded", pe=1, simd=5,
+    d0 = lb.conv_blocks(c, (1, 1, 5), 1, LayerChoice(engine="folded", pe=1, simd=5,
                                                      memory="block", front=0))[0]
-    d1 = eb.conv_blocks(c, (1, 1, 5), 1, LayerChoice(engine="folded", pe=1, simd=5,
+    d1 = lb.conv_blocks(c, (1, 1, 5), 1, LayerChoice(engine="folded", pe=1, simd=5,
                                                      memory="block", front=1))[0]
     assert d1.ff - d0.ff == (5 + 3 - 3) + 2 * 2

@@ -1,6 +1,6 @@
-"""The flow model's recurrences (gen/flow_model.py) on examples small enough to work out by
+"""The flow model's recurrences (gen/estimate/flow_model.py) on examples small enough to work out by
 hand, computed on paper from the rules in the module's docstring (and
-hw.folded.engine_depth's register count), not by running the model; then whole networks
+hw.folded.lanes.engine_depth's register count), not by running the model; then whole networks
 against their latency and interval measured on the RTL."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gen.flow_model import Flow, analyse, backlog, direct, stages_of, streamed
 from models.description import (Activation, Conv, Description, InputSpec, MaxPool, Scores,
                                 Thermometer)
+from gen.estimate.flow_model import Flow, analyse, backlog, direct, stages_of, streamed
 
 
 def _conv(name, in_ch, out_ch, kernel=(1, 1), scores=False, out_hw=(1, 1)):
@@ -123,7 +123,7 @@ def test_analyse_more_frames_same_steady_state():
 # (Verilator, sim/test_network.py::test_network_latency: every frame's latency, source paced
 # at the II or back to back), and of factory seed 57 (a "same"-padded layer whose last output
 # row owes spilled windows to the next frame) measured the same way with sim.netcheck; their
-# initiation interval is hw.window_timing's (the RTL's cycle model of its window generators,
+# initiation interval is hw.window.timing's (the RTL's cycle model of its window generators,
 # checked against simulation in sim/).
 MEASURED_LATENCY = {272: 29, 389: 15, 34: 17, 233: 12, 94: 16, 112: 19, 93: 38, 179: 18,
                     216: 28, 55: 28, 57: 22}
@@ -154,7 +154,7 @@ def test_streamed_latency_counts_the_front_register():
 # Planned networks whose folded engines sit behind window generators, measured on the RTL
 # (Icarus and Verilator agree; frames back to back for the II, source paced at the plan's II
 # for the latency, the plan's FIFO depths): the flow model is off on both. Found by mutation
-# testing (BENCHMARKS.md, "Mutation testing": gen.flow_model.windowed's rule that the read
+# testing (BENCHMARKS.md, "Mutation testing": gen.estimate.flow_model.windowed's rule that the read
 # side waits for a busy engine). Strict: a fix of the model makes these pass, and the mark
 # must go.
 @pytest.mark.xfail(strict=True, reason="flow model: folded engine behind a window generator "
@@ -164,7 +164,7 @@ def test_streamed_latency_counts_the_front_register():
     (3, {}, 42, 31),
 ])
 def test_folded_behind_a_window_as_measured(seed, pins, measured_ii, measured_latency):
-    from gen.plan import plan_network
+    from gen.plan.search import plan_network
     from models.factory import random_description
     desc = random_description(seed, max_channels=8, **pins)
     plan = plan_network(desc, 2 * analyse(desc, {}).ii, fold=True, family="ecp5")

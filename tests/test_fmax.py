@@ -7,18 +7,18 @@ import json
 
 import pytest
 
-from gen.cli import main
-from gen.design_source import network_source
-from gen.fmax import locate, pin_constraints
-from gen.plan import DEVICES
+from gen.build.design_source import network_source
+from gen.cli.entry import main
+from gen.common.devices import DEVICES
+from gen.synth.fmax import locate, pin_constraints
 
 
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory):
     """A small factory description, planned (every convolution folded) and pipelined for
-    50 MHz on ECP5 (gen.timing_model)."""
-    from gen.flow_model import analyse
-    from gen.plan import plan_network
+    50 MHz on ECP5 (gen.estimate.timing_model)."""
+    from gen.estimate.flow_model import analyse
+    from gen.plan.search import plan_network
     from models import description as fmt
     from models.factory import random_description
 
@@ -118,7 +118,7 @@ def test_gowin_pins_put_the_clock_on_the_global_clock_pin():
      "Info: Routing globals...\n", "routing"),
 ])
 def test_a_stopped_run_names_the_stage_from_the_log(log, stage):
-    from gen.fmax import _placed_fmax, _stage
+    from gen.synth.fmax import _placed_fmax, _stage
 
     assert _stage(log) == stage
     assert _placed_fmax(log) == (20.71 if stage == "routing" else None)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gen.cli import main
 from models import description as fmt
 from models import factory
+from gen.cli.entry import main
 
 
 def base_doc() -> dict:

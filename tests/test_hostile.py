@@ -4,7 +4,7 @@ output paths, a closed stdout and signals.
 Every case checks what a user must be able to rely on: a non-zero exit status, exactly
 one error line (naming file, layer and field where there is one), no traceback, every
 file the user had left as it was (bytes and modification time), and no temporary folder
-left behind. Most cases call the CLI in-process (`gen.cli.main`); a few run the real
+left behind. Most cases call the CLI in-process (`gen.cli.entry.main`); a few run the real
 command in a subprocess.
 """
 
@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from gen.cli import main
 from models.description import save, to_dict
 from models.factory import random_description
+from gen.cli.entry import main
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 5           # conv0 (sparse, 1x1), pool0, classifier (bipolar scores)
@@ -51,8 +52,8 @@ def work(tmp_path, monkeypatch):
     (home / "notes.txt").write_text("my notes\n")
     (home / "mine").mkdir()
     (home / "mine" / "keep.txt").write_text("keep me\n")
-    from gen.plan import plan_network
-    from gen.flow_model import analyse
+    from gen.plan.search import plan_network
+    from gen.estimate.flow_model import analyse
     plan = plan_network(desc, 3 * analyse(desc, {}).ii, fold=True)
     (home / "p.json").write_text(json.dumps(plan.to_dict(), indent=1))
     tmp = tmp_path / "tmp"
@@ -601,7 +602,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_yosys_and_leaves_nothing(work, tmp_path, sig):
     """A signal during synthesis kills yosys at once and removes every temporary folder."""
-    from gen.synth import yosys_executable
+    from gen.synth.yosys import yosys_executable
     try:
         yosys_executable()
     except Exception:  # noqa: BLE001 - no yosys, nothing to stop

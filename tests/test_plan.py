@@ -2,7 +2,7 @@
 
 The schedule is checked by executing its memory image in Python against the golden
 model's sums; the timing model against the window generator's own cycle model
-(hw.window_timing) on unrolled networks; the planner against its own contract (every layer
+(hw.window.timing) on unrolled networks; the planner against its own contract (every layer
 within the target, the prediction equal to the model's)."""
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gen.cli import main
-from gen.flow_model import analyse
-from gen.plan import (check_plan, find_device, flow_steps, load_plan, plan_from_dict, plan_network,
-                      plan_table,
-                      target_cycles)
-from hw.folded import WeightWord
-from hw.folded_schedule import channel_bits, field_order, fold_schedule
 from models import golden
 from models.description import Conv, save
 from models.errors import UserError
 from models.factory import random_conv, random_description
+from hw.folded.schedule import channel_bits, field_order, fold_schedule
+from hw.folded.word import WeightWord
+from gen.cli.entry import main
+from gen.common.devices import find_device
+from gen.estimate.flow_model import analyse
+from gen.plan.plan_file import check_plan, flow_steps, load_plan, plan_from_dict, plan_table
+from gen.plan.search import plan_network, target_cycles
 
 
 def execute(conv: Conv, pe: int, simd: int, windows: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ def test_dense_steps_and_pruned_half():
 
 
 def _live(conv):
-    from hw.folded_schedule import live_chunks
+    from hw.folded.schedule import live_chunks
     return live_chunks(conv, 9)
 
 
@@ -180,7 +180,7 @@ def test_unrolled_interval_matches_window_model(seed):
 
 @pytest.mark.parametrize("seed", [1, 3, 5])
 def test_plans_meet_their_targets(seed):
-    from gen.plan_build import planned_top
+    from gen.plan.planned_top import planned_top
     desc = random_description(seed, height=8, width=8)
     floor = analyse(desc, {}).ii
     previous = None
@@ -250,7 +250,7 @@ def test_plan_cli(tmp_path, capsys):
 
 
 def test_pareto_front():
-    from gen.explore import pareto
+    from gen.plan.explore import pareto
     rows = [{"ii": 10, "lut": 100, "bram": 1}, {"ii": 20, "lut": 50, "bram": 1},
             {"ii": 20, "lut": 60, "bram": 1}, {"ii": 30, "lut": 50, "bram": 0},
             {"ii": 10, "lut": 100, "bram": 1}]
@@ -274,7 +274,7 @@ def test_explore_cli(tmp_path, capsys):
 
 
 def test_planned_top_checks_the_plan(tmp_path):
-    from gen.plan_build import manifest_fields, planned_top
+    from gen.plan.planned_top import manifest_fields, planned_top
     desc = random_description(3, height=6, width=6)
     plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True)
     top = planned_top(desc, plan)
@@ -291,7 +291,7 @@ def test_planned_top_checks_the_plan(tmp_path):
 
 def test_fold_shape_matches_schedule():
     """The planner's quick sizes equal those of the engine's real schedule and word."""
-    from hw.folded_schedule import fold_shape
+    from hw.folded.schedule import fold_shape
     rng = np.random.default_rng(9)
     for _ in range(40):
         conv = random_conv(rng, "c", (4, 4, int(rng.choice([2, 4, 8]))))
@@ -306,7 +306,9 @@ def test_fold_shape_matches_schedule():
 
 def test_dense_shape_matches_schedule():
     """The streamed dense engine's quick sizes equal its real schedule's and word's."""
-    from hw.dense import DenseWord, dense_schedule, dense_shape
+    from hw.dense.word import DenseWord
+    from hw.dense.schedule import dense_schedule
+    from hw.dense.shape import dense_shape
     rng = np.random.default_rng(10)
     for _ in range(40):
         in_shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.choice([2, 4, 8])))
@@ -330,7 +332,7 @@ def test_planner_streams_folded_dense_layers():
     """A folded dense layer is the streaming engine: no window, its cycles per frame the sum
     of its cycles per pixel, the same in the plan, the flow model and the built block; a
     simd wider than one pixel's group bits is refused with the layer named."""
-    from hw.folded_layer import FoldedDenseLayer, PlannedNetwork
+    from hw.folded.planned import FoldedDenseLayer, PlannedNetwork
     desc = random_description(3, height=6, width=6)
     plan = plan_network(desc, 4 * analyse(desc, {}).ii, fold=True)
     net = PlannedNetwork(desc, plan.choices(), stages=plan.stages)
@@ -374,9 +376,9 @@ def test_shallow_lut_roms_are_offered_whatever_their_width():
     """A weight ROM of at most ROM_WORDS_PER_LUT words costs a LUT per output bit (so the
     planner offers it in LUTs at any width); a deeper one only within LOGIC_ROM_MAX_BITS
     unless LUT memories are asked for."""
-    from gen.estimate_blocks import ROM_WORDS_PER_LUT, rom_features
-    from gen.plan import layer_options
-    from gen.plan_cost import LOGIC_ROM_MAX_BITS, option_blocks
+    from gen.estimate.cell_cost import ROM_WORDS_PER_LUT, rom_features
+    from gen.plan.search import layer_options
+    from gen.plan.cost import LOGIC_ROM_MAX_BITS, option_blocks
     assert rom_features([(16, 1000), (4, 8), (128, 10)]) == {"rom_luts": 1008, "rom_bits": 1280}
     rng = np.random.default_rng(5)
     conv = random_conv(rng, "fc", (1, 1, 512), out_channels=64, groups=1, domain="bipolar",

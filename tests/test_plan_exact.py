@@ -1,4 +1,4 @@
-"""The plan file (gen/plan.py) on a hand-written plan: what it reads, what it writes, every
+"""The plan file (gen/plan/search.py) on a hand-written plan: what it reads, what it writes, every
 rejection's whole message, the table, and the target arithmetic, all spelled out by hand."""
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from docedit import edited
-from gen import plan as gp
-from gen.plan import LayerPlan, Plan, plan_from_dict
 from models.errors import UserError
+from gen.common import devices
+from gen.plan import plan_file, search
+from gen.plan.plan_file import LayerPlan, Plan, plan_from_dict
+
 
 LAYERS = [
     {"name": "c1", "kind": "conv", "engine": "folded", "pe": 2, "simd": 4, "steps": 6,
@@ -208,7 +210,7 @@ def test_rejection_messages(doc, message):
 def test_load_plan_messages(tmp_path):
     missing = tmp_path / "none.json"
     with pytest.raises(UserError) as e:
-        gp.load_plan(missing)
+        plan_file.load_plan(missing)
     assert str(e.value) == f"{missing}: cannot read the plan (No such file or directory)"
     p = tmp_path / "p.json"
     for raw, why in [(b"\xff", "not UTF-8 text"), (b"{", "Expecting property name enclosed "
@@ -218,36 +220,36 @@ def test_load_plan_messages(tmp_path):
                      (b"Infinity", "Infinity is not a number JSON allows")]:
         p.write_bytes(raw)
         with pytest.raises(UserError) as e:
-            gp.load_plan(p)
+            plan_file.load_plan(p)
         assert str(e.value) == f"{p}: not a JSON plan ({why})"
     p.write_text(json.dumps(edit(["ii"], 0)))
     with pytest.raises(UserError) as e:
-        gp.load_plan(p)
+        plan_file.load_plan(p)
     assert str(e.value) == f"{p}: field 'ii': 0 is outside 1..4611686018427387904"
     p.write_text(json.dumps(DOC))
-    assert gp.load_plan(p).model == "m"
+    assert plan_file.load_plan(p).model == "m"
 
 
 def test_find_device_and_targets():
-    assert gp.find_device(" Z7020 ").name == "xc7z020"
-    assert gp.find_device("ecp5-25f").bram == 56
-    assert gp.find_device("tangnano9k").family == "gowin"
+    assert devices.find_device(" Z7020 ").name == "xc7z020"
+    assert devices.find_device("ecp5-25f").bram == 56
+    assert devices.find_device("tangnano9k").family == "gowin"
     with pytest.raises(UserError) as e:
-        gp.find_device("stratix")
+        devices.find_device("stratix")
     assert str(e.value) == ("unknown device 'stratix': choose from ice40-up5k, ice40-hx8k, "
                             "ecp5-25f, ecp5-85f, gowin-gw1nr9, xc7z020, xc7z045")
-    gp.check_positive(None, "--x")
-    gp.check_positive(0.1, "--x")
+    search.check_positive(None, "--x")
+    search.check_positive(0.1, "--x")
     for bad in (0, -1.0, float("inf"), float("nan")):
         with pytest.raises(UserError) as e:
-            gp.check_positive(bad, "--fps")
+            search.check_positive(bad, "--fps")
         assert str(e.value) == f"--fps must be a positive finite number, not {bad}"
-    assert gp.target_cycles(7, None, None) == 7
-    assert gp.target_cycles(1 << 62, None, 50) == 1 << 62
-    assert gp.target_cycles(None, 1000, 50) == 50000
-    assert gp.target_cycles(None, 3, 0.00001) == 3         # 10 / 3 -> 3
-    assert gp.target_cycles(None, 1e9, 1) == 1             # below a cycle: one
-    assert gp.target_cycles(None, 1e-300, 1e6) == 1 << 62  # beyond every target
+    assert search.target_cycles(7, None, None) == 7
+    assert search.target_cycles(1 << 62, None, 50) == 1 << 62
+    assert search.target_cycles(None, 1000, 50) == 50000
+    assert search.target_cycles(None, 3, 0.00001) == 3         # 10 / 3 -> 3
+    assert search.target_cycles(None, 1e9, 1) == 1             # below a cycle: one
+    assert search.target_cycles(None, 1e-300, 1e6) == 1 << 62  # beyond every target
     for args, message in [((0, None, None), "--cycles must be positive, not 0"),
                           (((1 << 62) + 1, None, None), "--cycles 4611686018427387905 is above "
                            "the largest target 4611686018427387904"),
@@ -258,26 +260,26 @@ def test_find_device_and_targets():
                           ((None, -5, 50), "--fps must be a positive finite number, not -5"),
                           ((5, None, -1), "--clock must be a positive finite number, not -1")]:
         with pytest.raises(UserError) as e:
-            gp.target_cycles(*args)
+            search.target_cycles(*args)
         assert str(e.value) == message
 
 
 def test_options_by_hand():
-    assert gp.divisors(12) == [1, 2, 3, 4, 6, 12]
-    assert gp.divisors(1) == [1]
+    assert search.divisors(12) == [1, 2, 3, 4, 6, 12]
+    assert search.divisors(1) == [1]
     from models.description import Conv
     w = np.zeros((6, 3, 3, 2), dtype=np.uint8)                    # fan 18, slice 9
     c = Conv(name="c", out_channels=6, kernel=(3, 3), stride=(1, 1), padding=(0, 0),
              pad_bit=0, groups=1, domain="bipolar", weights=w, out_shape=(1, 1, 6))
-    assert gp.simd_options(c) == [1, 2, 3, 6, 9, 18]
+    assert search.simd_options(c) == [1, 2, 3, 6, 9, 18]
     w4 = np.zeros((4, 2, 2, 3), dtype=np.uint8)                   # fan 12, slice 4
     c4 = Conv(**{**c.__dict__, "weights": w4, "kernel": (2, 2), "out_channels": 4})
-    assert gp.simd_options(c4) == [1, 2, 3, 4, 6, 8, 12]
-    assert gp.simd_options(c4, dense=True) == [1, 2, 3]           # divisors of 3, and 1, 2
+    assert search.simd_options(c4) == [1, 2, 3, 4, 6, 8, 12]
+    assert search.simd_options(c4, dense=True) == [1, 2, 3]           # divisors of 3, and 1, 2
     w12 = np.zeros((4, 1, 1, 12), dtype=np.uint8)
     c12 = Conv(**{**c.__dict__, "weights": w12, "kernel": (1, 1), "out_channels": 4})
-    assert gp.simd_options(c12, dense=True) == [1, 2, 3, 4, 6, 8, 12]
-    assert gp.pe_options(c) == [1, 2, 3, 6]
+    assert search.simd_options(c12, dense=True) == [1, 2, 3, 4, 6, 8, 12]
+    assert search.pe_options(c) == [1, 2, 3, 6]
 
 
 def _plan(**over):
@@ -285,7 +287,7 @@ def _plan(**over):
 
 
 def test_plan_table_by_hand():
-    text = gp.plan_table(_plan())
+    text = plan_file.plan_table(_plan())
     lines = text.split("\n")
     assert lines[0] == ("| layer | engine | PE | SIMD | cycles/px | cycles/frame | memory | "
                         "FIFO | LUT | FF | BRAM | LUT-RAM |")
@@ -300,13 +302,13 @@ def test_plan_table_by_hand():
                         "popcount 7.5 ns of 16.67 (meets 48 MHz); ecp5-25f: 512/24288 LUT "
                         "(LUT-RAM included), 2/56 BRAM (fits)")
     assert lines[8:] == [""]
-    worse = gp.plan_table(_plan(budget={"lut": 100, "bram": 1},
+    worse = plan_file.plan_table(_plan(budget={"lut": 100, "bram": 1},
                                 slowest_path={"layer": "out", "path": "argmax", "ns": 30.0,
                                               "budget_ns": 16.67, "meets": False}))
     assert worse.endswith("timing model: slowest path out argmax 30 ns of 16.67 (DOES NOT "
                           "MEET 48 MHz); ecp5-25f: 512/100 LUT (LUT-RAM included), 2/1 BRAM "
                           "(DOES NOT FIT)\n")
-    bare = gp.plan_table(_plan(clock_mhz=None, slowest_path=None, budget=None,
+    bare = plan_file.plan_table(_plan(clock_mhz=None, slowest_path=None, budget=None,
                                total={"lut": 5, "ff": 6, "bram": 7}))
     assert bare.endswith("| **total** (encoder incl.) | | | | | | | | 5 | 6 | 7 | 0 |\n\n"
                          "target 100 cycles/frame; predicted II 96 cycles/frame, latency 40 "
@@ -314,26 +316,26 @@ def test_plan_table_by_hand():
 
 
 def test_weigh_by_hand():
-    from gen.plan_cost import Cost
+    from gen.plan.cost import Cost
     cost = Cost(lut=100.0, ff=50.0, bram=2, lutram=3)
-    assert gp.weigh(cost, "ecp5", None) == 112 + 400 * 2
-    assert gp.weigh(cost, "ice40", None) == 112 + 240 * 2
-    dev = gp.find_device("up5k")
-    assert gp.weigh(cost, "ice40", dev, bram_price=2.0) == pytest.approx(112 / 5280
+    assert search.weigh(cost, "ecp5", None) == 112 + 400 * 2
+    assert search.weigh(cost, "ice40", None) == 112 + 240 * 2
+    dev = devices.find_device("up5k")
+    assert search.weigh(cost, "ice40", dev, bram_price=2.0) == pytest.approx(112 / 5280
                                                                          + 2.0 * 2 / 30)
-    assert gp.weigh(cost, "ice40", dev) == pytest.approx(112 / 5280 + 2 / 30)
+    assert search.weigh(cost, "ice40", dev) == pytest.approx(112 / 5280 + 2 / 30)
 
 
 def test_fifo_depths_follow_the_backlog():
     """A layer with at most one item waiting in front of it needs no FIFO; with b >= 2 it
     gets b + 1 entries (seed 31: one item waits at conv0, two at the classifier)."""
-    from gen.flow_model import analyse
+    from gen.estimate.flow_model import analyse
     from models.factory import random_description
     desc = random_description(31)
-    plan = gp.plan_network(desc, analyse(desc, {}).ii)
+    plan = search.plan_network(desc, analyse(desc, {}).ii)
     pipes = {lp.name: (lp.stages, lp.argmax_stages, lp.front) for lp in plan.layers
              if lp.kind == "conv"}
-    backlog = analyse(desc, gp.flow_steps(desc, plan), plan.stages, pipes=pipes).backlog
+    backlog = analyse(desc, plan_file.flow_steps(desc, plan), plan.stages, pipes=pipes).backlog
     assert backlog["conv0"] == 1 and backlog["classifier"] == 2
     assert [lp.fifo_depth for lp in plan.layers] == [0 if backlog[lp.name] < 2
                                                      else backlog[lp.name] + 1
@@ -342,18 +344,18 @@ def test_fifo_depths_follow_the_backlog():
 
 @pytest.mark.parametrize("fold", [False, True])
 def test_slowest_path_at_a_clock(fold):
-    from gen.flow_model import analyse
-    from gen.timing_model import USABLE
+    from gen.estimate.flow_model import analyse
+    from gen.estimate.timing_model import USABLE
     from models.factory import random_description
     desc = random_description(5)
-    plan = gp.plan_network(desc, 4 * analyse(desc, {}).ii, family="ecp5", clock_mhz=50.0,
+    plan = search.plan_network(desc, 4 * analyse(desc, {}).ii, family="ecp5", clock_mhz=50.0,
                            fold=fold)
     sp = plan.slowest_path
     assert set(sp) == {"layer", "path", "ns", "budget_ns", "meets"}
     assert sp["layer"] in [layer.name for layer in desc.layers]
     assert sp["budget_ns"] == round(USABLE * 1000.0 / 50.0, 2)
     assert sp["meets"] == (sp["ns"] <= sp["budget_ns"]) and sp["ns"] > 0
-    assert gp.plan_network(desc, 4 * analyse(desc, {}).ii, fold=fold).slowest_path is None
+    assert search.plan_network(desc, 4 * analyse(desc, {}).ii, fold=fold).slowest_path is None
 
 
 def test_plan_accepts_a_clock_below_one_mhz():
@@ -365,11 +367,11 @@ def test_plan_accepts_a_clock_below_one_mhz():
 def test_plan_meets_a_target_its_first_pass_missed(seed, target):
     """Folded at these targets, the layers' rates interfere in the chain model on the first
     pass (seed 1 needs a second pass, seed 17 a third): the plan still meets the target."""
-    from gen.flow_model import analyse
+    from gen.estimate.flow_model import analyse
     from models.factory import random_description
     desc = random_description(seed)
-    plan = gp.plan_network(desc, target, fold=True)
+    plan = search.plan_network(desc, target, fold=True)
     pipes = {lp.name: (lp.stages, lp.argmax_stages, lp.front) for lp in plan.layers
              if lp.kind == "conv"}
     assert plan.ii <= target
-    assert analyse(desc, gp.flow_steps(desc, plan), plan.stages, pipes=pipes).ii == plan.ii
+    assert analyse(desc, plan_file.flow_steps(desc, plan), plan.stages, pipes=pipes).ii == plan.ii

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from gen.plan import plan_network
 from models import description as fmt
 from models.reference import cnv, lfc, sfc
+from gen.plan.search import plan_network
 
 
 def test_reference_shapes():

@@ -11,11 +11,12 @@ from amaranth import Module, Signal
 from amaranth.back import verilog
 from amaranth.lib import memory
 
-from gen import synth
-from gen.cli import main
-from gen.design_source import DesignSource, load_build_dir
-from gen.report import build_report, markdown, write_report
-from gen.resources import classify
+from gen.build.design_source import DesignSource, load_build_dir
+from gen.cli.entry import main
+from gen.common.resources import classify
+from gen.synth import scripts
+from gen.synth import yosys as synth
+from gen.synth.report import build_report, markdown, write_report
 
 
 def popcount_design(n: int, mem_depth: int = 0, mem_width: int = 8) -> tuple[str, int]:
@@ -109,7 +110,7 @@ def test_abc9_crash_falls_back_to_classic_abc_for_the_crashing_module_only():
     import gzip
     from types import SimpleNamespace
 
-    from gen.design_source import verilog_modules
+    from gen.build.design_source import verilog_modules
 
     # A small factory net on which yowasp's ABC9 aborts (reproducibly) in one module, its
     # window generator: random_description(1, convs=2, height=6, width=6, max_channels=8)
@@ -125,14 +126,14 @@ def test_abc9_crash_falls_back_to_classic_abc_for_the_crashing_module_only():
         others = tuple(n for n in names if n != name)
         with pytest.raises(synth.SynthError, match="wasm trap|Assert"):
             synth._run_script(src.verilog, "gowin", name,
-                              synth.yosys_script("gowin", name, blackbox=others), None)
+                              scripts.yosys_script("gowin", name, blackbox=others), None)
     # Mapping moves no flip-flop: the same as classic ABC on the whole net.
     whole = synth.run_yosys(src.verilog, "gowin", src.top, classic_abc=True, use_cache=False)
     assert classify("gowin", r.cells)["ff"] == classify("gowin", whole.cells)["ff"] > 0
 
 
 def test_report_names_the_modules_mapped_by_the_fallback():
-    from gen.report import markdown
+    from gen.synth.report import markdown
 
     row = {"lut": 10, "ff": 2, "carry": 0, "bram": 0, "lutram": 0, "dsp": 0, "mux": 0}
     res = {"layers": {"conv0": row}, "total": row, "lut_mapper": "abc9+abc",
@@ -321,7 +322,7 @@ def test_user_errors_are_one_line_and_leave_no_report(tmp_path, capsys, case):
 
 
 def test_fmax_places_and_routes_and_reports_utilization(tmp_path):
-    from gen.fmax import place_and_route
+    from gen.synth.fmax import place_and_route
     text, _ = popcount_design(6)
     res = place_and_route(text, "pc", ["up5k", "25f"])
     for dev in ("ice40-up5k", "ecp5-25f"):
@@ -351,8 +352,8 @@ def test_design_that_fits_no_device_is_an_error_and_writes_nothing(tmp_path, cap
 
 def _described(tmp_path, seed: int = 3):
     """A small factory description on disk, and a fold-everything plan for it."""
-    from gen.flow_model import analyse
-    from gen.plan import plan_network
+    from gen.estimate.flow_model import analyse
+    from gen.plan.search import plan_network
     from models import description as fmt
     from models.factory import random_description
 
@@ -367,7 +368,7 @@ def _described(tmp_path, seed: int = 3):
 
 
 def test_description_reports_as_its_folding_plan_builds_it(tmp_path):
-    from gen.design_source import load_source
+    from gen.build.design_source import load_source
 
     desc, path, plan, plan_path = _described(tmp_path)
     unrolled, folded = load_source(path), load_source(path, plan_path)

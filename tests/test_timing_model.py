@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from gen.flow_model import analyse
-from gen.plan import engine_paths_of, plan_network
-from gen.timing_model import DELAYS, USABLE, Pipelining, engine_paths, meets, slowest
-from hw.dense import is_dense
 from models.factory import random_description
+from hw.dense.schedule import is_dense
+from gen.estimate.flow_model import analyse
+from gen.estimate.timing_model import DELAYS, USABLE, Pipelining, engine_paths, meets, slowest
+from gen.plan.search import engine_paths_of, plan_network
 
 
 def _registers(lp) -> int:
@@ -79,7 +79,7 @@ def test_options_meet_the_clock_where_any_can():
     """No register cuts a folded engine's chunk multiplexer: where the narrowest SIMD widths
     miss the clock, wider ones are tried, and only options that meet it are offered (the
     shipped default's conv4 at 100 MHz on ECP5: a 33-way multiplexer at SIMD 36)."""
-    from gen.plan import engine_paths_of, layer_options
+    from gen.plan.search import engine_paths_of, layer_options
     from models import description as fmt
 
     desc = fmt.load("models/zoo/default.json")
@@ -96,7 +96,7 @@ def test_options_meet_the_clock_where_any_can():
 def test_window_paths_in_the_plan():
     """The plan's slowest path covers the window generators (hw.window), which have no
     pipelining: the widest window's enable is the shipped default's limit at 100 MHz."""
-    from gen.timing_model import layer_window, window_paths
+    from gen.estimate.timing_model import layer_window, window_paths
     from models import description as fmt
 
     desc = fmt.load("models/zoo/default.json")

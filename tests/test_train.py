@@ -10,13 +10,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gen.cli import main as cli_main  # noqa: E402
 from models import description as fmt  # noqa: E402
 from models import golden  # noqa: E402
 from models.train.check import check_against_golden  # noqa: E402
 from models.train.config import make_config  # noqa: E402
 from models.train.loop import run  # noqa: E402
 from models.train.network import BNN, logits_float, to_input  # noqa: E402
+from gen.cli.entry import main as cli_main  # noqa: E402
+
 
 TINY_LAYERS = [{"conv": 8, "pad_bit": 1}, {"pool": 2}, {"conv": 16, "groups": 2},
                {"pool": 2}, {"conv": 16, "groups": 4, "padding": 0}, {"pool": 2}]

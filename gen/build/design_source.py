@@ -14,6 +14,7 @@ from pathlib import Path
 
 from models.errors import UserError, printable
 
+
 MANIFEST_NAMES = ("manifest.json",)
 
 
@@ -139,14 +140,14 @@ def _verilog_files(folder: Path, manifest: dict) -> list[Path]:
 def network_source(desc, origin: str = "", plan=None) -> DesignSource:
     """The network of a description as Verilog (top `top`, one module per layer named
     `top.<layer>`), for when no build folder is given: fully unrolled, or built as the
-    folding `plan` (a gen.plan.Plan) says, the way `bnngen build --plan` builds it."""
+    folding `plan` (a gen.plan.plan_file.Plan) says, the way `bnngen build --plan` builds it."""
     from amaranth.back import verilog
 
     if plan is None:
         from hw.network import Network
         net = Network(desc)
     else:
-        from .plan_build import planned_top
+        from gen.plan.planned_top import planned_top
         net = planned_top(desc, plan)
     text = verilog.convert(net, name="top")
     layers = tuple((name, f"top.{name}") for name, _ in net.blocks)
@@ -171,6 +172,6 @@ def load_source(path: str | Path, plan_path: str | Path | None = None) -> Design
     desc = fmt.load(path)
     plan = None
     if plan_path is not None:
-        from .plan import load_checked_plan
+        from gen.plan.plan_file import load_checked_plan
         plan = load_checked_plan(plan_path, desc)
     return network_source(desc, origin=str(path), plan=plan)

@@ -13,7 +13,7 @@ Output layout (stable; `bnngen report` and other tools read it through manifest.
                            i__payload and o__valid/o__ready/o__payload, clk, rst (sync, high)
       lint.vlt             Verilator waivers for Amaranth's Verilog style, each justified
       bnn_top.core, constraints/, tb/   FuseSoC core, clock constraints per family, reset
-                           bench of the core's sim target (gen/ip_files.py)
+                           bench of the core's sim target (gen/build/ip_files.py)
       bnn_top_regs.h       (--control) the AXI4-Lite register offsets (hw/control.py)
       manifest.json        ports, packing, per-block timing, II, latency, file hashes
 
@@ -37,7 +37,8 @@ from pathlib import Path
 from models.description import Conv, Description
 from models.errors import UserError
 
-from .staging import check_output_folder, staged_folder
+from gen.common.staging import check_output_folder, staged_folder
+
 
 MANIFEST_VERSION = 2          # 2: aclk/aresetn, tlast framing, byte-aligned result beat
 TIMESCALE = "`timescale 1ns/1ps\n"
@@ -89,7 +90,7 @@ LATENCY_DEFINITION = ("cycles from the rising edge of aclk that transfers a fram
 
 
 def latency_fields(desc: Description, ii: int, plan=None, stages: int = 1) -> dict:
-    """The build's latency (LATENCY_DEFINITION) from the timing model of gen/flow_model.py,
+    """The build's latency (LATENCY_DEFINITION) from the timing model of gen/estimate/flow_model.py,
     with the source paced at the initiation interval (pixel p of frame f offered at cycle
     f*II + p*II//(H*W)), as `bnngen plan` predicts it. A source that never pauses sees the
     same latency: where II > H*W the top paces its input to that schedule (hw/framing.py),
@@ -97,7 +98,7 @@ def latency_fields(desc: Description, ii: int, plan=None, stages: int = 1) -> di
     if plan is not None:
         paced = plan.latency
     else:
-        from .flow_model import analyse
+        from gen.estimate.flow_model import analyse
         paced = analyse(desc, {}, stages).latency
     pixels = desc.input.height * desc.input.width
     return {"definition": LATENCY_DEFINITION, "paced_cycles": paced,
@@ -204,13 +205,13 @@ def manifest(desc: Description, net, top: str, files: dict[str, str],
 def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
          progress: bool = False, plan=None, clock_mhz: float | None = None,
          control: bool = False, bench=None) -> dict[str, str]:
-    """All output files of a build as {relative path: text}. `plan` (gen.plan.Plan): build
+    """All output files of a build as {relative path: text}. `plan` (gen.plan.plan_file.Plan): build
     each layer as the folding plan says (its popcount stages win over `stages`).
     `clock_mhz`: the constraint files' clock (default: the plan's, else 100 MHz).
     `control`: the AXI4-Lite control port (hw/control.py) and its C header.
-    `bench` (images, where they come from): the self-checking bench (gen/testbench.py) on
+    `bench` (images, where they come from): the self-checking bench (gen/build/testbench.py) on
     those images replaces the reset bench of tb/."""
-    from .ip_files import DEFAULT_CLOCK_MHZ, FAMILY_FILES, core_name, ip_files
+    from gen.build.ip_files import DEFAULT_CLOCK_MHZ, FAMILY_FILES, core_name, ip_files
     from amaranth.back import verilog
 
     from hw.network import Network, layer_block
@@ -221,7 +222,7 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
     bar = _progress(len(jobs), progress)
     texts: dict[str, str] = {}
     if plan is not None:
-        from gen.plan_build import planned_top
+        from gen.plan.planned_top import planned_top
         net, stages = planned_top(desc, plan, control=control), plan.stages
     else:
         net = Network(desc, stages=stages, control=control)
@@ -263,7 +264,7 @@ def emit(desc: Description, *, top: str = DEFAULT_TOP, stages: int = 1,
         "constraints": {f: f"constraints/{top}.{ext}" for f, (ext, _) in FAMILY_FILES.items()},
     }
     if plan is not None:
-        from gen.plan_build import manifest_fields
+        from gen.plan.planned_top import manifest_fields
         doc.update(manifest_fields(plan))
     texts["manifest.json"] = json.dumps(doc, indent=2, sort_keys=False) + "\n"
     return texts
@@ -274,8 +275,8 @@ def _bench(desc: Description, top: str, doc: dict, images, source: str) -> dict[
     and the manifest's `testbench` entry."""
     from models.golden import predict
 
-    from .ip_files import core_file
-    from .testbench import DATA_FILES, bench_files
+    from gen.build.ip_files import core_file
+    from gen.build.testbench import DATA_FILES, bench_files
     classes, scores = predict(desc, images)
     doc["testbench"] = {
         "bench": f"tb/{top}_tb.v", "frames": len(images), "images": source,
@@ -320,7 +321,7 @@ def lint_waivers() -> str:
 def write_atomic(out_dir: str | os.PathLike, texts: dict[str, str], *, force: bool = False,
                  inputs=()) -> Path:
     """Write the files into a temporary sibling folder, then swap it into place (only over
-    a folder bnngen wrote, see gen.staging, unless `force`)."""
+    a folder bnngen wrote, see gen.common.staging, unless `force`)."""
     out = Path(out_dir)
     with staged_folder(out, "build", force=force, inputs=inputs) as tmp:
         for rel, text in texts.items():
@@ -342,7 +343,7 @@ def build(desc: Description, out_dir, *, top: str = DEFAULT_TOP, stages: int = 1
 
 
 def _planned_layer(layer, shape, plan):
-    from hw.folded_layer import planned_block
+    from hw.folded.planned import planned_block
     return planned_block(layer, shape, plan.choices().get(layer.name), plan.stages)
 
 

@@ -8,8 +8,8 @@ import sys
 from models import description as fmt
 from models.errors import UserError
 
-from .build import DEFAULT_TOP, build
-from .staging import check_output_folder
+from gen.build.emit import DEFAULT_TOP, build
+from gen.common.staging import check_output_folder
 
 
 def register(sub) -> None:
@@ -49,7 +49,7 @@ def cmd_build(args) -> int:
     desc = fmt.load(args.file)
     plan = None
     if args.plan:
-        from .plan import load_checked_plan
+        from gen.plan.plan_file import load_checked_plan
         plan = load_checked_plan(args.plan, desc)
     bench = None if args.testbench is None else bench_images(desc, args.testbench)
     out = build(desc, args.output, top=args.top, stages=args.popcount_stages,
@@ -68,7 +68,7 @@ def cmd_build(args) -> int:
 
 def bench_images(desc, count: int):
     """(images, where they come from) for `--testbench N`."""
-    from .verify import dataset_images
+    from gen.simulate.verify import dataset_images
     fashion = desc.input.shape == (28, 28, 1) and desc.input.bits == 8
     images = dataset_images(desc, "fashion-mnist" if fashion else "random", str(count), 0,
                             "--testbench")[0]

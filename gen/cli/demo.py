@@ -14,13 +14,15 @@ import time
 from models import description as fmt
 from models.errors import UserError
 
-from .build import DEFAULT_TOP, build
-from .build_cmd import bench_images
-from .commands import DEFAULT_MODEL, golden_accuracy
-from .info import layer_table
-from .plan import plan_network, plan_table, target_cycles
-from .staging import check_output_folder
-from .verify import verify
+from models.info import layer_table
+from gen.build.emit import DEFAULT_TOP, build
+from gen.cli.build_cmd import bench_images
+from gen.cli.model_cmd import DEFAULT_MODEL, golden_accuracy
+from gen.common.staging import check_output_folder
+from gen.plan.plan_file import plan_table
+from gen.plan.search import plan_network, target_cycles
+from gen.simulate.verify import verify
+
 
 DEMO_TARGET = {"fps": 1000.0, "clock": 50.0, "device": "ecp5-25f"}
 

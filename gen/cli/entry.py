@@ -12,10 +12,13 @@ import threading
 
 from models.errors import UserError, printable
 
-from . import build_cmd, commands, demo, explore, plan_cmd, report_cmd, train_cmd, verify
+from gen.cli import (build_cmd, demo, explore_cmd, model_cmd, plan_cmd, report_cmd, train_cmd,
+                     verify_cmd)
+
 
 # Modules providing subcommands, in the order `bnngen --help` lists them.
-SUBCOMMANDS = [commands, demo, build_cmd, verify, train_cmd, report_cmd, plan_cmd, explore]
+SUBCOMMANDS = [model_cmd, demo, build_cmd, verify_cmd, train_cmd, report_cmd, plan_cmd,
+               explore_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _on_signal(signum, frame) -> None:
     """SIGINT/SIGTERM: stop the child processes (yosys, nextpnr) at once, then unwind like
     Ctrl-C so that every temporary folder is removed on the way out."""
-    from . import procs
+    from gen.common import procs
     procs.stop_all()
     for sig in (signal.SIGINT, signal.SIGTERM):   # one is enough: let the cleanup finish
         signal.signal(sig, signal.SIG_IGN)

@@ -10,7 +10,8 @@ from models import description as fmt
 from models.datasets import FASHION_MNIST_CLASSES, load_dataset
 from models.golden import predict
 
-from .info import layer_table
+from models.info import layer_table
+
 
 DEFAULT_MODEL = "models/zoo/default.json"
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from models import description as fmt
 
-from .plan import (DEVICES, STYLES, check_positive, plan_network, plan_table,
-                   target_cycles)
-from .resources import FPGA_FAMILIES as FAMILIES
-from .staging import check_output_file, write_file_atomic
+from gen.common.devices import DEVICES
+from gen.common.resources import FPGA_FAMILIES as FAMILIES
+from gen.common.staging import check_output_file, write_file_atomic
+from gen.plan.plan_file import plan_table
+from gen.plan.search import STYLES, check_positive, plan_network, target_cycles
 
 
 def add_target_options(p, target: bool = True) -> None:

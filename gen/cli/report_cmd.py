@@ -8,8 +8,10 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from .staging import check_output_folder
-from .synth import FAMILIES, check_families
+from gen.common.resources import FAMILIES
+from gen.common.staging import check_output_folder
+from gen.synth.scripts import check_families
+
 
 # Above this many estimated LUTs (any FPGA family) a fully unrolled description fits no
 # iCE40, ECP5 or Gowin device and yosys runs for hours: `report` asks for a plan instead.
@@ -71,8 +73,8 @@ def _default_out(source: Path) -> Path:
 
 
 def cmd_report(args) -> int:
-    from .design_source import load_source
-    from .report import build_report, default_jobs, markdown, write_report
+    from gen.build.design_source import load_source
+    from gen.synth.report import build_report, default_jobs, markdown, write_report
 
     families = check_families(_list(args.family))
     if args.jobs is not None and args.jobs < 1:
@@ -105,7 +107,7 @@ def _check_unrolled_size(path: Path, families: list[str]) -> None:
     """Refuse, before elaborating, a fully unrolled build that only a plan makes sensible."""
     from models import description as fmt
 
-    from .estimate import estimate
+    from gen.estimate.estimator import estimate
 
     desc = fmt.load(path)
     fams = [f for f in families if f != "asic"] or ["ice40"]
@@ -120,7 +122,7 @@ def _check_unrolled_size(path: Path, families: list[str]) -> None:
 
 
 def _devices(args, families: list[str]) -> list[str]:
-    from .fmax import PNR_FAMILIES, check_devices, devices_of
+    from gen.synth.fmax import PNR_FAMILIES, check_devices, devices_of
 
     if args.clock is not None and not (math.isfinite(args.clock) and args.clock > 0):
         raise UserError(f"--clock must be a positive number of MHz, not {args.clock:g}")
@@ -142,7 +144,7 @@ def _fmax(src, devices: list[str], clock: float | None, timeout: float | None,
     else DEFAULT_CLOCK_MHZ); devices it does not fit or that nextpnr did not finish are
     noted on stderr, and a design that fits none of the requested devices is an error
     (and no report is written)."""
-    from .fmax import DEFAULT_CLOCK_MHZ, place_and_route
+    from gen.synth.fmax import DEFAULT_CLOCK_MHZ, place_and_route
 
     clock = clock or src.clock_mhz or DEFAULT_CLOCK_MHZ
     results = place_and_route(src.verilog, src.top, devices, clock_mhz=clock, timeout=timeout,
@@ -164,14 +166,14 @@ def cmd_estimate(args) -> int:
 
     from models import description as fmt
 
-    from .estimate import estimate, estimate_table
+    from gen.estimate.estimator import estimate, estimate_table
 
     families = check_families(_list(args.family))
     if "asic" in families:
         raise UserError("the estimator covers FPGA families only (ice40, ecp5, xilinx, gowin)")
     desc = fmt.load(args.file)
     if args.plan:
-        from .plan import load_checked_plan, plan_estimate
+        from gen.plan.plan_file import load_checked_plan, plan_estimate
         est = plan_estimate(desc, load_checked_plan(args.plan, desc), families)
     else:
         est = estimate(desc, families)

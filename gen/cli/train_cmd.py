@@ -83,7 +83,7 @@ def _check_outputs(cfg: dict, args) -> None:
 
     from models.errors import printable
 
-    from .staging import check_output_file, check_parent
+    from gen.common.staging import check_output_file, check_parent
 
     out = Path(cfg["out"])
     if out.exists() and not out.is_dir():

@@ -1,9 +1,9 @@
 """`bnngen estimate`: LUT, FF, BRAM and LUT-RAM per layer and family, in milliseconds.
 
-Every hardware block answers for its own cost (FINN style): gen.estimate_blocks counts its
-structure (adder bits, comparator bits, register bits, line buffers), gen.estimate_memory
+Every hardware block answers for its own cost (FINN style): gen.estimate.blocks counts its
+structure (adder bits, comparator bits, register bits, line buffers), gen.estimate.memory_map
 decides where yosys puts each line buffer, and per-family coefficients turn the counts
-into LUTs and FFs. The coefficients (gen/estimate_coeffs.json) were fitted against yosys:
+into LUTs and FFs. The coefficients (gen/estimate/estimate_coeffs.json) were fitted against yosys:
 encoder and unrolled engines on factory networks by `bench/estimate_fit.py`, window
 generators, window ORs and folded engines on standalone modules by `bench/fit_blocks.py`;
 `bench/estimate_error.py` states the error against yosys on descriptions no fit saw.
@@ -18,8 +18,10 @@ from pathlib import Path
 
 from models.description import Description
 
-from .estimate_blocks import (Block, bank_cost, layer_blocks, memory_cost, mux_luts,
-                              or_luts, rom_cost, rom_features)
+from gen.estimate.blocks import Block
+from gen.estimate.cell_cost import bank_cost, memory_cost, mux_luts, or_luts, rom_cost, rom_features
+from gen.estimate.layer_blocks import layer_blocks
+
 
 COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
 METRICS = ("lut", "ff", "bram", "lutram")
@@ -45,14 +47,14 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
         lut["rom_mux_luts"] = rom_cost(family, block.roms)["mux_luts"]
     ff = {"ff": block.ff + banks["ff"], "one": 1}
     if block.kind == "window" and mem["lutram"]:
-        # The line buffers' read ports are not transparent (hw/window.py): a LUT-RAM line
+        # The line buffers' read ports are not transparent (hw/window/generator.py): a LUT-RAM line
         # buffer has no bypass multiplexer on its read data, one LUT per bit less than the
         # transparent ports the window coefficients were fitted on (measured on ECP5, Gowin
         # and Xilinx: 14x14x128 2x2 pool -257..-261, 28x28x64 3x3 window -192..-195).
         # A refit (bench/fit_blocks.py --kinds window) replaces this correction.
         lut["read_bypass_bits"] = -sum(w for _, w in block.memories)
     if block.kind == "window":
-        # The handshakes' flag registers (hw/window.py: row differences with next-cycle
+        # The handshakes' flag registers (hw/window/generator.py: row differences with next-cycle
         # candidates, column comparisons), more LUTs than the counters the window
         # coefficients were fitted on (measured per window generator, yosys, old against
         # new: Xilinx +7..+45, ECP5 +12..+24, iCE40 +8..+37). A refit (bench/fit_blocks.py
@@ -81,7 +83,7 @@ def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[st
 
 
 # The network top's framing checker (hw/framing.py: pixel counter, flag ring of
-# FLIGHT_DEPTH = 8, 16-bit error counter), by yosys on the block alone (gen.estimate_check.
+# FLIGHT_DEPTH = 8, 16-bit error counter), by yosys on the block alone (gen.synth.estimate_check.
 # yosys_component, 36-pixel frames); it hardly depends on the network. Counted with the
 # encoder, the other end of the input port.
 FRAMING_COST = {"ice40": {"lut": 108, "ff": 42}, "ecp5": {"lut": 79, "ff": 42},
@@ -95,8 +97,8 @@ def framing_cost(family: str) -> dict[str, float]:
 def estimate(desc: Description, families: list[str], stages: int = 1,
              choices: dict | None = None) -> dict:
     """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took. Each
-    layer is built as `choices` says (layer name -> hw.folded_layer.LayerChoice, a folding
-    plan's: gen.plan.plan_estimate); any other layer is unrolled."""
+    layer is built as `choices` says (layer name -> hw.folded.planned.LayerChoice, a folding
+    plan's: gen.plan.plan_file.plan_estimate); any other layer is unrolled."""
     start = time.perf_counter()
     coeffs = coefficients()
     layers = layer_blocks(desc, stages, choices)

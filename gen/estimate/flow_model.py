@@ -6,13 +6,13 @@ Each block is a recurrence over its stream items, the way the RTL schedules them
 - a window generator accepts input pixel (row g, column x) once it has arrived, one per
   cycle, and once its line buffer slot is free: row g overwrites row g - kh, which the read
   side releases column by column while it reads the output row whose top row that is, or
-  all at once when it moves past it (hw/window.py's write rule);
-- its read side walks each output row in `period` steps (hw/window_plan.py), one per cycle,
+  all at once when it moves past it (hw/window/generator.py's write rule);
+- its read side walks each output row in `period` steps (hw/window/plan.py), one per cycle,
   a step reading column t only once that column of the row's last input row is written;
   the steps that emit a window hand it to the engine, which takes one every S cycles (its
   fold) and holds the read side while it is busy;
 - an engine without a window generator (1x1 kernel) takes a pixel every S cycles;
-- a streamed dense layer (hw/dense.py) takes pixel p of a frame S_p cycles after the
+- a streamed dense layer (hw/dense/engine.py) takes pixel p of a frame S_p cycles after the
   previous one and answers once per frame, after the frame's last pixel.
 
 Blocks are chained without backpressure (as if every FIFO were unbounded): with a source
@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.folded import engine_depth
-from hw.window_plan import WindowPlan, plan_window
 from models.description import Conv, Description
+from hw.folded.lanes import engine_depth
+from hw.window.plan import WindowPlan, plan_window
+
 
 FRAMES = 3
 

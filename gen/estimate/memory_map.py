@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+
 # memory_libmap's weights for soft address decoding around several cells.
 FACTOR_MUX = 0.5
 FACTOR_DEMUX = 0.5
@@ -70,7 +71,7 @@ class MemoryMapping:
 
     kind: str          # "block", "distributed" or "logic"
     cell: str | None
-    bram: int          # block RAM units (family units: see gen.resources)
+    bram: int          # block RAM units (family units: see gen.common.resources)
     lutram: int        # LUT-RAM cells
     ff: int            # flip-flops when lowered to soft logic
     cost: float
@@ -112,7 +113,7 @@ def map_memory(family: str, depth: int, width: int,
 
 
 # Block RAM read geometries (depth, width) for a ROM, per family: ice40 SB_RAM40_4K, ECP5
-# DP16KD/PDPW16KD, Gowin SDPB/pROM, Xilinx RAMB18 (units as gen.resources counts them).
+# DP16KD/PDPW16KD, Gowin SDPB/pROM, Xilinx RAMB18 (units as gen.common.resources counts them).
 ROM_GEOMETRIES = {
     "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
     "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),

@@ -12,7 +12,7 @@ paths on ECP5: BENCHMARKS.md, "Timing closure").
 
 `pipelining` gives, per engine option, the cheapest registers (`Pipelining`) whose every
 path fits the clock period with a margin for routing; the planner prices each option with
-them (gen.plan_cost), so that faster clocks cost the registers they need.
+them (gen.plan.cost), so that faster clocks cost the registers they need.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hw.folded import ASYNC_ROM_MAX_DEPTH, FRONTS
+from hw.folded.lanes import FRONTS
+from hw.folded.memory import ASYNC_ROM_MAX_DEPTH
 from hw.popcount import register_levels, tree_levels
-from hw.window_plan import WindowPlan, plan_window
+from hw.window.plan import WindowPlan, plan_window
+
 
 # Of the clock period, what a path may take: the rest is margin for routing that is worse
 # than typical (the delays below are medians of routed paths).
@@ -55,7 +57,7 @@ DELAYS = {
 
 @dataclass(frozen=True)
 class Pipelining:
-    """An engine's registers: `stages` in each popcount tree, `front` (hw.folded.FRONTS: the
+    """An engine's registers: `stages` in each popcount tree, `front` (hw.folded.lanes.FRONTS: the
     leaves, and the weight word), `argmax` in a scores layer's argmax tree, and `skid`: a
     skid register at the output (hw.pipeline), which ends the ready chain there."""
 
@@ -133,7 +135,7 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     # output; `front` 2 the block RAM's); then the multiplexer and the XNOR.
     head = Path("word", luts=mux_levels(chunks, d) + 1, bram=block_ram and pipe.front < 2)
     # After the tree: a sparse layer's scaling (behind a register of its own from two
-    # stages: hw.folded.lane_sum), the accumulator, the threshold read and compare (or a
+    # stages: hw.folded.lanes.lane_sum), the accumulator, the threshold read and compare (or a
     # scores layer's sum) into the result register.
     stages = pipe.stages + (pipe.front > 0)
     scaled = sparse and stages >= 2
@@ -146,7 +148,7 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     if block_ram and pipe.front == 2:
         paths.append(Path("weight memory", bram=True))
     if not block_ram and rom_words > ASYNC_ROM_MAX_DEPTH:
-        # A LUT ROM read through its register (hw.folded.stepped_memory): the address
+        # A LUT ROM read through its register (hw.folded.memory.stepped_memory): the address
         # multiplexer, then per bit a LUT of 16 words and a multiplexer tree over them,
         # the address fanning out to all of them.
         parts = -(-rom_words // ASYNC_ROM_MAX_DEPTH)

@@ -1,4 +1,4 @@
-"""What the planner's options cost: the estimator's own blocks (gen.estimate_blocks) for the
+"""What the planner's options cost: the estimator's own blocks (gen.estimate.blocks) for the
 layer as that option builds it, costed with its fitted coefficients (gen.estimate). One cost
 model: a plan's per-layer LUT/FF/BRAM/LUT-RAM are the numbers `bnngen estimate --plan`
 gives for the plan's family.
@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hw.folded_layer import LayerChoice
 from models.description import Conv, Description
+from hw.folded.planned import LayerChoice
 
-from .estimate import block_cost, framing_cost
-from .estimate_blocks import (ROM_WORDS_PER_LUT, Block, conv_blocks, encoder_block,
-                              pool_blocks)
-from .resources import FPGA_FAMILIES
-from .timing_model import Pipelining, layer_window, pool_skid
+from gen.common.resources import FPGA_FAMILIES
+from gen.estimate.blocks import Block, encoder_block, pool_blocks
+from gen.estimate.cell_cost import ROM_WORDS_PER_LUT
+from gen.estimate.estimator import block_cost, framing_cost
+from gen.estimate.layer_blocks import conv_blocks
+from gen.estimate.timing_model import Pipelining, layer_window, pool_skid
+
 
 # Weights in LUTs the estimator can predict. A ROM of at most ROM_WORDS_PER_LUT words costs
-# about a LUT per output bit on every family (gen.estimate_blocks.rom_column_luts; measured
+# about a LUT per output bit on every family (gen.estimate.blocks.rom_column_luts; measured
 # 1.0-1.2 on 1-4 kbit wide ROMs), whatever its width: SFC's 16 x 12,544-bit ROM is no
 # extrapolation. Deeper ones cost a multiplexer tree that ABC maps less evenly (a 192 x 400
 # ROM, CNV-W1A1's conv2, came out 43% over an earlier estimate), so those are offered only

@@ -3,10 +3,10 @@ unrolled one, and the plan's per-layer choices and predictions in the manifest."
 
 from __future__ import annotations
 
-from hw.folded_layer import PlannedNetwork
 from models.description import Description
+from hw.folded.planned import PlannedNetwork
 
-from .plan import Plan, check_plan, load_plan
+from gen.plan.plan_file import Plan, check_plan, load_plan
 
 
 def planned_top(desc: Description, plan: Plan | str, runtime_thresholds: bool = False,

@@ -1,7 +1,7 @@
 """`bnngen verify MODEL [--plan PLAN] --images N|all`: a model's test images through its
 Verilog, compared with the golden model on every bit, with no per-cycle Python.
 
-The build's self-checking bench (gen/testbench.py) is compiled once (`verilator --binary`,
+The build's self-checking bench (gen/build/testbench.py) is compiled once (`verilator --binary`,
 or Icarus) and run as `--jobs` processes side by side, each on its own slice of the images;
 the bench checks every result beat itself, and the result beats it writes out are decoded
 here and compared with the golden classes and scores once more, so that the accuracy
@@ -22,44 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
-from models import description as fmt
 from models.datasets import load_dataset
 from models.errors import UserError
 from models.golden import predict
 
-from . import procs
-from .build import DEFAULT_TOP, emit
-from .testbench import VERDICT, hex_text, manifest_bench, pixel_words, result_words
+from gen.build.emit import DEFAULT_TOP, emit
+from gen.build.testbench import VERDICT, hex_text, manifest_bench, pixel_words, result_words
+from gen.common import procs
 
-ROOT = Path(__file__).resolve().parents[1]
+
+ROOT = Path(__file__).resolve().parents[2]   # the repository (its .venv)
+
+
 SIMULATORS = ("verilator", "icarus")
+
+
 DATASETS = ("fashion-mnist", "mnist5k", "random")
-
-
-def register(sub) -> None:
-    p = sub.add_parser("verify", help="run test images through the model's Verilog (the "
-                                      "self-checking bench) and compare every bit with the "
-                                      "golden model")
-    p.add_argument("file", help="model description (JSON)")
-    p.add_argument("--plan", metavar="PLAN", help="folding plan from `bnngen plan` (default: "
-                                                  "every layer unrolled)")
-    p.add_argument("--build", metavar="DIR", help="use this `bnngen build` folder instead of "
-                                                  "building (its manifest must name the model)")
-    p.add_argument("--images", default="1000", metavar="N|all",
-                   help="how many test images (default %(default)s)")
-    p.add_argument("--dataset", default="fashion-mnist", choices=DATASETS,
-                   help="test images (default %(default)s); `random`: seeded random inputs "
-                        "of the model's shape, no labels")
-    p.add_argument("--simulator", default="verilator", choices=SIMULATORS)
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="J",
-                   help="simulations side by side, each on a slice of the images "
-                        "(default %(default)s)")
-    p.add_argument("--gap", type=int, default=0, metavar="PCT",
-                   help="percent of cycles the source pauses (default 0: back to back)")
-    p.add_argument("--stall", type=int, default=0, metavar="PCT",
-                   help="percent of cycles the sink refuses a result (default 0)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the pauses and of `random`")
-    p.set_defaults(func=cmd_verify)
 
 
 @dataclass
@@ -73,24 +51,6 @@ class Outcome:
     spacing: tuple[int, int]
     first_result: int
     messages: list[str] = field(default_factory=list)
-
-
-def cmd_verify(args) -> int:
-    for name in ("gap", "stall"):
-        if not 0 <= getattr(args, name) <= 99:
-            raise UserError(f"--{name} must be a percentage from 0 to 99, got "
-                            f"{getattr(args, name)}")
-    if args.jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
-    desc = fmt.load(args.file)
-    plan = None
-    if args.plan:
-        from .plan import load_checked_plan
-        plan = load_checked_plan(args.plan, desc)
-    images, labels = dataset_images(desc, args.dataset, args.images, args.seed)
-    return verify(desc, images, labels, plan=plan, build_dir=args.build,
-                  simulator=args.simulator, jobs=args.jobs, gap=args.gap, stall=args.stall,
-                  seed=args.seed, what=f"{args.dataset} test images")
 
 
 MAX_RANDOM_FRAMES = 100_000     # a bench's frames live in the simulator's memory

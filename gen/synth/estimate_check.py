@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from models.description import Description
 
-from .design_source import network_source
-from .estimate_blocks import layer_blocks
-from .resources import classify
-from .synth import SynthError, run_yosys
-from .synth import is_cached as synth_cached
+from gen.build.design_source import network_source
+from gen.common.resources import classify
+from gen.estimate.layer_blocks import layer_blocks
+from gen.synth.yosys import SynthError, run_yosys
+from gen.synth.yosys import is_cached as synth_cached
+
 
 BLOCK_MODULE = {"window": "window", "engine": "engine", "folded": "engine", "reduce": "reduce"}
 
@@ -35,7 +36,7 @@ def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = Tr
     "blocks": [(layer, Block, classes)], "mapper": "abc9", or "abc9+abc" with the
     "fallback_modules" that gen.synth mapped with classic ABC after an ABC9 crash, or
     "abc" (`classic_abc`)}} from one hierarchical yosys run per family of the network, as
-    `plan` (a gen.plan.Plan) builds it, else unrolled."""
+    `plan` (a gen.plan.plan_file.Plan) builds it, else unrolled."""
     src = network_source(desc, plan=plan)
     if cached_only and not all(is_cached(src, f) for f in families):
         raise SynthError(f"{desc.name}: no cached yosys results")

@@ -29,11 +29,12 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from . import procs
-from .design_source import verilog_modules
-from .plan import DEVICES, Device, find_device
-from .resources import classify
-from .synth import SynthError, yosys_executable
+from gen.build.design_source import verilog_modules
+from gen.common import procs
+from gen.common.devices import DEVICES, Device, find_device
+from gen.common.resources import classify
+from gen.synth.yosys import SynthError, yosys_executable
+
 
 FOLD_BITS = 8
 WRAPPER = "bnngen_fmax_wrapper"
@@ -47,7 +48,7 @@ TIMEOUT_BASE_S = 60.0
 TIMEOUT_PER_CELL_S = 0.03
 
 # yosys per family, flattened (the pins are the wrapper's): LUT4s only on ECP5 and Gowin,
-# as `bnngen report` maps them (gen.synth.SYNTH_COMMANDS).
+# as `bnngen report` maps them (gen.synth.scripts.SYNTH_COMMANDS).
 SYNTH = {"ice40": "synth_ice40", "ecp5": "synth_ecp5 -nowidelut",
          "gowin": "synth_gowin -nowidelut"}
 # nextpnr's extra options per family; ECP5 routes with router2 (faster than router1 on
@@ -62,7 +63,7 @@ UTILIZATION = {
 
 
 def check_devices(names: list[str]) -> list[str]:
-    """The devices' table names (gen.plan.DEVICES), each once, in the order given; one
+    """The devices' table names (gen.common.devices.DEVICES), each once, in the order given; one
     that nextpnr cannot place on is a UserError."""
     out = []
     for n in names:
@@ -145,7 +146,7 @@ def pin_constraints(ports: list[tuple[str, str, int]], pins: tuple[str, ...]) ->
 
 
 def _run(cmd: list[str], cwd: str, timeout: float | None) -> tuple[int | None, str]:
-    """Run `cmd` (gen.procs: an interrupt kills it); its exit code (None when killed at
+    """Run `cmd` (gen.common.procs: an interrupt kills it); its exit code (None when killed at
     `timeout` seconds) and its stderr."""
     try:
         p = procs.run(cmd, cwd=cwd, timeout=timeout)
@@ -170,7 +171,7 @@ def _fit_error(log: str) -> str:
 def place_and_route(verilog: str, top: str, devices: list[str], *,
                     clock_mhz: float = DEFAULT_CLOCK_MHZ, timeout: float | None = None,
                     seed: int = 1, jobs: int = 1) -> dict[str, dict]:
-    """Per device (names from gen.plan.DEVICES): Fmax after routing at the requested
+    """Per device (names from gen.common.devices.DEVICES): Fmax after routing at the requested
     clock, the critical path's ends, utilization; or fits=False with the reason; or
     timed_out=True. The wrapped design is synthesized once per family. `timeout`: each
     nextpnr run's limit in seconds (default: pnr_timeout of the netlist's cells). `jobs`
@@ -200,7 +201,7 @@ def place_and_route(verilog: str, top: str, devices: list[str], *,
             cells_of = dict(zip(families, pool.map(lambda f: _synth_netlist(work, f),
                                                    families)))
             return {dev.name: r for dev, r in zip(devs, pool.map(place, devs))}
-        except BaseException:   # no new run (Ctrl-C: the CLI's gen.procs.stop_all kills all)
+        except BaseException:   # no new run (Ctrl-C: the CLI's gen.common.procs.stop_all kills all)
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 

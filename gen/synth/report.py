@@ -3,7 +3,7 @@ report.json, report.md and resources.png into a folder, atomically.
 
 Yosys runs `jobs` families at once (default_jobs: one per core; on 2 cores the shipped
 model's five families took 257 s so, against 290 s three at a time, measured back to back;
-BENCHMARKS.md, "Resources"); the Verilog is read once for all of them (gen.synth.to_rtlil),
+BENCHMARKS.md, "Resources"); the Verilog is read once for all of them (gen.synth.yosys.to_rtlil),
 while the longest family reads it itself. Each result is cached by content (gen.synth), so a
 rerun of an unchanged design is instant.
 """
@@ -18,10 +18,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .design_source import DesignSource
-from .resources import CLASSES, classify, unknown_cells
-from .synth import SynthError, is_cached, run_yosys, to_rtlil, yosys_version
-from .staging import staged_folder
+from gen.build.design_source import DesignSource
+from gen.common.resources import CLASSES, classify, unknown_cells
+from gen.common.staging import staged_folder
+from gen.synth.yosys import SynthError, is_cached, run_yosys, to_rtlil, yosys_version
+
 
 # Columns shown per family in the Markdown table (asic has its own).
 FPGA_COLUMNS = ("lut", "ff", "carry", "bram", "lutram", "dsp", "mux")
@@ -181,7 +182,7 @@ def fmax_markdown(fmax: dict) -> list[str]:
     """The place-and-route table: Fmax after routing at the requested clock, the critical
     path's ends (layer.block (net)), utilization; a device not fitted or not finished
     says why under the table."""
-    from .fmax import describe_end
+    from gen.synth.fmax import describe_end
 
     lines = ["## Fmax after routing (nextpnr)", "",
              "| device | asked MHz | Fmax MHz | meets | critical path (from -> to) | ns "
@@ -251,7 +252,7 @@ def plot(report: dict, path: Path) -> None:
 
 def write_report(report: dict, out: str | Path, *, force: bool = False, inputs=()) -> Path:
     """Write the folder `out` whole or not at all: fill a sibling temporary folder, then
-    swap it into place (only over a folder bnngen wrote, see gen.staging, unless `force`)."""
+    swap it into place (only over a folder bnngen wrote, see gen.common.staging, unless `force`)."""
     out = Path(out)
     with staged_folder(out, "report", force=force, inputs=inputs) as tmp:
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")

@@ -1,6 +1,6 @@
 """A network top whose convolution layers follow a folding plan, with FIFOs between layers.
 
-`LayerChoice` is one layer's entry of a plan (hw/ never reads plan files: gen/plan.py does
+`LayerChoice` is one layer's entry of a plan (hw/ never reads plan files: gen/plan/search.py does
 and hands these over). `FoldedConvLayer` is `ConvLayer` with a `FoldedEngine`;
 `FoldedDenseLayer` is a dense layer (kernel = the whole input map) on the streaming
 `StreamingDense` engine, which needs no window of the map; `Buffered` puts a FIFO of the
@@ -19,17 +19,18 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 
 from models.description import Conv, Description
 
-from .dense import StreamingDense, is_dense
-from .folded import FoldedEngine
-from .network import ConvLayer, Network, layer_block
-from .timing import Timing
+from ..dense.engine import StreamingDense
+from ..dense.schedule import is_dense
+from ..network import ConvLayer, Network, layer_block
+from ..timing import Timing
+from .engine import FoldedEngine
 
 
 @dataclass(frozen=True)
 class LayerChoice:
     """How one layer is built: engine "unrolled" or "folded" (pe lanes of simd bits, weight
     memory style), its pipelining (register stages in the popcount trees, in front of them
-    (hw.folded.FRONTS) and in a scores layer's argmax; a skid register at the output,
+    (hw.folded.lanes.FRONTS) and in a scores layer's argmax; a skid register at the output,
     hw.pipeline), and the depth of the FIFO in front
     of it (0: none)."""
 

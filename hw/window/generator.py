@@ -21,8 +21,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .timing import Timing
-from .window_plan import PAD, WindowPlan, plan_window
+from ..timing import Timing
+from .plan import PAD, WindowPlan, plan_window
 
 
 TRANSPARENT_MAX_BITS = 12
@@ -131,7 +131,7 @@ class WindowGenerator(wiring.Component):
 
     @property
     def timing(self) -> Timing:
-        from .window_timing import window_timing
+        from .timing import window_timing
         latency, ii = window_timing(self.plan)
         p = self.plan
         return Timing(latency=latency, ii=ii, in_width=self.channels,
@@ -160,7 +160,7 @@ class WindowGenerator(wiring.Component):
         # multiplexer on its read data (one LUT a bit on ECP5, Gowin and Xilinx; iCE40's
         # block RAM alike either way), and the input handshake does not reach the window.
         # A buffer of at most TRANSPARENT_MAX_BITS becomes flip-flops either way (yosys's
-        # cost rule, gen/estimate_memory.py); it keeps the transparent port, whose cost the
+        # cost rule, gen/estimate/memory_map.py); it keeps the transparent port, whose cost the
         # estimator was fitted on.
         rports = [mem.read_port(transparent_for=(wp,) if w * c <= TRANSPARENT_MAX_BITS
                                 else ()) for mem, wp in zip(mems, wports)]

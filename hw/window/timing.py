@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .window_plan import WindowPlan
+from .plan import WindowPlan
+
 
 _FRAMES = 4
 

@@ -1,0 +1,63 @@
+"""The devices bnngen plans for and places and routes on: each part's LUT, flip-flop,
+block RAM and I/O budget and nextpnr's arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.errors import UserError
+
+
+@dataclass(frozen=True)
+class Device:
+    """A part's budget: LUTs (LUT4s; Xilinx LUT6s), flip-flops, block RAMs in the units the
+    reports count (iCE40 SB_RAM40_4K, ECP5 DP16KD, Gowin BSRAM, Xilinx RAMB18: a RAMB36 is
+    two); for place and route (gen/synth/fmax.py), nextpnr's arguments and the package's pins."""
+
+    name: str
+    family: str
+    lut: int
+    bram: int
+    ff: int = 0
+    pnr: tuple[str, ...] = ()     # nextpnr's device/package arguments (gen/synth/fmax.py)
+    pins: tuple[str, ...] = ()    # Gowin: package pins free for I/O (nextpnr needs each placed)
+    io: int = 0                   # user I/O pins of the package
+
+
+# GW1NR-LV9QN88P (Tang Nano 9K): the package's I/O pins without a configuration function
+# (JTAG, MODE, SSPI/MSPI), from Apycula 0.32's GW1N-9C pinout; the first, 52 (GCLKT_3), is
+# a global clock input (the board's 27 MHz oscillator).
+GW1NR9_QN88P_PINS = tuple(str(p) for p in (
+    52, 10, 35, 36, 51, 3, 11, 13, 14, 15, 16, 17, 18, 19, 20, 25, 26, 27, 28, 29, 30, 31, 32,
+    33, 34, 37, 38, 39, 40, 41, 42, 47, 48, 49, 50, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 79,
+    80, 81, 82, 83, 84, 85, 86))
+
+
+DEVICES = {d.name: d for d in (
+    Device("ice40-up5k", "ice40", 5280, 30, 5280, ("--up5k", "--package", "sg48"), io=39),
+    Device("ice40-hx8k", "ice40", 7680, 32, 7680, ("--hx8k", "--package", "ct256"), io=206),
+    Device("ecp5-25f", "ecp5", 24288, 56, 24288, ("--25k", "--package", "CABGA256"), io=197),
+    Device("ecp5-85f", "ecp5", 83640, 208, 83640, ("--85k", "--package", "CABGA381"), io=205),
+    Device("gowin-gw1nr9", "gowin", 8640, 26, 6480,
+           ("--device", "GW1NR-LV9QN88PC6/I5", "--vopt", "family=GW1N-9C"),
+           GW1NR9_QN88P_PINS, len(GW1NR9_QN88P_PINS)),
+    # Zynq-7000: Pynq-Z1/Z2 (xc7z020, 140 RAMB36) and ZC706 (xc7z045, 545 RAMB36)
+    Device("xc7z020", "xilinx", 53200, 280, 106400),
+    Device("xc7z045", "xilinx", 218600, 1090, 437200),
+)}
+
+
+ALIASES = {"up5k": "ice40-up5k", "hx8k": "ice40-hx8k", "25f": "ecp5-25f", "85f": "ecp5-85f",
+           "lfe5u-25f": "ecp5-25f", "lfe5u-85f": "ecp5-85f", "ice40up5k": "ice40-up5k",
+           "ice40hx8k": "ice40-hx8k", "ecp5-85": "ecp5-85f", "ecp5-25": "ecp5-25f",
+           "z7020": "xc7z020", "z7045": "xc7z045", "pynq-z1": "xc7z020", "pynq-z2": "xc7z020",
+           "zc706": "xc7z045",
+           "gw1nr9": "gowin-gw1nr9", "gw1nr-9": "gowin-gw1nr9", "tangnano9k": "gowin-gw1nr9"}
+
+
+def find_device(name: str) -> Device:
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in DEVICES:
+        raise UserError(f"unknown device {name!r}: choose from {', '.join(DEVICES)}")
+    return DEVICES[key]

@@ -1,0 +1,2 @@
+"""The analytical models: resource cost per block and family, engine timing paths, the
+layer chain's dataflow."""

@@ -1,0 +1,144 @@
+"""Structural features of the folded engine (hw.folded.engine) and the streaming
+dense engine (hw.dense.engine): lanes, chunk multiplexers, accumulators, weight ROMs."""
+
+from __future__ import annotations
+
+from models.description import Conv
+
+from gen.estimate.blocks import Block, int_bits, popcount_profile, wide_adder_bits
+from gen.estimate.engine_blocks import argmax_register_bits, result_score_width
+
+
+def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
+                 argmax_stages: int = 0, front: int = 0) -> Block:
+    """hw.folded.engine.FoldedEngine: per mux column a `chunks`-way multiplexer of `simd` bits; per
+    lane an XNOR/AND popcount of `simd` variable bits (and P_all's), an accumulator, a
+    threshold ROM read by the lane's channel counter and a comparator (or the sums of a
+    scores layer), a shift register of results; the weight ROM of `steps` words in block
+    RAM or in logic; the window register."""
+    from hw.folded.lanes import signed_width, sum_bounds
+    from hw.folded.schedule import assign_lanes, fold_shape, live_chunks
+
+    shape = fold_shape(conv, pe, simd)
+    fan = int(conv.weights[0].size)
+    chunks = conv.groups * -(-fan // simd) + 1
+    lanes = [lane for lane in assign_lanes([len(c) for c in live_chunks(conv, simd)], pe)
+             if lane]
+    lo, hi = sum_bounds(conv)
+    acc = signed_width(lo, hi)
+    stages += front > 0          # hw.folded.lanes.FRONTS: the leaves' register is a popcount stage
+    scaled = conv.domain == "sparse" and stages >= 2    # hw.folded.lanes.lane_sum
+    first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
+    regs += acc * scaled
+    trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
+    # The wide adders of trees of 64+ leaves apart, as in the unrolled engine.
+    wide = wide_adder_bits(simd)
+    feats = {"tree_bits": trees * (2 * first + later - wide), "wide_tree_bits": trees * wide,
+             "acc_bits": len(lanes) * acc,
+             "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
+             "step_bits": int_bits(shape.steps), "one": 1}
+    ff = (kh_kw_c(conv) + 1 + int_bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
+          + len(lanes) * acc)
+    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
+    roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width)
+    ff += _rom_registers(logic) + _word_register(front, logic, shape.word_width)
+    return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
+                 roms=roms, logic_roms=logic)
+
+
+def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
+                argmax_stages: int = 0, front: int = 0) -> Block:
+    """hw.dense.engine.StreamingDense, in the folded engine's terms (its coefficients): a
+    `chunks`-way multiplexer of `simd` bits per mux column over one pixel; per lane an XNOR/AND
+    popcount and an adder into one sum register, or into a bank of sums (a LUT-RAM, `banks`)
+    when its channels interleave over the pixels; per lane a threshold read in turn and one
+    comparator (or the sums of a scores layer), a shift register of results; the weight ROM; the
+    pixel register."""
+    from hw.dense.shape import dense_shape
+    from hw.folded.lanes import signed_width, sum_bounds
+
+    shape = dense_shape(conv, pe, simd)
+    cg = conv.in_channels_per_group
+    chunks = conv.groups * -(-cg // simd) + 1
+    lanes = shape.lanes
+    lo, hi = sum_bounds(conv)
+    acc = signed_width(lo, hi)
+    stages += front > 0          # hw.folded.lanes.FRONTS: the leaves' register is a popcount stage
+    scaled = conv.domain == "sparse" and stages >= 2    # hw.folded.lanes.lane_sum
+    first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
+    regs += acc * scaled
+    trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
+    # The wide adders of trees of 64+ leaves apart, as in the unrolled engine.
+    wide = wide_adder_bits(simd)
+    feats = {"tree_bits": trees * (2 * first + later - wide), "wide_tree_bits": trees * wide,
+             "acc_bits": len(lanes) * acc,
+             "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
+             "step_bits": int_bits(shape.steps), "one": 1}
+    banks = [(len(lane), acc) for lane, banked in zip(lanes, shape.banked) if banked]
+    ff = (cg * conv.groups + 1 + int_bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
+          + sum(acc for banked in shape.banked if not banked))
+    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
+    # yosys keeps only the ROM bits that vary from step to step.
+    roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width)
+    ff += _rom_registers(logic) + _word_register(front, logic, shape.rom_width)
+    return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
+                 roms=roms, banks=banks, logic_roms=logic)
+
+
+def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict,
+                  argmax_stages: int = 0) -> int:
+    """hw.folded.lanes.lane_results and engine_output, shared by the folded and streamed engines:
+    per lane a threshold memory read in turn and a comparator, or a scores layer's sums;
+    the result shift registers, the output (and score and argmax) registers. Adds the
+    features, returns the register bits."""
+    from hw.folded.lanes import signed_width
+    if conv.scores is None:
+        ths = conv.activation.thresholds
+        tw = signed_width(min(lo, int(ths.min())), max(hi, int(ths.max())))
+        feats["cmp_bits"] = len(lanes) * tw
+        feats["thr_rom_bits"] = sum(len(lane) * (tw + 1) for lane in lanes)
+        feats["result_bits"] = sum(len(lane) for lane in lanes)
+        return sum(len(lane) + int_bits(len(lane) + 1) for lane in lanes) + conv.out_channels + 1
+    sw = result_score_width(conv)
+    feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
+    feats["score_bits"] = conv.out_channels * sw
+    feats["argmax_bits"] = sum(sw + int_bits(o) for o in range(1, conv.out_channels))
+    return (feats["result_bits"] + 2 * conv.out_channels * sw + int_bits(conv.out_channels) + 2
+            + argmax_register_bits(conv.out_channels, sw, argmax_stages))
+
+
+def _weight_rom(memory: str, steps: int, word_width: int,
+                kept_width: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """A folded engine's weight ROM as (depth, width): ([in block RAM], [in LUTs]). The
+    style follows the whole word, as the hardware picks it (hw.folded.memory.pick_style); of its
+    bits, `kept_width` survive synthesis."""
+    from hw.folded.memory import pick_style
+    if pick_style(memory, steps, word_width) == "block":
+        return [(steps, kept_width)], []
+    return [], [(steps, kept_width)]
+
+
+def _rom_registers(logic_roms: list[tuple[int, int]]) -> int:
+    """Read registers of weight ROMs in logic: a ROM of up to hw.folded.memory.ASYNC_ROM_MAX_DEPTH
+    words is read without one."""
+    from hw.folded.memory import ASYNC_ROM_MAX_DEPTH
+    return sum(w for d, w in logic_roms if d > ASYNC_ROM_MAX_DEPTH)
+
+
+def _word_register(front: int, logic_roms: list[tuple[int, int]], width: int) -> int:
+    """hw.folded.memory.stepped_memory's word register (`front` 2), which a ROM read from the step
+    counter does without."""
+    from hw.folded.memory import ASYNC_ROM_MAX_DEPTH
+    if front != 2 or any(d <= ASYNC_ROM_MAX_DEPTH for d, _ in logic_roms):
+        return 0
+    return width
+
+
+def kh_kw_c(conv: Conv) -> int:
+    """Bits of a window (the folded engine's input register)."""
+    return conv.kernel[0] * conv.kernel[1] * conv.in_channels_per_group * conv.groups
+
+
+def _sum_range(conv: Conv, o: int) -> tuple[int, int]:
+    from hw.engine import sum_range
+    return sum_range(conv, o)

@@ -1,0 +1,1 @@
+"""A model's images through its Verilog on a simulator (`bnngen verify`, `bnngen demo`)."""

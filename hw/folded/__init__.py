@@ -1,0 +1,2 @@
+"""The folded engine (`pe` lanes of `simd` bits, weights in a memory), its schedule and
+the planned network top that uses it."""

@@ -1,0 +1,153 @@
+"""The lanes of a folded or streamed engine (hw.folded.engine, hw.dense.engine): a lane's
+XNOR/AND popcount of one chunk, its per-channel results, the engine's output register, and
+the register stages they add up to."""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib.memory import Memory
+
+from models.description import Conv
+
+from ..engine import scores_output, sum_range
+from ..pipeline import PipelineOutput
+from ..popcount import build_popcount
+
+
+FRONTS = (0, 1, 2)   # registers in front of the popcount: none, the leaves, + the weight word
+
+
+def engine_depth(stages: int, scores: bool, argmax_stages: int = 0, front: int = 0) -> int:
+    """Register stages of a folded or streamed engine from its input register (window or
+    pixel) to its output, the output included: the input register, the leaves' register
+    (`front` >= 1; the weight word's register of `front` 2 is read a step ahead, so it
+    adds none), the popcount's stages, the lanes' result registers, the output register
+    (a scores layer: the score registers, the argmax's stages, then the output register)."""
+    return 2 + (front > 0) + stages + (2 + argmax_stages if scores else 1)
+
+
+def check_front(front) -> int:
+    if front not in FRONTS or isinstance(front, bool):
+        raise ValueError(f"front must be one of {FRONTS}, not {front!r}")
+    return front
+
+
+def signed_width(lo: int, hi: int) -> int:
+    """Two's complement bits holding every integer in [lo, hi]."""
+    return max(2, max(lo.bit_length(), hi.bit_length()) + 1)
+
+
+def sum_bounds(conv: Conv) -> tuple[int, int]:
+    """The range of every output channel's sum together: a folded lane's accumulator."""
+    lo = hi = 0
+    for o in range(conv.out_channels):
+        s_lo, s_hi = sum_range(conv, o)
+        lo, hi = min(lo, s_lo), max(hi, s_hi)
+    return lo, hi
+
+
+def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
+                 adv) -> list:
+    """A lane's per-channel result registers (bits, or sums for a scores layer), whole from
+    the cycle after the final step, in `channels` order: the order in which the lane
+    finishes its channels (`last`: the current op is a channel's last). A threshold layer compares
+    `total` with the finishing channel's threshold, read from a small per-lane memory by a
+    count of finished channels, so one comparator serves the lane; the results shift into
+    a lane register."""
+    n = len(channels)
+    if n == 0:
+        return []
+    if conv.scores is None:
+        lo, hi = sum_bounds(conv)
+        ths = [int(conv.activation.thresholds[o]) for o in channels]
+        tw = signed_width(min(lo, *ths), max(hi, *ths))
+        init = [(th & ((1 << tw) - 1)) | (int(conv.activation.flip[o]) << tw)
+                for th, o in zip(ths, channels)]
+        tmem = Memory(shape=tw + 1, depth=n, init=init)
+        m.submodules[f"thresholds{lane}"] = tmem
+        ordinal = Signal(range(n + 1), name=f"ord{lane}")
+        rp = tmem.read_port(domain="comb")
+        m.d.comb += rp.addr.eq(ordinal)
+        tau = rp.data[:tw].as_signed()
+        flip = rp.data[tw]
+        result = Signal(name=f"bit{lane}")
+        m.d.comb += result.eq(Mux(flip, total <= tau, total >= tau))
+        with m.If(adv & final):
+            m.d.sync += ordinal.eq(0)
+        with m.Elif(adv & last):
+            m.d.sync += ordinal.eq(ordinal + 1)
+        width = 1
+    else:
+        result, width = total, len(total)
+    reg = Signal(n * width, name=f"results{lane}")
+    with m.If(adv & last):
+        m.d.sync += reg.eq(Cat(reg[width:], result) if n > 1 else result)
+    if conv.scores is None:
+        return [reg[k] for k in range(n)]
+    return [reg[k * width:(k + 1) * width].as_signed() for k in range(n)]
+
+
+def engine_output(m: Module, conv: Conv, lanes, results, constant, final,
+                  out: PipelineOutput, argmax_stages: int = 0) -> None:
+    """The output register of a folded or streamed engine, loaded in the cycle after the
+    `final` step, from the lanes' result registers (no multiplexer in front of them, as
+    reading them in the final step's own cycle would need): per lane its results in its
+    channels' order, and the constant channels (no live weight) as a sum of 0 gives them;
+    a pixel of thresholded bits, or the scores and argmax. A result the next frame
+    finishes in that cycle enters its register at the same clock edge, after the load."""
+    adv = out.adv
+    done = Signal(name="done")
+    with m.If(adv):
+        m.d.sync += done.eq(final)
+    if conv.scores is None:
+        pixel = Signal(conv.out_channels)
+        for c in constant:
+            m.d.comb += pixel[c].eq(int(_activate(conv, c, 0)))
+        for channels, res in zip(lanes, results):
+            for k, c in enumerate(channels):
+                m.d.comb += pixel[c].eq(res[k])
+        out.put(done, pixel)
+        return
+    sums = [Const(0, 1)] * conv.out_channels
+    for channels, res in zip(lanes, results):
+        for k, c in enumerate(channels):
+            sums[c] = res[k]
+    scores_output(m, conv, sums, done, out, argmax_stages)
+
+
+def _activate(conv: Conv, o: int, s: int) -> bool:
+    tau = int(conv.activation.thresholds[o])
+    return s <= tau if conv.activation.flip[o] else s >= tau
+
+
+def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int,
+             leaves: bool = False):
+    """One lane's contribution to s_o from chunk `a` and its weights `w` (and `mask`): the
+    XNOR popcount (bipolar), or q * AND popcount + p * popcount (sparse), `stages` deep
+    (`leaves`: the first register on the popcounts' inputs). A sparse lane of two or more
+    stages spends its last one behind the scaling, so that the scaling and the
+    accumulator are not one path."""
+    simd = len(a)
+    # The leaves go through a named signal: a slice of an expression is lowered with the
+    # whole expression, so `simd` slices of a `simd`-bit XNOR would cost simd^2 nets
+    # (minutes and gigabytes of Amaranth and yosys memory on SFC's 784-bit lanes).
+    x = Signal(simd, name=f"leaves{lane}")
+    if conv.domain == "bipolar":
+        m.d.comb += x.eq(~(a ^ w) if mask is None else ~(a ^ w) & mask)
+        return build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}",
+                              leaves=leaves)
+    tree = stages - 1 if stages >= 2 else stages
+    m.d.comb += x.eq(a & w)
+    count = build_popcount(m, [x[b] for b in range(simd)], tree, adv, name=f"pc{lane}",
+                           leaves=leaves)
+    contrib = conv.q * count
+    if conv.p:
+        every = build_popcount(m, [a[b] for b in range(simd)], tree, adv, name=f"pall{lane}",
+                               leaves=leaves)
+        contrib = contrib + conv.p * every
+    if stages == tree:
+        return contrib
+    scaled = Signal(contrib.shape(), name=f"scaled{lane}")
+    with m.If(adv):
+        m.d.sync += scaled.eq(contrib)
+    return scaled
