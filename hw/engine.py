@@ -97,10 +97,12 @@ class ConvEngine(wiring.Component):
         """Register stages from window to output (the output register included)."""
         return self.stages + (2 + self.argmax_stages if self.conv.scores is not None else 1)
 
-    def timing(self, items: int) -> Timing:
-        return Timing(latency=self.depth, ii=items, in_width=self.window_bits,
-                      out_width=payload_width(self.o), in_items=items,
-                      out_items=items, stages=self.depth)
+    @property
+    def timing(self) -> Timing:
+        """One window's (hw.timing: an engine's interval is per window)."""
+        return Timing(latency=self.depth, ii=1, in_width=self.window_bits,
+                      out_width=payload_width(self.o), in_items=1, out_items=1,
+                      stages=self.depth)
 
     def _index(self, j: int, ky: int, kx: int, i: int) -> int:
         kw = self.conv.kernel[1]

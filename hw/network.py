@@ -52,7 +52,7 @@ class ConvLayer(wiring.Component):
                  argmax_stages: int = 0):
         h, w, c = in_shape
         self.conv, self.in_shape = conv, tuple(in_shape)
-        # Any engine with ConvEngine's ports and `timing(items)` (a folded one, say); one
+        # Any engine with ConvEngine's ports and a `timing` per window (a folded one, say); one
         # that takes pixels instead of windows (hw.dense) says windowed=False.
         self.engine = ConvEngine(conv, stages, argmax_stages) if engine is None else engine
         windowed = needs_window(conv) if windowed is None else windowed
@@ -65,13 +65,13 @@ class ConvLayer(wiring.Component):
     def timing(self) -> Timing:
         h, w, c = self.in_shape
         items = self.conv.out_shape[0] * self.conv.out_shape[1]
-        e = self.engine.timing(items)
+        e = self.engine.timing            # one window's: `items` of them per frame
         if self.window is None:
-            return Timing(latency=e.latency, ii=max(h * w, e.ii), in_width=c,
+            return Timing(latency=e.latency, ii=max(h * w, e.ii * items), in_width=c,
                           out_width=e.out_width, in_items=h * w, out_items=items,
                           stages=e.stages)
         t = self.window.timing
-        return Timing(latency=t.latency + e.latency, ii=max(t.ii, e.ii), in_width=c,
+        return Timing(latency=t.latency + e.latency, ii=max(t.ii, e.ii * items), in_width=c,
                       out_width=e.out_width, in_items=h * w, out_items=items,
                       stages=t.stages + e.stages)
 

@@ -1,8 +1,11 @@
 """What every hardware block answers for: its latency, initiation interval and stream widths.
 
 FINN style: the planner, the estimator and the manifest read a block's `timing` instead of
-re-deriving it. Counts are in clock cycles of the one `sync` domain, assuming no input gaps
-and no output backpressure.
+re-deriving it. Every block has it in one form, a property (`block.timing`). A block's counts
+are per frame, except an engine's (hw.engine, hw.folded.engine, hw.dense.engine): it sees
+windows, not frames, so its `timing` is that of one window, and its layer (hw.network's
+`ConvLayer`) multiplies the interval by the windows per frame. Counts are in clock cycles of
+the one `sync` domain, assuming no input gaps and no output backpressure.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, 
     x = rng.integers(0, 2, (frames, *in_shape)).astype(np.uint8)
     x[0] = 1
     words = pack_bits(x.reshape(-1, in_shape[2]))
-    timing = make_unit(cfg).timing()
+    timing = make_unit(cfg).timing
     out_width = engine_output_bits(conv)
     vec = {"inputs": to_npz(words, in_shape[2]), "count": frames, "out_width": out_width,
            "seed": seed, "gap": gap, "stall": stall,

@@ -68,14 +68,14 @@ def engine():
     from hw.engine import ConvEngine
     block = ConvEngine(conv("c", (3, 3, 2), 1, out_channels=3, kernel=(3, 3), padding=(1, 1),
                             stride=(1, 1), groups=1, domain="bipolar", prune=0.3), stages=1)
-    return block, block.timing(1)
+    return block, block.timing
 
 
 def engine_scores():
     from hw.engine import ConvEngine
     block = ConvEngine(conv("c", (2, 2, 2), 2, out_channels=3, dense=True, groups=1,
                             domain="sparse", scores=True), stages=1, argmax_stages=1)
-    return block, block.timing(1)
+    return block, block.timing
 
 
 def folded():
@@ -83,7 +83,7 @@ def folded():
     block = FoldedEngine(conv("c", (3, 3, 2), 3, out_channels=4, kernel=(2, 2),
                               padding=(0, 0), stride=(1, 1), groups=1, domain="bipolar",
                               prune=0.0), pe=2, simd=4, stages=1, front=1, skid=True)
-    return block, block.timing(1)
+    return block, block.timing
 
 
 def folded_scores():
@@ -91,14 +91,14 @@ def folded_scores():
     block = FoldedEngine(conv("c", (2, 2, 2), 4, out_channels=3, dense=True, groups=1,
                               domain="bipolar", prune=0.0, scores=True), pe=2, simd=4,
                          stages=1, argmax_stages=1, front=2)
-    return block, block.timing(1)
+    return block, block.timing
 
 
 def dense():
     from hw.dense.engine import StreamingDense
     block = StreamingDense(conv("c", (2, 2, 4), 5, out_channels=3, dense=True, groups=1,
                                 domain="bipolar", prune=0.0), pe=2, simd=2, stages=1)
-    return block, block.timing()
+    return block, block.timing
 
 
 def dense_scores():
@@ -106,7 +106,7 @@ def dense_scores():
     block = StreamingDense(conv("c", (2, 2, 2), 6, out_channels=3, dense=True, groups=1,
                                 domain="sparse", scores=True), pe=3, simd=2, stages=1,
                            skid=True)
-    return block, block.timing()
+    return block, block.timing
 
 
 def pool():

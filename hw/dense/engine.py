@@ -99,9 +99,11 @@ class StreamingDense(wiring.Component):
         return engine_depth(self.stages, self.conv.scores is not None, self.argmax_stages,
                             self.front)
 
-    def timing(self, items: int = 1) -> Timing:
-        """Latency counts from the frame's last pixel transfer with the engine idle: that
-        pixel's steps, the popcount stages, the output registers."""
+    @property
+    def timing(self) -> Timing:
+        """The frame's (a dense layer's one window is its whole map; hw.timing). Latency
+        counts from the frame's last pixel transfer with the engine idle: that pixel's steps,
+        the popcount stages, the output registers."""
         s = self.schedule
         return Timing(latency=s.pixel_steps[-1] + self.depth - 1, ii=self.steps,
                       in_width=self.in_channels, out_width=payload_width(self.o),

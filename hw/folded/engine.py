@@ -102,12 +102,14 @@ class FoldedEngine(wiring.Component):
         return engine_depth(self.stages, self.conv.scores is not None, self.argmax_stages,
                             self.front)
 
-    def timing(self, items: int) -> Timing:
-        """`items` windows per frame. Latency counts from the last window's transfer with the
-        engine idle: its steps, the popcount stages, the output registers."""
-        return Timing(latency=self.steps + self.depth - 1, ii=self.steps * items,
+    @property
+    def timing(self) -> Timing:
+        """One window's (hw.timing: an engine's interval is per window). Latency counts from
+        the window's transfer with the engine idle: its steps, the popcount stages, the
+        output registers."""
+        return Timing(latency=self.steps + self.depth - 1, ii=self.steps,
                       in_width=self.window_bits, out_width=payload_width(self.o),
-                      in_items=items, out_items=items, stages=self.depth)
+                      in_items=1, out_items=1, stages=self.depth)
 
     def _chunk_values(self, win) -> list:
         """Every chunk of the window (by global id), the zero chunk last."""
