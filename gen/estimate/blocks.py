@@ -1,10 +1,13 @@
 """Structural features of each hardware block, from the description alone.
 
-Each block of `hw/` (encoder, window generator, engine, window OR) answers here for what
-drives its cost: adder bits of its popcount trees, register bits, comparator and mux bits,
+Each block of `hw/` (encoder, window generator, engine, window OR) answers for what drives
+its cost: adder bits of its popcount trees, register bits, comparator and mux bits,
 line-buffer memories. The numbers follow the generator's own structure (the popcount tree
 of hw.popcount, the window plan of hw.window.plan), so they are exact counts of the RTL's
-building blocks; gen.estimate turns them into LUT/FF/BRAM per family.
+building blocks; gen.estimate.estimator turns them into LUT/FF/BRAM per family. Here: the
+`Block`, popcount trees, and the encoder, window generator, window OR and skid register;
+the engines are in gen.estimate.engine_blocks and gen.estimate.folded_blocks, a whole
+network in gen.estimate.layer_blocks.
 """
 
 from __future__ import annotations

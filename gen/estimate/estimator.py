@@ -1,9 +1,10 @@
 """`bnngen estimate`: LUT, FF, BRAM and LUT-RAM per layer and family, in milliseconds.
 
-Every hardware block answers for its own cost (FINN style): gen.estimate.blocks counts its
-structure (adder bits, comparator bits, register bits, line buffers), gen.estimate.memory_map
-decides where yosys puts each line buffer, and per-family coefficients turn the counts
-into LUTs and FFs. The coefficients (gen/estimate/estimate_coeffs.json) were fitted against yosys:
+Every hardware block answers for its own cost (FINN style): gen.estimate.layer_blocks
+counts its structure (adder bits, comparator bits, register bits, line buffers),
+gen.estimate.memory_map decides where yosys puts each line buffer, and per-family
+coefficients turn the counts into LUTs and FFs. The coefficients
+(gen/estimate/estimate_coeffs.json) were fitted against yosys:
 encoder and unrolled engines on factory networks by `bench/estimate_fit.py`, window
 generators, window ORs and folded engines on standalone modules by `bench/fit_blocks.py`;
 `bench/estimate_error.py` states the error against yosys on descriptions no fit saw.

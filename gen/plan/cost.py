@@ -1,4 +1,4 @@
-"""What the planner's options cost: the estimator's own blocks (gen.estimate.blocks) for the
+"""What the planner's options cost: the estimator's own blocks (gen.estimate.layer_blocks) for the
 layer as that option builds it, costed with its fitted coefficients (gen.estimate). One cost
 model: a plan's per-layer LUT/FF/BRAM/LUT-RAM are the numbers `bnngen estimate --plan`
 gives for the plan's family.
@@ -20,7 +20,7 @@ from gen.estimate.timing_model import Pipelining, layer_window, pool_skid
 
 
 # Weights in LUTs the estimator can predict. A ROM of at most ROM_WORDS_PER_LUT words costs
-# about a LUT per output bit on every family (gen.estimate.blocks.rom_column_luts; measured
+# about a LUT per output bit on every family (gen.estimate.cell_cost.rom_features; measured
 # 1.0-1.2 on 1-4 kbit wide ROMs), whatever its width: SFC's 16 x 12,544-bit ROM is no
 # extrapolation. Deeper ones cost a multiplexer tree that ABC maps less evenly (a 192 x 400
 # ROM, CNV-W1A1's conv2, came out 43% over an earlier estimate), so those are offered only

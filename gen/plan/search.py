@@ -2,7 +2,7 @@
 
 Given a target in cycles per frame (or frames per second at a clock) and optionally a
 device, every convolution layer gets the engine with the least estimated cost (gen/
-plan_cost.py: the estimator's blocks and coefficients, so a plan's numbers are `bnngen
+plan/cost.py: the estimator's blocks and coefficients, so a plan's numbers are `bnngen
 estimate --plan`'s) whose cycles per frame, steps x output pixels, stay within the target:
 unrolled (one window per clock), or folded on `pe` lanes of `simd` bits with its weights in
 BRAM or LUT-RAM (a dense layer folded is the streaming engine of hw/dense/engine.py, which needs no
@@ -176,7 +176,7 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
     stages). With a clock, a pe whose few smallest simd all miss it also tries wider ones
     (fewer chunks: a narrower chunk multiplexer) up to the first that meets it, and where
     any option meets the clock, only those are offered. Weights in LUT ROMs deeper than
-    ROM_WORDS_PER_LUT (gen.estimate.blocks) only up to LOGIC_ROM_MAX_BITS unless `memory`
+    ROM_WORDS_PER_LUT (gen.estimate.cell_cost) only up to LOGIC_ROM_MAX_BITS unless `memory`
     asks for them."""
     dense = in_shape is not None and is_dense(conv, in_shape)
     table = StepTable(conv, dense)

@@ -6,7 +6,7 @@ against that position's weights. A folded `FoldedEngine` behind a window generat
 first gather the whole map (H*W*C bits of registers, twice) and then multiplex chunks out of
 it; here a pixel register of C bits is all the input storage.
 
-Schedule (computed at elaboration time, like `folded_schedule.py`): pixel p takes
+Schedule (computed at elaboration time, like hw/folded/schedule.py): pixel p takes
 `pixel_steps[p]` cycles; each cycle each of `pe` lanes reads one `simd`-bit chunk of the
 pixel (chunk c of group j: the group's channels [c*simd, (c+1)*simd)), XNORs or ANDs it with
 the weights of (its channel, p, c) and adds the popcount to that channel's accumulator.

@@ -2,7 +2,7 @@
 field bits per lane per cycle, weights in a memory.
 
 Same streams as `ConvEngine` (a window in, a pixel or the scores result out), but a window
-takes `steps` cycles instead of one (see `folded_schedule.py` for the schedule and why it
+takes `steps` cycles instead of one (see `schedule.py` for the schedule and why it
 never visits a pruned block). Pipeline:
 
 - the window is held in a register while its `steps` run; the next window is accepted in the

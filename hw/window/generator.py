@@ -6,7 +6,7 @@ padding positions reading `pad_bit`.
 
 Structure: kh line buffers (one `Memory` of W words of C bits per row, written by input
 row modulo kh, read synchronously so yosys infers BRAM or LUT-RAM) decouple a write side
-(one input pixel per clock) from a read side that follows `WindowPlan` (window_plan.py).
+(one input pixel per clock) from a read side that follows `WindowPlan` (hw/window/plan.py).
 The read side may use an input pixel as soon as it is written, and the write side may
 overwrite a line only where the read side is done with it, tracked with global row
 counters; so frames follow back to back, and the windows that need bottom or right padding
