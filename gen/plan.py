@@ -23,7 +23,7 @@ from functools import cache
 
 from hw.dense import dense_pixel_steps, is_dense
 from hw.engine import result_layout
-from hw.folded import FRONTS
+from hw.folded import FRONTS, threshold_width
 from hw.folded_layer import LayerChoice
 from hw.folded_schedule import assign_lanes, live_chunks
 from models.description import Conv, Description, content_hash
@@ -485,9 +485,10 @@ def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
     input_bits = per_group * conv.groups
     output_bits = result_layout(conv).size if classes else conv.out_channels
     rom_words = steps if style == "distributed" else 0
+    thresholds = (0, 0) if classes else (-(-conv.out_channels // pe), threshold_width(conv) + 1)
     return lambda pipe: engine_paths(simd, chunks, style == "block", sparse, classes,
                                      input_bits, pipe, family, output_bits, rom_words,
-                                     pe * (simd + 2))
+                                     pe * (simd + 2), thresholds)
 
 
 def pipelined(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
