@@ -476,6 +476,14 @@ def pool_blocks(pool: MaxPool, shape, skid: bool = False) -> list[Block]:
         [skid_block(shape[2])] if skid else [])
 
 
+def fifo_block(width: int, depth: int) -> Block:
+    """hw.folded_layer.Buffered: Amaranth's SyncFIFOBuffered of `depth` words in front of a
+    layer, a memory of depth - 1 words (where yosys maps it, as a line buffer) and an
+    output register, with its pointers and level counters."""
+    return Block("fifo", {"one": 1, "ptr_bits": _bits(depth), "out_bits": width},
+                 ff=width + 3 * _bits(depth), memories=[(depth - 1, width)])
+
+
 def skid_block(width: int) -> Block:
     """hw.pipeline's skid register on a `width`-bit output: a register per bit, and a 2:1
     multiplexer per bit in front of the output register (costed a LUT a bit, not
@@ -521,11 +529,14 @@ def layer_blocks(desc: Description, stages: int = 1,
     choices = choices or {}
     out = [("encoder", [encoder_block(desc)])]
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
+        choice = choices.get(layer.name)
         if isinstance(layer, MaxPool):
-            choice = choices.get(layer.name)
-            out.append((layer.name, pool_blocks(layer, shape, bool(choice and choice.skid))))
+            blocks = pool_blocks(layer, shape, bool(choice and choice.skid))
         else:
-            out.append((layer.name, conv_blocks(layer, shape, stages, choices.get(layer.name))))
+            blocks = conv_blocks(layer, shape, stages, choice)
+        if choice is not None and choice.fifo_depth > 0:
+            blocks.insert(0, fifo_block(shape[2], choice.fifo_depth))
+        out.append((layer.name, blocks))
     return out
 
 

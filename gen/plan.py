@@ -33,7 +33,7 @@ from .flow_model import analyse
 from .timing_model import (USABLE, Pipelining, candidates, engine_paths, layer_window, meets,
                            pool_skid, slowest, unrolled_paths, window_paths)
 from .plan_cost import (LOGIC_ROM_MAX_BITS, LUTS_PER_LUTRAM, Cost, blocks_cost,
-                        check_family, deep_rom_bits, option_blocks, shared_costs)
+                        check_family, deep_rom_bits, fifo_cost, option_blocks, shared_costs)
 from .resources import FPGA_FAMILIES as FAMILIES
 
 PLAN_FORMAT = "bnngen-plan"
@@ -629,16 +629,17 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
         depth = flow.backlog.get(layer.name, 0)
         depth = depth + 1 if depth >= 2 else 0
+        fifo = fifo_cost(shape[2], depth, family)
         if opt is None:
             layers.append(LayerPlan(layer.name, "pool", "fixed", fifo_depth=depth,
-                                    **fixed[layer.name].rounded(),
+                                    **(fixed[layer.name] + fifo).rounded(),
                                     skid=pool_skid(layer_window(layer, shape), shape[2],
                                                    family, clock_mhz)))
         else:
             pixels = layer.out_shape[0] * layer.out_shape[1]
             layers.append(LayerPlan(layer.name, "conv", opt.engine, opt.pe, opt.simd,
                                     opt.steps, opt.memory, opt.steps * pixels, depth,
-                                    **opt.cost.rounded(), stages=opt.pipe.stages,
+                                    **(opt.cost + fifo).rounded(), stages=opt.pipe.stages,
                                     argmax_stages=opt.pipe.argmax, front=opt.pipe.front,
                                     skid=opt.pipe.skid))
     # Totals as `bnngen estimate` makes them: the sum of the rounded rows.

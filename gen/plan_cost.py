@@ -13,7 +13,7 @@ from models.description import Conv, Description
 
 from .estimate import block_cost, framing_cost
 from .estimate_blocks import (ROM_WORDS_PER_LUT, Block, conv_blocks, encoder_block,
-                              pool_blocks)
+                              fifo_block, pool_blocks)
 from .resources import FPGA_FAMILIES
 from .timing_model import Pipelining, layer_window, pool_skid
 
@@ -79,6 +79,12 @@ def shared_costs(desc: Description, family: str,
             skid = pool_skid(layer_window(layer, shape), shape[2], family, clock_mhz)
             out[layer.name] = blocks_cost(pool_blocks(layer, shape, skid), family)
     return out
+
+
+def fifo_cost(width: int, depth: int, family: str) -> Cost:
+    """The FIFO of `depth` words of `width` bits the flow model puts in front of a layer
+    (none for depth 0)."""
+    return blocks_cost([fifo_block(width, depth)], family) if depth else Cost()
 
 
 def option_blocks(conv: Conv, engine: str, pe: int, simd: int, style: str,
