@@ -1,5 +1,6 @@
-"""Fit the costs of the window generator, the window OR and the folded engine on standalone
-modules, from a few channels up to the 64-256 of a trained network.
+"""Fit the costs of the window generator, the window OR, the folded engine and the FIFO in
+front of a layer on standalone modules, from a few channels up to the 64-256 of a trained
+network.
 
 These blocks do not depend on their neighbours (yosys keeps the hierarchy, so nothing is
 optimized across a module boundary): each is elaborated alone over a grid of shapes and
@@ -11,6 +12,7 @@ random layers under random folds, not the shipped model's.
     nice .venv/bin/python bench/fit_blocks.py [--jobs 2]     # ~25 min cold on 2 cores
     nice .venv/bin/python bench/fit_blocks.py --refit        # seconds: stored yosys counts
     nice .venv/bin/python bench/fit_blocks.py --kinds folded # the folded/streamed engines
+    nice .venv/bin/python bench/fit_blocks.py --kinds fifo   # the FIFOs (a minute)
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,11 +37,12 @@ from models.description import MaxPool  # noqa: E402
 from models.factory import random_conv  # noqa: E402
 from hw.dense.engine import StreamingDense  # noqa: E402
 from hw.folded.engine import FoldedEngine  # noqa: E402
+from hw.folded.planned import Buffered  # noqa: E402
 from hw.folded.schedule import fold_shape  # noqa: E402
 from hw.network import needs_window  # noqa: E402
 from hw.pool import WindowOr  # noqa: E402
 from hw.window.generator import WindowGenerator  # noqa: E402
-from gen.estimate.blocks import reduce_block, window_block  # noqa: E402
+from gen.estimate.blocks import fifo_block, reduce_block, window_block  # noqa: E402
 from gen.estimate.estimator import COEFFS_PATH, block_features  # noqa: E402
 from gen.estimate.folded_blocks import dense_block, folded_block  # noqa: E402
 from gen.plan.search import pe_options, simd_options  # noqa: E402
@@ -44,7 +50,24 @@ from gen.synth.estimate_check import yosys_component  # noqa: E402
 
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
-KINDS = ("window", "reduce", "folded")
+KINDS = ("window", "reduce", "folded", "fifo")
+
+# (width, depth) of FIFOs in front of a layer: the planner's depths (3 up to a few hundred)
+# on pixels of 8 to 256 channels; CNV-W1A1's plan has 64 x 63 and 128 x 23.
+FIFOS = [(8, 3), (8, 17), (16, 5), (24, 40), (32, 9), (32, 300), (64, 63), (64, 130),
+         (96, 12), (128, 23), (128, 70), (256, 33), (256, 5), (200, 520)]
+
+
+class Wire(wiring.Component):
+    """A stream passed through: what Buffered wraps when its FIFO is measured alone."""
+
+    def __init__(self, width: int):
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
+        return m
 
 # (height, width, channels, kernel, stride, padding): the small maps of the factory nets
 # and the wide ones of trained networks (3x3 convolutions, 2x2 pools), near but not equal
@@ -109,6 +132,10 @@ TRAINED_SHAPES = [
     (14, 64, 128, 2, False, 1, 144, "block"), (14, 64, 128, 2, False, 4, 48, "block"),
     (7, 128, 256, 2, False, 2, 96, "block"), (7, 128, 256, 2, False, 1, 288, "block"),
     (3, 256, 10, 1, True, 2, 9, "block"), (3, 256, 10, 1, True, 10, 2, "block"),
+    # CNV-W1A1-sized layers (FINN's network: 128-256 channels, 3x3, no groups) under folds
+    # other than its plan's: thousands of block-RAM words, a lane of 128-256 thresholds
+    (5, 128, 256, 1, False, 1, 144, "block"), (5, 256, 256, 1, False, 2, 192, "block"),
+    (10, 64, 128, 1, False, 4, 96, "block"),
 ]
 
 
@@ -126,6 +153,9 @@ DENSE_SHAPES = [
     (1, 128, 128, False, 8, 128, "distributed"), (1, 256, 64, False, 4, 256, "distributed"),
     (1, 256, 64, False, 4, 64, "distributed"), (1, 64, 64, False, 4, 32, "distributed"),
     (1, 256, 256, False, 32, 128, "distributed"),
+    # CNV-W1A1's fully connected layers' sizes, folds other than its plan's: a lane of 256
+    # to 512 thresholds read in turn
+    (1, 512, 256, False, 1, 64, "block"), (1, 256, 512, False, 2, 16, "block"),
 ]
 
 
@@ -172,6 +202,9 @@ def jobs() -> list[tuple]:
                     lambda conv=conv, pe=pe, simd=simd, mem=mem: FoldedEngine(
                         conv, pe, simd, 1, mem),
                     folded_block(conv, pe, simd, mem)))
+    for width, depth in FIFOS:
+        out.append(("fifo", f"fifo {width}x{depth}",
+                    lambda w=width, d=depth: Buffered(Wire(w), d), fifo_block(width, depth)))
     for i, (conv, pe, simd, mem) in enumerate(dense_samples()):
         label = f"dense#{i} {conv.weights.shape} pe{pe} simd{simd} {mem}"
         out.append(("folded", label,

@@ -87,10 +87,13 @@ class Framing(wiring.Component):
         rd = Signal(range(self.depth))
         inflight = Signal(range(self.depth + 1))
 
-        admit = ~padding & ((inflight < self.depth) | (count != 0))
+        # Flag registers, set from the next cycle's count, not comparisons of it: they take
+        # part in the input's handshake, and so in the pacer's and the layers' enables.
+        first = Signal(init=1)                        # count == 0
+        at_end = Signal(init=self.pixels == 1)        # count == pixels - 1
+        admit = ~padding & ((inflight < self.depth) | ~first)
         last = self.s.payload.last
-        at_end = count == self.pixels - 1
-        on_time = Signal(init=1)     # the pacer allows a transfer now
+        on_time = Signal(init=1)     # the pacer allows a transfer now: credit >= 0
         m.d.comb += [
             self.o.payload.eq(Mux(padding, 0, self.s.payload.data)),
             self.o.valid.eq(on_time & (padding | (self.s.valid & admit))),
@@ -99,15 +102,26 @@ class Framing(wiring.Component):
         s_fire = self.s.valid & self.s.ready
         o_fire = self.o.valid & self.o.ready
         if self.ii > self.pixels:
+            # The credit after this cycle with and without a transfer, both from registers,
+            # so that the transfer only selects between them (it is late in the cycle).
             top = self.pixels - 1
             credit = Signal(range(top - self.ii, top + 1), init=top)
-            grown = credit + self.pixels - Mux(o_fire, self.ii, 0)
-            m.d.sync += credit.eq(Mux(grown > top, top, grown))
-            m.d.comb += on_time.eq(credit >= 0)
-        entered = o_fire & ~padding & (count == 0)
+
+            def capped(value):
+                return Mux(value > top, top, value)
+
+            idle = Signal.like(credit)
+            taken = Signal.like(credit)
+            m.d.comb += [idle.eq(capped(credit + self.pixels)),
+                         taken.eq(capped(credit + self.pixels - self.ii))]
+            m.d.sync += [credit.eq(Mux(o_fire, taken, idle)),
+                         on_time.eq(Mux(o_fire, taken >= 0, idle >= 0))]
+        entered = o_fire & ~padding & first
         wrong = s_fire & (at_end ^ last)          # tlast early, or missing at the end
         with m.If(o_fire):
-            m.d.sync += count.eq(Mux(at_end, 0, count + 1))
+            m.d.sync += [count.eq(Mux(at_end, 0, count + 1)), first.eq(at_end),
+                         at_end.eq(Mux(at_end, self.pixels == 1,
+                                       count == max(0, self.pixels - 2)))]
             with m.If(at_end):
                 m.d.sync += [flags.bit_select(wr, 1).eq(padding | ~last), wr.eq(wr + 1),
                              tail.eq(0)]

@@ -45,7 +45,13 @@ CONFIGS = [
     ("scores-banked", (2, 2, 6), layer(out_channels=5, groups=1, domain="bipolar",
                                        prune=0.5, scores=True), 2, 3, 2),
     ("sparse-order", (2, 2, 4), layer(out_channels=6, groups=1, domain="sparse"), 1, 1, 1),
+    # a lane of more than 16 thresholds, read a step ahead (front 2), from a block RAM and
+    # from a LUT ROM (MEMORY)
+    ("thr-block", (2, 2, 3), layer(out_channels=24, groups=1, domain="bipolar", prune=0.0),
+     1, 3, 2),
+    ("thr-logic", (2, 2, 4), layer(out_channels=24, groups=2, domain="sparse"), 1, 2, 2),
 ]
+MEMORY = {"thr-block": "block", "thr-logic": "distributed"}
 # The pruning measurement: a layer, and the same with half its (o, i) blocks pruned.
 II_LAYER = ((3, 3, 8), layer(out_channels=4, groups=1, domain="bipolar", prune=0.0), 2, 1, 1)
 UNITS = CONFIGS + [("ii-dense", *II_LAYER), ("ii-pruned", *II_LAYER)]
@@ -67,8 +73,9 @@ def make_unit(cfg):
     from hw.dense.engine import StreamingDense
     _, _, _, pe, simd, stages = cfg
     name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
-    return StreamingDense(unit_conv(cfg), pe, simd, stages, argmax_stages=stages + 1,
-                          front=(stages + len(name)) % 3, skid=len(name) % 2 == 0)
+    return StreamingDense(unit_conv(cfg), pe, simd, stages, MEMORY.get(name, "auto"),
+                          argmax_stages=stages + 1, front=(stages + len(name)) % 3,
+                          skid=len(name) % 2 == 0)
 
 
 def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, seed: int = 1):

@@ -49,7 +49,15 @@ CONFIGS = [
                                     stride=(1, 1), groups=1, domain="sparse"), 1, 5, 1),
     ("scores", (3, 3, 4), layer(out_channels=5, dense=True, groups=1, domain="bipolar",
                                 prune=0.5, scores=True), 2, 6, 1),
+    # a lane of more than 16 thresholds, read a step ahead (front 2), from a block RAM and
+    # from a LUT ROM (MEMORY)
+    ("thr-block", (3, 3, 2), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
+                                   stride=(1, 1), groups=1, domain="bipolar", prune=0.0), 1, 2, 2),
+    ("thr-logic", (3, 3, 4), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
+                                   stride=(1, 1), groups=2, domain="bipolar", prune=0.0),
+     1, 2, 2),
 ]
+MEMORY = {"thr-block": "block", "thr-logic": "distributed"}
 
 
 # The two layers of the pruning measurement: dense, and the same with half its blocks pruned.
@@ -70,8 +78,9 @@ def make_unit(cfg):
     from hw.folded.engine import FoldedEngine
     _, _, _, pe, simd, stages = cfg
     name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
-    return FoldedEngine(unit_conv(cfg), pe, simd, stages, argmax_stages=stages + 1,
-                        front=(stages + len(name)) % 3, skid=len(name) % 2 == 0)
+    return FoldedEngine(unit_conv(cfg), pe, simd, stages, MEMORY.get(name, "auto"),
+                        argmax_stages=stages + 1, front=(stages + len(name)) % 3,
+                        skid=len(name) % 2 == 0)
 
 
 def make_conv(name: str, in_shape, opts: dict, seed: int) -> Conv:

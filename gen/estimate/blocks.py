@@ -167,6 +167,14 @@ def pool_blocks(pool: MaxPool, shape, skid: bool = False) -> list[Block]:
         [skid_block(shape[2])] if skid else [])
 
 
+def fifo_block(width: int, depth: int) -> Block:
+    """hw.folded.planned.Buffered: Amaranth's SyncFIFOBuffered of `depth` words in front of
+    a layer, a memory of depth - 1 words (where yosys maps it, as a line buffer) and an
+    output register, with its pointers and level counters."""
+    return Block("fifo", {"one": 1, "ptr_bits": int_bits(depth), "out_bits": width},
+                 ff=width + 3 * int_bits(depth), memories=[(depth - 1, width)])
+
+
 def skid_block(width: int) -> Block:
     """hw.pipeline's skid register on a `width`-bit output: a register per bit, and a 2:1
     multiplexer per bit in front of the output register (costed a LUT a bit, not

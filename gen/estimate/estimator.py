@@ -22,6 +22,7 @@ from models.description import Description
 from gen.estimate.blocks import Block
 from gen.estimate.cell_cost import bank_cost, memory_cost, mux_luts, or_luts, rom_cost, rom_features
 from gen.estimate.layer_blocks import layer_blocks
+from gen.estimate.memory_map import map_memory
 
 
 COEFFS_PATH = Path(__file__).with_name("estimate_coeffs.json")
@@ -61,6 +62,15 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
         # new: Xilinx +7..+45, ECP5 +12..+24, iCE40 +8..+37). A refit (bench/fit_blocks.py
         # --kinds window) replaces this correction.
         lut["flag_bookkeeping"] = 1
+    if block.kind == "fifo":
+        # A FIFO deeper than one RAM cell reads through a multiplexer over its cells; one
+        # in block RAM pays per bit for what yosys adds around the RAM's read port
+        # (measured: about a LUT and a flip-flop a bit on ECP5 and Gowin, none on Xilinx).
+        maps = [(map_memory(family, d, w), w) for d, w in block.memories]
+        lut["read_mux_luts"] = mux_luts(family, [(w, m.ways) for m, w in maps
+                                                 if m.kind != "logic" and m.ways > 1])
+        lut["block_out_bits"] = ff["block_out_bits"] = sum(w for m, w in maps
+                                                           if m.kind == "block")
     if block.memories:
         # A LUT-RAM cell is counted as LUT-RAM, not LUT: only its address and enable
         # logic costs LUTs; a memory in soft logic costs its read multiplexers.

@@ -17,6 +17,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     scores layer), a shift register of results; the weight ROM of `steps` words in block
     RAM or in logic; the window register."""
     from hw.folded.lanes import signed_width, sum_bounds
+    from hw.folded.memory import pick_style
     from hw.folded.schedule import assign_lanes, fold_shape, live_chunks
 
     shape = fold_shape(conv, pe, simd)
@@ -39,8 +40,9 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
              "step_bits": int_bits(shape.steps), "one": 1}
     ff = (kh_kw_c(conv) + 1 + int_bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
           + len(lanes) * acc)
-    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
     roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width)
+    ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
+                        pick_style(memory, shape.steps, shape.word_width), roms)
     ff += _rom_registers(logic) + _word_register(front, logic, shape.word_width)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, logic_roms=logic)
@@ -56,6 +58,7 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     pixel register."""
     from hw.dense.shape import dense_shape
     from hw.folded.lanes import signed_width, sum_bounds
+    from hw.folded.memory import pick_style
 
     shape = dense_shape(conv, pe, simd)
     cg = conv.in_channels_per_group
@@ -77,28 +80,37 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     banks = [(len(lane), acc) for lane, banked in zip(lanes, shape.banked) if banked]
     ff = (cg * conv.groups + 1 + int_bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
           + sum(acc for banked in shape.banked if not banked))
-    ff += _lane_outputs(conv, lanes, lo, hi, acc, feats, argmax_stages)
     # yosys keeps only the ROM bits that vary from step to step.
     roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width)
+    ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
+                        pick_style(memory, shape.steps, shape.word_width), roms)
     ff += _rom_registers(logic) + _word_register(front, logic, shape.rom_width)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, banks=banks, logic_roms=logic)
 
 
-def _lane_outputs(conv: Conv, lanes, lo: int, hi: int, acc: int, feats: dict,
-                  argmax_stages: int = 0) -> int:
-    """hw.folded.lanes.lane_results and engine_output, shared by the folded and streamed engines:
-    per lane a threshold memory read in turn and a comparator, or a scores layer's sums;
-    the result shift registers, the output (and score and argmax) registers. Adds the
-    features, returns the register bits."""
-    from hw.folded.lanes import signed_width
+def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
+                  front: int, weight_style: str, roms: list) -> int:
+    """hw.folded.lanes.lane_results and engine_output, shared by the folded and streamed
+    engines: per lane a threshold memory read in turn and a comparator, or a scores layer's
+    sums; the result shift registers, the output (and score and argmax) registers. A lane
+    whose thresholds are read a step ahead (hw.folded.lanes.threshold_memory) has a step
+    counter (its three registers) and a read register, and in block RAM its memory joins
+    `roms`. Adds the features, returns the register bits."""
+    from hw.folded.lanes import threshold_memory, threshold_width
     if conv.scores is None:
-        ths = conv.activation.thresholds
-        tw = signed_width(min(lo, int(ths.min())), max(hi, int(ths.max())))
+        tw = threshold_width(conv)
+        where = [(len(lane), threshold_memory(front, weight_style, len(lane), tw + 1))
+                 for lane in lanes]
+        ahead = [n for n, kind in where if kind]
+        in_block = [n for n, kind in where if kind == "block"]
         feats["cmp_bits"] = len(lanes) * tw
-        feats["thr_rom_bits"] = sum(len(lane) * (tw + 1) for lane in lanes)
+        feats["thr_rom_bits"] = (sum(len(lane) for lane in lanes) - sum(in_block)) * (tw + 1)
         feats["result_bits"] = sum(len(lane) for lane in lanes)
-        return sum(len(lane) + int_bits(len(lane) + 1) for lane in lanes) + conv.out_channels + 1
+        roms.extend((n, tw + 1) for n in in_block)
+        feats["step_bits"] += sum(int_bits(n - 1) for n in ahead)
+        ff = sum(len(lane) + int_bits(len(lane) + 1) for lane in lanes) + conv.out_channels + 1
+        return ff + sum(tw + 1 + 3 * int_bits(n - 1) - int_bits(n + 1) for n in ahead)
     sw = result_score_width(conv)
     feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
     feats["score_bits"] = conv.out_channels * sw

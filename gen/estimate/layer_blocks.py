@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from models.description import Conv, Description, MaxPool
 
-from gen.estimate.blocks import Block, encoder_block, pool_blocks, skid_block, window_block
+from gen.estimate.blocks import (Block, encoder_block, fifo_block, pool_blocks, skid_block,
+                                 window_block)
 from gen.estimate.engine_blocks import engine_block
 from gen.estimate.folded_blocks import dense_block, folded_block
 
@@ -48,9 +49,12 @@ def layer_blocks(desc: Description, stages: int = 1,
     choices = choices or {}
     out = [("encoder", [encoder_block(desc)])]
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
+        choice = choices.get(layer.name)
         if isinstance(layer, MaxPool):
-            choice = choices.get(layer.name)
-            out.append((layer.name, pool_blocks(layer, shape, bool(choice and choice.skid))))
+            blocks = pool_blocks(layer, shape, bool(choice and choice.skid))
         else:
-            out.append((layer.name, conv_blocks(layer, shape, stages, choices.get(layer.name))))
+            blocks = conv_blocks(layer, shape, stages, choice)
+        if choice is not None and choice.fifo_depth > 0:
+            blocks.insert(0, fifo_block(shape[2], choice.fifo_depth))
+        out.append((layer.name, blocks))
     return out

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hw.folded.lanes import FRONTS
+from hw.folded.lanes import FRONTS, threshold_memory
 from hw.folded.memory import ASYNC_ROM_MAX_DEPTH
 from hw.popcount import register_levels, tree_levels
 from hw.window.plan import WindowPlan, plan_window
@@ -121,11 +121,13 @@ def scores_paths(classes: int, argmax: int) -> list[Path]:
 
 def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: int,
                  input_bits: int, pipe: Pipelining, family: str,
-                 output_bits: int = 1, rom_words: int = 0, rom_bits: int = 0) -> list[Path]:
+                 output_bits: int = 1, rom_words: int = 0, rom_bits: int = 0,
+                 thresholds: tuple[int, int] = (0, 0)) -> list[Path]:
     """Paths of a folded or streamed engine: `simd`-bit lanes behind a `chunks`-way
     multiplexer, weights in block RAM or not (or in a LUT ROM of `rom_words` words of
     `rom_bits`), a sparse layer's q*count + p*all, `scores`
-    classes (0: a threshold layer), an input register of `input_bits` and an output
+    classes (0: a threshold layer, whose longest lane reads `thresholds` = (words, bits)
+    in turn), an input register of `input_bits` and an output
     register of `output_bits`; and the handshake
     that loads that register: from the downstream block's state through this engine's
     enable (and the upstream window generator's, which takes this engine's ready), or,
@@ -154,6 +156,19 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
         parts = -(-rom_words // ASYNC_ROM_MAX_DEPTH)
         paths.append(Path("weight memory", luts=2 + mux_levels(parts, d),
                           loads=max(1, rom_bits) * parts))
+    words, bits = thresholds
+    memory = threshold_memory(pipe.front, "block" if block_ram else "distributed", words, bits)
+    if words > ASYNC_ROM_MAX_DEPTH and memory != "block":
+        # A lane's threshold ROM in LUTs (hw.folded.lanes.lane_results): 16 words a LUT, a
+        # multiplexer tree over them, the address fanning out to all; read by the count of
+        # finished channels into the comparison, or a step ahead into a register.
+        parts = -(-words // ASYNC_ROM_MAX_DEPTH)
+        paths.append(Path("threshold", luts=1 + mux_levels(parts, d), carries=1,
+                          loads=bits * parts) if memory is None else
+                     Path("threshold memory", luts=2 + mux_levels(parts, d),
+                          loads=bits * parts))
+    elif memory == "block":
+        paths.append(Path("threshold memory", bram=True))
     # The handshake: with a skid register, this engine's `ready` (a flag register) loads
     # its input register, and the next block's ready (a flag of its own: a window
     # generator's room, a streamed engine's) selects what enters the output and skid

@@ -12,7 +12,7 @@ from models.description import Conv, Description
 from hw.folded.planned import LayerChoice
 
 from gen.common.resources import FPGA_FAMILIES
-from gen.estimate.blocks import Block, encoder_block, pool_blocks
+from gen.estimate.blocks import Block, encoder_block, fifo_block, pool_blocks
 from gen.estimate.cell_cost import ROM_WORDS_PER_LUT
 from gen.estimate.estimator import block_cost, framing_cost
 from gen.estimate.layer_blocks import conv_blocks
@@ -81,6 +81,12 @@ def shared_costs(desc: Description, family: str,
             skid = pool_skid(layer_window(layer, shape), shape[2], family, clock_mhz)
             out[layer.name] = blocks_cost(pool_blocks(layer, shape, skid), family)
     return out
+
+
+def fifo_cost(width: int, depth: int, family: str) -> Cost:
+    """The FIFO of `depth` words of `width` bits the flow model puts in front of a layer
+    (none for depth 0)."""
+    return blocks_cost([fifo_block(width, depth)], family) if depth else Cost()
 
 
 def option_blocks(conv: Conv, engine: str, pe: int, simd: int, style: str,

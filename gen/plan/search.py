@@ -23,6 +23,7 @@ from models.description import Conv, Description, content_hash
 from models.errors import UserError
 from hw.dense.schedule import dense_pixel_steps, is_dense
 from hw.engine import result_layout
+from hw.folded.lanes import threshold_width
 from hw.folded.schedule import assign_lanes, live_chunks
 
 from gen.common.devices import Device, find_device
@@ -30,7 +31,7 @@ from gen.estimate.flow_model import analyse
 from gen.estimate.timing_model import (USABLE, Pipelining, candidates, engine_paths, layer_window,
                                        meets, pool_skid, slowest, unrolled_paths, window_paths)
 from gen.plan.cost import (LOGIC_ROM_MAX_BITS, Cost, blocks_cost, check_family,
-                           deep_rom_bits, option_blocks, shared_costs)
+                           deep_rom_bits, fifo_cost, option_blocks, shared_costs)
 from gen.plan.plan_file import LayerPlan, Plan
 
 
@@ -141,9 +142,10 @@ def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
     input_bits = per_group * conv.groups
     output_bits = result_layout(conv).size if classes else conv.out_channels
     rom_words = steps if style == "distributed" else 0
+    thresholds = (0, 0) if classes else (-(-conv.out_channels // pe), threshold_width(conv) + 1)
     return lambda pipe: engine_paths(simd, chunks, style == "block", sparse, classes,
                                      input_bits, pipe, family, output_bits, rom_words,
-                                     pe * (simd + 2))
+                                     pe * (simd + 2), thresholds)
 
 
 def pipelined(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
@@ -284,16 +286,17 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
         depth = flow.backlog.get(layer.name, 0)
         depth = depth + 1 if depth >= 2 else 0
+        fifo = fifo_cost(shape[2], depth, family)
         if opt is None:
             layers.append(LayerPlan(layer.name, "pool", "fixed", fifo_depth=depth,
-                                    **fixed[layer.name].rounded(),
+                                    **(fixed[layer.name] + fifo).rounded(),
                                     skid=pool_skid(layer_window(layer, shape), shape[2],
                                                    family, clock_mhz)))
         else:
             pixels = layer.out_shape[0] * layer.out_shape[1]
             layers.append(LayerPlan(layer.name, "conv", opt.engine, opt.pe, opt.simd,
                                     opt.steps, opt.memory, opt.steps * pixels, depth,
-                                    **opt.cost.rounded(), stages=opt.pipe.stages,
+                                    **(opt.cost + fifo).rounded(), stages=opt.pipe.stages,
                                     argmax_stages=opt.pipe.argmax, front=opt.pipe.front,
                                     skid=opt.pipe.skid))
     # Totals as `bnngen estimate` makes them: the sum of the rounded rows.

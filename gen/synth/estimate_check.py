@@ -23,6 +23,8 @@ def block_module(layer: str, kind: str, buffered: bool = False) -> str:
     """The module of a block in the network top (a layer behind a FIFO is its `block`)."""
     if layer == "encoder":
         return "top.encoder"
+    if kind == "fifo":
+        return f"top.{layer}.fifo"
     return f"top.{layer}{'.block' if buffered else ''}.{BLOCK_MODULE[kind]}"
 
 

@@ -180,7 +180,8 @@ class StreamingDense(wiring.Component):
                     m.d.sync += current.eq(total)
             m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)
             results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
-                                        v_d & final_d, adv))
+                                        v_d & final_d, adv, self.front,
+                                        self.memory_style))
 
         engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, out,
                       self.argmax_stages)

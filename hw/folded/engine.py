@@ -182,7 +182,8 @@ class FoldedEngine(wiring.Component):
             with m.If(adv & v_d):
                 m.d.sync += acc.eq(total)
             lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
-                                         v_d & final_d, adv))
+                                         v_d & final_d, adv, self.front,
+                                         self.memory_style))
 
         engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, out,
                       self.argmax_stages)

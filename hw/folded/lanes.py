@@ -12,6 +12,7 @@ from models.description import Conv
 from ..engine import scores_output, sum_range
 from ..pipeline import PipelineOutput
 from ..popcount import build_popcount
+from .memory import ASYNC_ROM_MAX_DEPTH, pick_style, stepped_memory
 
 
 FRONTS = (0, 1, 2)   # registers in front of the popcount: none, the leaves, + the weight word
@@ -46,14 +47,38 @@ def sum_bounds(conv: Conv) -> tuple[int, int]:
     return lo, hi
 
 
+def threshold_width(conv: Conv) -> int:
+    """Two's complement bits of every sum and threshold of a threshold layer together."""
+    lo, hi = sum_bounds(conv)
+    ths = conv.activation.thresholds
+    return signed_width(min(lo, int(ths.min())), max(hi, int(ths.max())))
+
+
+def threshold_memory(front: int, weight_style: str, words: int, width: int) -> str | None:
+    """Where a lane's `words` thresholds of `width` bits are read a step ahead (`front` 2,
+    as the weight word is): in block RAM when the weights are and the table is one that
+    pick_style puts there, else in a ROM in LUTs; None: a lane of up to
+    ASYNC_ROM_MAX_DEPTH (one LUT level), or `front` < 2, read by the count of finished
+    channels straight into the comparison."""
+    if front < 2 or words <= ASYNC_ROM_MAX_DEPTH:
+        return None
+    if weight_style == "block" and pick_style("auto", words, width) == "block":
+        return "block"
+    return "logic"
+
+
 def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
-                 adv) -> list:
+                 adv, front: int = 0, weight_style: str = "distributed") -> list:
     """A lane's per-channel result registers (bits, or sums for a scores layer), whole from
     the cycle after the final step, in `channels` order: the order in which the lane
     finishes its channels (`last`: the current op is a channel's last). A threshold layer compares
     `total` with the finishing channel's threshold, read from a small per-lane memory by a
     count of finished channels, so one comparator serves the lane; the results shift into
-    a lane register."""
+    a lane register. With `front` 2 a memory of more than ASYNC_ROM_MAX_DEPTH thresholds
+    is read a step ahead into a register (threshold_memory), so that its read (a block
+    RAM's clock-to-output, or a deep LUT ROM's multiplexer tree) ends in a flip-flop
+    instead of running on into the comparison: the lane finishes its channels in order,
+    all of them by each final step, so a counter that wraps replaces the count."""
     n = len(channels)
     if n == 0:
         return []
@@ -63,19 +88,25 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
         tw = signed_width(min(lo, *ths), max(hi, *ths))
         init = [(th & ((1 << tw) - 1)) | (int(conv.activation.flip[o]) << tw)
                 for th, o in zip(ths, channels)]
-        tmem = Memory(shape=tw + 1, depth=n, init=init)
-        m.submodules[f"thresholds{lane}"] = tmem
-        ordinal = Signal(range(n + 1), name=f"ord{lane}")
-        rp = tmem.read_port(domain="comb")
-        m.d.comb += rp.addr.eq(ordinal)
-        tau = rp.data[:tw].as_signed()
-        flip = rp.data[tw]
+        ahead = threshold_memory(front, weight_style, n, tw + 1)
+        if ahead is not None:
+            _, data = stepped_memory(m, tw + 1, init, ahead, adv & last,
+                                     registered=ahead == "block", name=f"thresholds{lane}")
+        else:
+            tmem = Memory(shape=tw + 1, depth=n, init=init)
+            m.submodules[f"thresholds{lane}"] = tmem
+            ordinal = Signal(range(n + 1), name=f"ord{lane}")
+            rp = tmem.read_port(domain="comb")
+            m.d.comb += rp.addr.eq(ordinal)
+            data = rp.data
+            with m.If(adv & final):
+                m.d.sync += ordinal.eq(0)
+            with m.Elif(adv & last):
+                m.d.sync += ordinal.eq(ordinal + 1)
+        tau = data[:tw].as_signed()
+        flip = data[tw]
         result = Signal(name=f"bit{lane}")
         m.d.comb += result.eq(Mux(flip, total <= tau, total >= tau))
-        with m.If(adv & final):
-            m.d.sync += ordinal.eq(0)
-        with m.Elif(adv & last):
-            m.d.sync += ordinal.eq(ordinal + 1)
         width = 1
     else:
         result, width = total, len(total)

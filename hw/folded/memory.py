@@ -37,7 +37,7 @@ ASYNC_ROM_MAX_DEPTH = 16
 
 
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
-                   registered: bool = False, last_next=None):
+                   registered: bool = False, last_next=None, name: str = "weights"):
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
@@ -65,7 +65,7 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     if last_next is not None:     # the flag's value after this cycle
         m.d.comb += last_next.eq(Mux(fire, t1 == steps - 1, last_step))
     mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
-    m.submodules.weights = mem
+    m.submodules[name] = mem
     if style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH:
         rp = mem.read_port(domain="comb")
         m.d.comb += rp.addr.eq(t)
