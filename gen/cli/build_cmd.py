@@ -10,12 +10,13 @@ from models.errors import UserError
 
 from gen.build.emit import DEFAULT_TOP, build
 from gen.common.staging import check_output_folder
+from gen.cli.args import MODEL_HELP, model_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser("build", help="emit Verilog (top + one module per layer) and a "
                                      "manifest for a model description")
-    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("file", type=model_arg, help=MODEL_HELP)
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="output folder (replaced atomically; an existing folder only if "
                         "bnngen wrote it)")

@@ -22,6 +22,7 @@ from gen.common.staging import check_output_folder
 from gen.plan.plan_file import plan_table
 from gen.plan.search import plan_network, target_cycles
 from gen.simulate.verify import verify
+from gen.cli.args import MODEL_HELP, model_arg
 
 
 DEMO_TARGET = {"fps": 1000.0, "clock": 50.0, "device": "ecp5-25f"}
@@ -30,7 +31,7 @@ DEMO_TARGET = {"fps": 1000.0, "clock": 50.0, "device": "ecp5-25f"}
 def register(sub) -> None:
     p = sub.add_parser("demo", help="the shipped default model end to end: layer table, plan "
                                     "for a small FPGA, Verilog, RTL simulation of test images")
-    p.add_argument("file", nargs="?", default=DEFAULT_MODEL)
+    p.add_argument("file", nargs="?", type=model_arg, default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("-o", "--output", default="build/demo", metavar="DIR",
                    help="where the plan, the Verilog and its bench go (default %(default)s)")
     p.add_argument("--force", action="store_true",

@@ -18,6 +18,7 @@ from models.errors import UserError
 from gen.cli.plan_cmd import add_target_options, check_clock
 from gen.common.staging import check_output_folder, staged_folder
 from gen.plan.explore import explore, markdown, plot
+from gen.cli.args import MODEL_HELP, model_arg
 
 
 MAX_POINTS = 1000
@@ -26,7 +27,7 @@ MAX_POINTS = 1000
 def register(sub) -> None:
     p = sub.add_parser("explore", help="throughput vs LUT/BRAM Pareto front (table + plot)",
                        description=__doc__)
-    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("file", type=model_arg, help=MODEL_HELP)
     add_target_options(p, target=False)
     p.add_argument("--points", type=int, default=16, help="targets to plan (default 16)")
     p.add_argument("-o", "--output", default="explore",

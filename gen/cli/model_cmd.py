@@ -11,9 +11,11 @@ from models.datasets import FASHION_MNIST_CLASSES, load_dataset
 from models.golden import predict
 
 from models.info import layer_table
+from models.shipped import DEFAULT
+from gen.cli.args import MODEL_HELP, model_arg
 
 
-DEFAULT_MODEL = "models/zoo/default.json"
+DEFAULT_MODEL = DEFAULT      # zoo:default, the shipped default model
 
 
 def _limits(args) -> fmt.Limits:
@@ -21,7 +23,7 @@ def _limits(args) -> fmt.Limits:
 
 
 def _add_model_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("file", type=model_arg, help=MODEL_HELP)
     p.add_argument("--max-weight-bits", type=int, default=fmt.Limits().max_weight_bits,
                    help="reject descriptions with more weight bits than this")
 

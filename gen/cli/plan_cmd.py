@@ -14,6 +14,7 @@ from gen.common.resources import FPGA_FAMILIES as FAMILIES
 from gen.common.staging import check_output_file, write_file_atomic
 from gen.plan.plan_file import plan_table
 from gen.plan.search import STYLES, check_positive, plan_network, target_cycles
+from gen.cli.args import MODEL_HELP, model_arg
 
 
 def add_target_options(p, target: bool = True) -> None:
@@ -35,7 +36,7 @@ def add_target_options(p, target: bool = True) -> None:
 def register(sub) -> None:
     p = sub.add_parser("plan", help="choose each layer's folding for a throughput target",
                        description=__doc__)
-    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("file", type=model_arg, help=MODEL_HELP)
     add_target_options(p)
     p.add_argument("-o", "--output", help="write the plan JSON here (an existing file only "
                                            "if it is a plan)")

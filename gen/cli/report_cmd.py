@@ -11,6 +11,7 @@ from models.errors import UserError
 from gen.common.resources import FAMILIES
 from gen.common.staging import check_output_folder
 from gen.synth.scripts import check_families
+from gen.cli.args import MODEL_HELP, model_arg
 
 
 # Above this many estimated LUTs (any FPGA family) a fully unrolled description fits no
@@ -25,7 +26,8 @@ def _list(text: str) -> list[str]:
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="yosys resources per layer and family (+ nextpnr Fmax)")
-    p.add_argument("source", help="a build folder (from `bnngen build`) or a model description")
+    p.add_argument("source", type=model_arg,
+                   help=f"a build folder (from `bnngen build`) or a {MODEL_HELP}")
     p.add_argument("--family", default=",".join(FAMILIES),
                    help=f"comma-separated families from {','.join(FAMILIES)} (default: all)")
     p.add_argument("--fmax", action="store_true",
@@ -57,7 +59,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("estimate", help="analytical LUT/FF/BRAM estimate per layer (instant)")
-    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("file", type=model_arg, help=MODEL_HELP)
     p.add_argument("--family", default="ice40,ecp5,xilinx,gowin",
                    help="comma-separated FPGA families (default: ice40,ecp5,xilinx,gowin)")
     p.add_argument("--plan", metavar="PLAN",

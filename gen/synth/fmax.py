@@ -33,6 +33,7 @@ from gen.build.design_source import verilog_modules
 from gen.common import procs
 from gen.common.devices import DEVICES, Device, find_device
 from gen.common.resources import classify
+from gen.synth.scripts import FALLBACK_COMMANDS
 from gen.synth.yosys import SynthError, yosys_executable
 
 
@@ -191,7 +192,10 @@ def place_and_route(verilog: str, top: str, devices: list[str], *,
         ports = wrapper_ports(verilog, top)
 
         def place(dev: Device) -> dict:
-            r = _place(work, dev, cells_of[dev.family], ports, clock_mhz, timeout, seed)
+            cells, mapper = cells_of[dev.family]
+            r = _place(work, dev, cells, ports, clock_mhz, timeout, seed)
+            if mapper != "abc9":
+                r["mapper"] = mapper
             if r.get("critical_path"):
                 r["critical_path"] = {k: (locate(v, top, modules) if k in ("from", "to")
                                           else v) for k, v in r["critical_path"].items()}
@@ -206,16 +210,33 @@ def place_and_route(verilog: str, top: str, devices: list[str], *,
             raise
 
 
-def _synth_netlist(work: str, family: str) -> dict[str, int]:
-    """yosys for `family` on the wrapper: netlist-<family>.json and its cell counts."""
-    script = (f"read_verilog -sv design.v; {SYNTH[family]} -top {WRAPPER} "
-              f"-json netlist-{family}.json; tee -q -o stat-{family}.json stat -json")
-    rc, err = _run([*yosys_executable(), "-q", "-l", f"yosys-{family}.log", "-p", script],
-                   work, None)
+def _synth_netlist(work: str, family: str) -> tuple[dict[str, int], str]:
+    """yosys for `family` on the wrapper: netlist-<family>.json, its cell counts and the LUT
+    mapper. Where ABC9 crashes on the flattened netlist (a yosys bug, as gen.synth.yosys
+    meets it per module), the LUTs are mapped with classic ABC instead."""
+    rc, err = _yosys_netlist(work, family, f"{SYNTH[family]} -top {WRAPPER}")
+    mapper = "abc9"
+    if rc != 0 and _abc9_crashed(work, family, err):
+        mapper = "abc"
+        rc, err = _yosys_netlist(work, family, FALLBACK_COMMANDS[family].format(top=WRAPPER)
+                                 .replace("-noflatten ", ""))
     if rc != 0 or not Path(work, f"netlist-{family}.json").exists():
         raise SynthError(f"yosys {family} for place and route failed: {err.strip()[-200:]}")
     stat = json.loads(Path(work, f"stat-{family}.json").read_text())
-    return stat["design"]["num_cells_by_type"]
+    return stat["design"]["num_cells_by_type"], mapper
+
+
+def _yosys_netlist(work: str, family: str, synth: str) -> tuple[int | None, str]:
+    script = (f"read_verilog -sv design.v; {synth}; write_json netlist-{family}.json; "
+              f"tee -q -o stat-{family}.json stat -json")
+    return _run([*yosys_executable(), "-q", "-l", f"yosys-{family}.log", "-p", script],
+                work, None)
+
+
+def _abc9_crashed(work: str, family: str, err: str) -> bool:
+    log = Path(work, f"yosys-{family}.log")
+    text = err + (log.read_text(errors="replace")[-2000:] if log.exists() else "")
+    return "ABC9" in text and ("Assert" in text or "wasm trap" in text)
 
 
 def _place(work: str, dev: Device, cells: dict[str, int], ports, clock_mhz: float,

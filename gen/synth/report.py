@@ -196,6 +196,9 @@ def fmax_markdown(fmax: dict) -> list[str]:
                          f"{'does not fit' if not r['fits'] else 'timed out'} | | | | | | "
                          f"{_fmt(r.get('seconds'))} |")
             continue
+        if r.get("mapper"):
+            notes.append(f"- {dev}: ABC9 crashed on the flattened netlist (a yosys bug); its "
+                         f"LUTs were mapped with classic ABC ({r['mapper']})")
         cp, util = r.get("critical_path"), r.get("utilization", {})
         path = (f"{describe_end(cp['from'])} -> {describe_end(cp['to'])}" if cp else "-")
         delay = (f"{cp['delay_ns']:.1f} ({cp['logic_ns']:.1f} + {cp['routing_ns']:.1f})"
