@@ -55,9 +55,12 @@ def test_routed_fmax_at_the_planned_clock_names_the_critical_path(planned, tmp_p
         assert cp["delay_ns"] == pytest.approx(1000 / r["fmax_mhz"], rel=0.01)
         assert cp["logic_ns"] > 0 and cp["routing_ns"] > 0
         for end in (cp["from"], cp["to"]):
-            # a layer, or the AXI framing block of the top itself (hw.framing)
-            assert end["layer"] in layers | {"framing"}
-            assert end["cell"].startswith(f"core.{end['layer']}.")
+            # a layer, the AXI framing block (hw.framing), or the top's own registers (yosys
+            # names a register after the top's net it drives: the framing_errors counter)
+            assert end["cell"].startswith("core."), (dev, cp)
+            assert end["layer"] in layers | {"framing", None}, (dev, cp)
+            if end["layer"] is not None:
+                assert end["cell"].startswith(f"core.{end['layer']}.")
         used, avail = r["utilization"]["lut"]
         assert 0 < used < avail
 
