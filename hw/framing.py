@@ -28,7 +28,7 @@ a new frame enters the chain only while fewer than `depth` frames are in flight.
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -93,7 +93,7 @@ class Framing(wiring.Component):
         at_end = Signal(init=self.pixels == 1)        # count == pixels - 1
         admit = ~padding & ((inflight < self.depth) | ~first)
         last = self.s.payload.last
-        on_time = Signal(init=1)     # the pacer allows a transfer now: credit >= 0
+        on_time = Signal(init=1)     # the pacer allows a transfer now
         m.d.comb += [
             self.o.payload.eq(Mux(padding, 0, self.s.payload.data)),
             self.o.valid.eq(on_time & (padding | (self.s.valid & admit))),
@@ -102,20 +102,20 @@ class Framing(wiring.Component):
         s_fire = self.s.valid & self.s.ready
         o_fire = self.o.valid & self.o.ready
         if self.ii > self.pixels:
-            # The credit after this cycle with and without a transfer, both from registers,
-            # so that the transfer only selects between them (it is late in the cycle).
+            # Bresenham as a deficit (pixels - 1 - credit, 0..ii): an idle cycle takes
+            # `pixels` off it down to 0, a transfer adds ii - pixels. Both next values, and
+            # whether each allows a transfer, come from the register alone (one subtraction,
+            # comparisons with constants), so the transfer, late in the cycle, only selects.
             top = self.pixels - 1
-            credit = Signal(range(top - self.ii, top + 1), init=top)
-
-            def capped(value):
-                return Mux(value > top, top, value)
-
-            idle = Signal.like(credit)
-            taken = Signal.like(credit)
-            m.d.comb += [idle.eq(capped(credit + self.pixels)),
-                         taken.eq(capped(credit + self.pixels - self.ii))]
-            m.d.sync += [credit.eq(Mux(o_fire, taken, idle)),
-                         on_time.eq(Mux(o_fire, taken >= 0, idle >= 0))]
+            deficit = Signal(range(self.ii + 1))
+            less = Signal(signed(len(deficit) + 1))
+            m.d.comb += less.eq(deficit - self.pixels)
+            m.d.sync += [
+                deficit.eq(Mux(o_fire, deficit + (self.ii - self.pixels),
+                               Mux(less < 0, 0, less))),
+                on_time.eq(Mux(o_fire, deficit <= top - (self.ii - self.pixels),
+                               deficit <= top + self.pixels)),
+            ]
         entered = o_fire & ~padding & first
         wrong = s_fire & (at_end ^ last)          # tlast early, or missing at the end
         with m.If(o_fire):
