@@ -42,3 +42,10 @@ def test_binary_files_small_and_stored_once():
         assert digest not in digests, f"{p.relative_to(ROOT)} = {digests[digest]}"
         digests[digest] = str(p.relative_to(ROOT))
     assert sum(p.stat().st_size for p in binaries) < 10 * 2**20
+
+
+def test_benchmarks_is_a_record_not_a_diary():
+    """BENCHMARKS.md holds current numbers, each table with its command: at most 250 lines
+    (history lives in git, long tables in bench/results/)."""
+    lines = (ROOT / "BENCHMARKS.md").read_text().splitlines()
+    assert len(lines) <= 250, f"BENCHMARKS.md has {len(lines)} lines"
