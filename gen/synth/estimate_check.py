@@ -49,8 +49,10 @@ def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = Tr
     for fam in families:
         r = run_yosys(src.verilog, fam, src.top, use_cache=use_cache,
                       classic_abc=classic_abc)
-        rows = [(layer, b, classify(fam, r.subtree(block_module(layer, b.kind,
-                                                                 layer in buffered))))
+        # A skid register lives in the module of the block whose output it holds (the
+        # engine's, or the pool's OR): its cells are counted there, none apart.
+        rows = [(layer, b, classify(fam, {} if b.kind == "skid" else
+                                    r.subtree(block_module(layer, b.kind, layer in buffered))))
                 for layer, bl in blocks for b in bl]
         out[fam] = {"total": classify(fam, r.cells),
                     "layers": {layer: classify(fam, r.subtree(f"top.{layer}"))
