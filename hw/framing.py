@@ -19,8 +19,9 @@ back to back) is taken no earlier than cycle floor(n * ii / pixels), the schedul
 paced at the initiation interval. Without it a source that never pauses runs ahead of a
 network slower than one pixel per clock, frames queue inside the layers, and a frame's
 result comes later after its last pixel the longer the stream runs; with it the latency is
-the paced one whatever the source does. (Bresenham: a credit grows by `pixels` a cycle,
-is capped at pixels - 1, and a transfer needs it non-negative and costs `ii`.)
+the paced one whatever the source does. (Bresenham, as a deficit: a transfer adds
+ii - pixels, an idle cycle takes `pixels` off down to 0, and a transfer needs it at most
+pixels - 1.)
 
 A frame's good/bad flag waits in a ring of `depth` bits from its last pixel to its result;
 a new frame enters the chain only while fewer than `depth` frames are in flight.
