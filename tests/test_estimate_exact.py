@@ -295,6 +295,12 @@ def test_window_block_by_hand():
     assert r.features["ragged_bits"] == 4 and r.features["odd_bank_bits"] == 0
     assert bl.window_block((4, 5, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 2
     assert bl.window_block((4, 4, 1), (2, 2), (2, 2), (0, 0)).features["ragged_bits"] == 0
+    # the row rotation: 3 values for a 3x3 "same" window; a constant for a whole-map
+    # window and for a 2x2/2 pool on an even map (yosys proves r_rbank constant)
+    assert b.rotation == (6, 3) and d.rotation is None
+    assert bl.window_block((4, 4, 1), (2, 2), (2, 2), (0, 0)).rotation is None
+    assert bl.window_block((5, 5, 2), (5, 1), (1, 1), (0, 0)).rotation is None
+    assert bl.window_block((6, 5, 2), (5, 1), (1, 1), (1, 0)).rotation == (10, 5)
     # 120 rows: the row counters need bits(8 * (120 + 3 + 1 + 1 + 3 + 2)) = 11 bits each
     from hw.window.plan import plan_window
     tall = bl.window_block((120, 4, 1), (3, 3), (1, 1), (1, 1))
@@ -302,6 +308,17 @@ def test_window_block_by_hand():
     assert tall.features["counter_bits"] == 4 * 11 + 3 * 3 + max(2, period).bit_length() + 7 + 6
     # 3x3/3 with padding 1 over 4x4: 4 + 2 - 3 = 3 rows and columns, a stride apart: none left
     assert bl.window_block((4, 4, 1), (3, 3), (3, 3), (1, 1)).features["ragged_bits"] == 0
+
+
+def test_wide_rotation_only_where_the_multiplexer_spills_a_lut():
+    from gen.estimate.estimator import block_features, wide_rotation
+    # a LUT6 takes 3 rows, their 2-bit bank index and the pad select; a LUT4 only 2 rows
+    assert not wide_rotation("xilinx", 3) and wide_rotation("xilinx", 4)
+    assert not wide_rotation("ecp5", 2) and wide_rotation("ecp5", 3)
+    f = block_features(bl.window_block((6, 5, 2), (5, 1), (1, 1), (1, 0)), "xilinx")["lut"]
+    assert f["wide_rotation"] == 1 and f["wide_rotation_bits"] == 10
+    constant = bl.window_block((5, 5, 2), (5, 1), (1, 1), (0, 0))   # one output row
+    assert "wide_rotation" not in block_features(constant, "xilinx")["lut"]
 
 
 def test_pool_blocks_by_hand():

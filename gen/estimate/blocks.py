@@ -33,6 +33,7 @@ class Block:
     logic_roms: list[tuple[int, int]] = field(default_factory=list)  # ROMs in LUTs
     ors: list[tuple[int, int]] = field(default_factory=list)        # (bits, inputs)
     banks: list[tuple[int, int]] = field(default_factory=list)      # async-read RAMs
+    rotation: tuple[int, int] | None = None     # (bits, ways): a window's row rotation
 
 
 @lru_cache(maxsize=4096)  # pure in its integers; big layers repeat tree sizes
@@ -150,8 +151,21 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
     # and subtract, and the kh-way row multiplexers fill their LUTs unevenly.
     feats["odd_bank_bits"] = kh * c if kh > 1 and kh & (kh - 1) else 0
     ff = out_bits + shift_bits + counter_bits + kh + 8
-    # Row ky reads bank (r_rbank + ky) mod kh: a kh-way multiplexer per output bit.
-    return Block("window", feats, ff=ff, memories=[(w, c)] * kh, muxes=[(kh * c, kh)])
+    # Row ky reads bank (r_rbank + ky) mod kh: a kh-way multiplexer per output bit (the
+    # fitted `mux_luts`); `rotation` where r_rbank takes more than one value (else yosys
+    # proves it constant and the multiplexers go), for the estimator's LUT6 packing.
+    return Block("window", feats, ff=ff, memories=[(w, c)] * kh, muxes=[(kh * c, kh)],
+                 rotation=(kh * c, kh) if row_rotations(p) > 1 else None)
+
+
+def row_rotations(p) -> int:
+    """How many values the read side's bank rotation takes (hw/window/generator.py's
+    r_rbank, for a WindowPlan `p`): the bank of kernel row 0 is (f * H - ph + oy * sy)
+    mod kh in frame f, output row oy. One value (a map of a multiple of kh rows that one
+    output row reads, or a stride that is a multiple of kh): a constant register."""
+    kh, h = p.kernel[0], p.height
+    return len({(f * h - p.padding[0] + oy * p.stride[0]) % kh
+                for f in range(kh) for oy in range(p.out_height)})
 
 
 def reduce_block(channels: int, taps: int) -> Block:

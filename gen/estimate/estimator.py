@@ -19,8 +19,9 @@ from pathlib import Path
 
 from models.description import Description
 
-from gen.estimate.blocks import Block
-from gen.estimate.cell_cost import bank_cost, memory_cost, mux_luts, or_luts, rom_cost, rom_features
+from gen.estimate.blocks import Block, int_bits
+from gen.estimate.cell_cost import (LUT_INPUTS, bank_cost, memory_cost, mux_luts, or_luts,
+                                    rom_cost, rom_features)
 from gen.estimate.layer_blocks import layer_blocks
 from gen.estimate.memory_map import map_memory
 
@@ -62,6 +63,19 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
         # new: Xilinx +7..+45, ECP5 +12..+24, iCE40 +8..+37). A refit (bench/fit_blocks.py
         # --kinds window) replaces this correction.
         lut["flag_bookkeeping"] = 1
+    if block.rotation and wide_rotation(family, block.rotation[1]):
+        # The row rotation's kh-way multiplexer with its select bits and the pad select
+        # does not fit one LUT: a LUT6 takes up to three rows with their 2-bit bank index,
+        # and the fitted `mux_luts` coefficient (0.11 a LUT on Xilinx) is that of those
+        # nearly free multiplexers; from 4 rows on each bit spills into a second LUT, and
+        # a 3-bit bank index (mod-kh sums of each row's bank, a decoded select) adds logic
+        # per window. Measured on the rotating 5-row windows of bench/fit_blocks.py on
+        # Xilinx (least squares weighted by 1/yosys, the coefficients alone): +38 LUTs a
+        # window, +0.71 a row-multiplexer bit (LUT4 families: ~0, their `mux_luts` counts
+        # k-1 LUT4s a bit already). A refit (bench/fit_blocks.py --kinds window) replaces
+        # this correction.
+        lut["wide_rotation"] = 1
+        lut["wide_rotation_bits"] = block.rotation[0]
     if block.kind == "fifo":
         # A FIFO deeper than one RAM cell reads through a multiplexer over its cells; one
         # in block RAM pays per bit for what yosys adds around the RAM's read port
@@ -79,6 +93,12 @@ def block_features(block: Block, family: str) -> dict[str, dict[str, float]]:
         ff["logic_mem_bits"] = mem["logic_mem_bits"]
         ff["lutram_out_bits"] = sum(w for d, w in block.memories) if mem["lutram"] else 0
     return {"lut": lut, "ff": ff}
+
+
+def wide_rotation(family: str, ways: int) -> bool:
+    """A `ways`-way row multiplexer, its select (the bank index) and the pad select need
+    more inputs than one LUT of `family` has."""
+    return ways + int_bits(ways - 1) + 1 > LUT_INPUTS.get(family, 4)
 
 
 def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[str, float]:
