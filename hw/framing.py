@@ -21,7 +21,9 @@ network slower than one pixel per clock, frames queue inside the layers, and a f
 result comes later after its last pixel the longer the stream runs; with it the latency is
 the paced one whatever the source does. (Bresenham, as a deficit: a transfer adds
 ii - pixels, an idle cycle takes `pixels` off down to 0, and a transfer needs it at most
-pixels - 1.)
+pixels - 1. A cycle in which the chain holds a transfer the schedule allows takes `pixels`
+off below 0 too, down to a frame's time: like a paced source's waiting pixels, the input
+then catches up, so a hold inside the chain costs no cycle for good.)
 
 A frame's good/bad flag waits in a ring of `depth` bits from its last pixel to its result;
 a new frame enters the chain only while fewer than `depth` frames are in flight.
@@ -103,17 +105,25 @@ class Framing(wiring.Component):
         s_fire = self.s.valid & self.s.ready
         o_fire = self.o.valid & self.o.ready
         if self.ii > self.pixels:
-            # Bresenham as a deficit (pixels - 1 - credit, 0..ii): an idle cycle takes
-            # `pixels` off it down to 0, a transfer adds ii - pixels. Both next values, and
-            # whether each allows a transfer, come from the register alone (one subtraction,
-            # comparisons with constants), so the transfer, late in the cycle, only selects.
+            # Bresenham as a deficit (pixels - 1 - credit): an idle cycle takes `pixels`
+            # off it, down to 0, a transfer adds ii - pixels. While the chain holds a
+            # transfer the schedule allows, it goes on below 0 (down to a frame behind), so
+            # that the source catches up afterwards, as a paced source's waiting pixels do:
+            # else every hold (a window generator's full line buffer) would cost its cycles
+            # for good. Every next value, and whether each allows a transfer, comes from the
+            # register alone (one subtraction, comparisons with constants), so the
+            # handshake, late in the cycle, only selects.
             top = self.pixels - 1
-            deficit = Signal(range(self.ii + 1))
+            floor = -self.ii * self.pixels
+            deficit = Signal(range(floor, self.ii + 1))
             less = Signal(signed(len(deficit) + 1))
-            m.d.comb += less.eq(deficit - self.pixels)
+            held = Signal()
+            m.d.comb += [less.eq(deficit - self.pixels),
+                         held.eq(on_time & (padding | self.s.valid) & ~o_fire)]
             m.d.sync += [
                 deficit.eq(Mux(o_fire, deficit + (self.ii - self.pixels),
-                               Mux(less < 0, 0, less))),
+                               Mux(held, Mux(less < floor, floor, less),
+                                   Mux(less < 0, 0, less)))),
                 on_time.eq(Mux(o_fire, deficit <= top - (self.ii - self.pixels),
                                deficit <= top + self.pixels)),
             ]

@@ -63,12 +63,7 @@ def test_network_factory(unit, simulator):
     run_network("network-factory", DESCS, unit, simulator, images)
 
 
-# Unrolled factory networks slower than one pixel per clock whose measured II is one cycle
-# above the blocks' declared one (found when the back-to-back source came in; not fixed).
-KNOWN_II_OFF_BY_ONE = {"random-93"}
-
-
-@pytest.mark.parametrize("simulator", ["verilator"])
+@pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("unit", range(len(SEEDS)), ids=[f"seed{s}" for s in SEEDS])
 def test_network_latency(unit, simulator):
     """The manifest's latency, measured with frames back to back (the top paces a source
@@ -86,7 +81,4 @@ def test_network_latency(unit, simulator):
     assert measured == [expect["paced_cycles"]] * len(measured), (
         f"{desc.name}: measured latency {measured}, manifest {expect['paced_cycles']}")
     spacing = [int(d) for d in np.diff(out["out_cycles"])]
-    if desc.name in KNOWN_II_OFF_BY_ONE and spacing == [ii + 1] * len(spacing):
-        pytest.xfail(f"{desc.name}: results every {ii + 1} cycles, the blocks' timing says "
-                     f"{ii} (a known defect of the unrolled timing of this net)")
     assert spacing == [ii] * len(spacing), (desc.name, ii, spacing)

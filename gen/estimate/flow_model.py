@@ -13,7 +13,9 @@ Each block is a recurrence over its stream items, the way the RTL schedules them
   fold) and holds the read side while it is busy;
 - an engine without a window generator (1x1 kernel) takes a pixel every S cycles;
 - a streamed dense layer (hw/dense/engine.py) takes pixel p of a frame S_p cycles after the
-  previous one and answers once per frame, after the frame's last pixel.
+  previous one and answers once per frame, after the frame's last pixel;
+- a FIFO in front of a layer (hw/folded/planned.py's `Buffered`) hands an item on
+  `FIFO_DELAY` cycles after it arrives, or as soon as the layer takes it after that.
 
 Blocks are chained without backpressure (as if every FIFO were unbounded): with a source
 that sends a pixel per cycle, the rate that comes out at the end is the best the chain can
@@ -35,6 +37,8 @@ from hw.window.plan import WindowPlan, plan_window
 
 
 FRAMES = 3
+# An Amaranth SyncFIFOBuffered: written in cycle a, its output register holds the word at a + 2.
+FIFO_DELAY = 2
 
 
 @dataclass(frozen=True)
@@ -135,10 +139,14 @@ def windowed(arrivals: np.ndarray, st: Stage, frames: int) -> tuple[np.ndarray, 
     clock = {"step": -1, "take": -(1 << 60), "flush": None}
 
     def emit(at: int) -> None:
-        take = max(at + 2, clock["take"] + st.steps)
+        # An emission waits in the second stage until the window register is free (the
+        # engine takes the previous window), then in the window register for the engine;
+        # the read side waits only while the second stage holds it.
+        moved = max(at + 1, clock["take"])
+        take = max(moved + 1, clock["take"] + st.steps)
         clock["take"] = take
         outputs.append(take + st.steps + st.latency - 1)
-        clock["step"] = max(clock["step"], take - 2)   # the read side waits for the engine
+        clock["step"] = max(clock["step"], moved - 1)
 
     def free_time(b: int, x: int) -> int:
         """When row b's slot is free for column x (-inf if never used)."""
@@ -198,18 +206,20 @@ def windowed(arrivals: np.ndarray, st: Stage, frames: int) -> tuple[np.ndarray, 
     return accept, np.array(outputs, dtype=np.int64)
 
 
-def run_chain(desc: Description, stages_: list[Stage], arrivals: np.ndarray, frames: int):
-    """Encoder then every stage; per stage its arrivals and accept times, and the result
-    times."""
+def run_chain(desc: Description, stages_: list[Stage], arrivals: np.ndarray, frames: int,
+              fifos: frozenset[str] = frozenset()):
+    """Encoder then every stage (behind a FIFO where named in `fifos`); per stage its
+    arrivals and accept times, and the result times."""
     times = arrivals + 1                      # the encoder: one register
     record = []
     for st in stages_:
+        offered = times + FIFO_DELAY if st.name in fifos else times
         if st.pixel_steps is not None:
-            acc, out = streamed(times, st.pixel_steps, st.latency)
+            acc, out = streamed(offered, st.pixel_steps, st.latency)
         elif st.plan is None:
-            acc, out = direct(times, st.steps, st.latency)
+            acc, out = direct(offered, st.steps, st.latency)
         else:
-            acc, out = windowed(times, st, frames)
+            acc, out = windowed(offered, st, frames)
         record.append((st.name, times, acc))
         times = out
     return record, times
@@ -222,19 +232,20 @@ def backlog(produced: np.ndarray, accepted: np.ndarray) -> int:
 
 
 def analyse(desc: Description, steps: dict[str, int | tuple[int, ...]], stages: int = 1,
-            frames: int = FRAMES, pipes: dict[str, tuple[int, int, int]] | None = None) -> Flow:
+            frames: int = FRAMES, pipes: dict[str, tuple[int, int, int]] | None = None,
+            fifos: frozenset[str] = frozenset()) -> Flow:
     """Initiation interval, latency and per-layer backlog of a folding (layer -> steps, and
-    pipelining, as for `stages_of`)."""
+    pipelining, as for `stages_of`; `fifos`: the layers behind a FIFO)."""
     sts = stages_of(desc, steps, stages, pipes)
     h, w = desc.input.height, desc.input.width
     pixels = h * w
-    _, done = run_chain(desc, sts, np.arange(frames * pixels, dtype=np.int64), frames)
+    _, done = run_chain(desc, sts, np.arange(frames * pixels, dtype=np.int64), frames, fifos)
     per_frame = len(done) // frames
     ends = done[per_frame - 1::per_frame]
     ii = int(max(pixels, ends[-1] - ends[-2]))
     n = np.arange(frames * pixels, dtype=np.int64)
     paced = (n // pixels) * ii + ((n % pixels) * ii) // pixels
-    record, done = run_chain(desc, sts, paced, frames)
+    record, done = run_chain(desc, sts, paced, frames, fifos)
     ends = done[per_frame - 1::per_frame]
     latency = int(ends[-1] - paced[-1])
     return Flow(ii=ii, latency=latency,

@@ -282,10 +282,13 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
         if flow.ii <= cycles:
             break
         budget = int(budget * cycles / flow.ii) - 1
+    depths = {name: b + 1 if b >= 2 else 0 for name, b in flow.backlog.items()}
+    fifos = frozenset(name for name, d in depths.items() if d)
+    if fifos:   # the FIFOs' own cycles, in the interval and latency the plan states
+        flow = analyse(desc, steps, stages, pipes=pipes, fifos=fifos)
     layers = []
     for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
-        depth = flow.backlog.get(layer.name, 0)
-        depth = depth + 1 if depth >= 2 else 0
+        depth = depths.get(layer.name, 0)
         fifo = fifo_cost(shape[2], depth, family)
         if opt is None:
             layers.append(LayerPlan(layer.name, "pool", "fixed", fifo_depth=depth,
