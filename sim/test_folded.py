@@ -56,6 +56,9 @@ CONFIGS = [
     ("thr-logic", (3, 3, 4), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
                                    stride=(1, 1), groups=2, domain="bipolar", prune=0.0),
      1, 2, 2),
+    # a window of two enable groups (hw.fanout), with the skid's `ready` copies
+    ("wide-win", (3, 3, 16), layer(out_channels=4, kernel=(3, 3), padding=(1, 1),
+                                   stride=(1, 1), groups=1, domain="bipolar", prune=0.0), 2, 48, 1),
 ]
 MEMORY = {"thr-block": "block", "thr-logic": "distributed"}
 

@@ -20,6 +20,8 @@ CONFIGS = [
     (5, 5, 2, (2, 2), (1, 1), (1, 1), 0),     # padding = kernel - 1: more windows than pixels
     (4, 5, 2, (4, 5), (1, 1), (0, 0), 0),     # dense: one window per frame
     (6, 6, 1, (5, 5), (2, 2), (2, 2), 1),     # big pad, stride 2
+    (5, 6, 24, (3, 3), (1, 1), (1, 1), 0),    # wide: two enable groups (hw.fanout)
+    (4, 5, 48, (3, 3), (2, 1), (1, 1), 1),    # four groups, one read enable per bank
 ]
 
 

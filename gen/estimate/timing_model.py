@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hw.fanout import GROUP_BITS
 from hw.folded.lanes import FRONTS, threshold_memory
 from hw.folded.memory import ASYNC_ROM_MAX_DEPTH
 from hw.popcount import register_levels, tree_levels
@@ -36,23 +37,30 @@ MAX_STAGES = 8
 class Delays:
     """ns of one family: a register's clock-to-output plus setup, a LUT level, a carry chain
     (entry, a dozen bits, exit), a block RAM's clock-to-output, each with typical routing;
-    `fanout`: routing per doubling of a net's loads past 16; `mux_ways`: multiplexer ways
-    one LUT level resolves."""
+    `fanout`: routing per doubling of a net's loads past 16; `adder`: a popcount tree's
+    level above the second (a carry chain of 3 bits or more, and the route into the next
+    one); `mux_ways`: multiplexer ways one LUT level resolves."""
 
     reg: float
     lut: float
     carry: float
     bram: float
     fanout: float
+    adder: float
     mux_ways: int = 2
 
 
+# ECP5's `adder`: conv4's popcount levels 5-8 of the shipped model's 100 MHz plan routed
+# in 11.4 ns (2.4 logic); the other families' are ECP5's scaled by their LUT delay.
 DELAYS = {
-    "ecp5": Delays(reg=1.5, lut=1.6, carry=1.6, bram=5.6, fanout=0.6),
-    "ice40": Delays(reg=2.0, lut=2.8, carry=2.6, bram=5.0, fanout=0.9),
-    "gowin": Delays(reg=1.5, lut=1.7, carry=1.8, bram=6.0, fanout=0.6),
-    "xilinx": Delays(reg=0.8, lut=0.6, carry=0.9, bram=2.6, fanout=0.3, mux_ways=4),
+    "ecp5": Delays(reg=1.5, lut=1.6, carry=1.6, bram=5.6, fanout=0.6, adder=2.5),
+    "ice40": Delays(reg=2.0, lut=2.8, carry=2.6, bram=5.0, fanout=0.9, adder=4.4),
+    "gowin": Delays(reg=1.5, lut=1.7, carry=1.8, bram=6.0, fanout=0.6, adder=2.7),
+    "xilinx": Delays(reg=0.8, lut=0.6, carry=0.9, bram=2.6, fanout=0.3, adder=0.9,
+                     mux_ways=4),
 }
+# A popcount's first levels (sums of at most 3 bits) map to LUTs.
+LUT_LEVELS = 2
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,12 @@ class Path:
     carries: int = 0
     bram: bool = False
     loads: int = 1
+    adders: int = 0
 
     def ns(self, d: Delays) -> float:
         fan = d.fanout * max(0.0, math.log2(self.loads / 16)) if self.loads > 16 else 0.0
-        return (d.reg + self.luts * d.lut + self.carries * d.carry + fan
-                + (d.bram if self.bram else 0))
+        return (d.reg + self.luts * d.lut + self.carries * d.carry + self.adders * d.adder
+                + fan + (d.bram if self.bram else 0))
 
 
 def mux_levels(ways: int, d: Delays) -> int:
@@ -96,13 +105,14 @@ def tree_paths(levels: int, stages: int, leaves: bool, head: Path, tail: Path,
     bounds = [0] + cuts + [levels]
     out, start = [], head
     for k in range(len(bounds) - 1):
-        span = bounds[k + 1] - bounds[k]
-        out.append(Path(f"{what} {bounds[k]}..{bounds[k + 1]}", start.luts + span,
-                        start.carries, start.bram))
+        lo, hi = bounds[k], bounds[k + 1]
+        adders = max(0, hi - max(lo, LUT_LEVELS))
+        out.append(Path(f"{what} {lo}..{hi}", start.luts + (hi - lo - adders), start.carries,
+                        start.bram, adders=adders))
         start = Path("reg")
     last = out.pop()
     out.append(Path(last.what, last.luts + tail.luts, last.carries + tail.carries,
-                    last.bram or tail.bram))
+                    last.bram or tail.bram, adders=last.adders))
     return out
 
 
@@ -177,7 +187,8 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     if pipe.skid:
         # (with a skid register `ready` is a register too, set from the next cycle's
         # window register, skid register and last step)
-        paths += [Path("ready", luts=4), Path("input register", loads=input_bits),
+        paths += [Path("ready", luts=4),     # a copy of `ready` per group (hw.fanout)
+                  Path("input register", loads=min(input_bits, GROUP_BITS)),
                   Path("output", luts=2, loads=2 * output_bits)]
     else:
         paths.append(Path("ready", luts=10, carries=2, bram=True, loads=input_bits))
@@ -204,9 +215,11 @@ def window_paths(plan: WindowPlan, channels: int, ready_luts: int = 0) -> list[P
     of each flag."""
     kh, kw = plan.kernel
     column = kh * channels
-    return [Path("issue", luts=ready_luts + 2, loads=column),
-            Path("shift", luts=ready_luts + 2,
-                 loads=max(column * (plan.length - 1), kh * kw * channels)),
+    # a wide register's enable is one net per group of bits, a read register's one per
+    # line buffer (hw.fanout)
+    widest = max(column * (plan.length - 1), kh * kw * channels)
+    return [Path("issue", luts=ready_luts + 2, loads=column if widest <= GROUP_BITS else channels),
+            Path("shift", luts=ready_luts + 2, loads=min(widest, GROUP_BITS)),
             Path("bookkeeping", luts=ready_luts + 4)]
 
 

@@ -33,7 +33,7 @@ from gen.build.design_source import verilog_modules
 from gen.common import procs
 from gen.common.devices import DEVICES, Device, find_device
 from gen.common.resources import classify
-from gen.synth.scripts import FALLBACK_COMMANDS
+from gen.synth.scripts import FALLBACK_COMMANDS, KEEP_COPIES
 from gen.synth.yosys import SynthError, yosys_executable
 
 
@@ -227,7 +227,8 @@ def _synth_netlist(work: str, family: str) -> tuple[dict[str, int], str]:
 
 
 def _yosys_netlist(work: str, family: str, synth: str) -> tuple[int | None, str]:
-    script = (f"read_verilog -sv design.v; {synth}; write_json netlist-{family}.json; "
+    script = (f"read_verilog -sv design.v; {KEEP_COPIES}; {synth}; "
+              f"write_json netlist-{family}.json; "
               f"tee -q -o stat-{family}.json stat -json")
     return _run([*yosys_executable(), "-q", "-l", f"yosys-{family}.log", "-p", script],
                 work, None)

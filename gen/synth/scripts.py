@@ -86,6 +86,12 @@ FALLBACK_COMMANDS = {
 }
 
 
+# Copies of a control register that drive groups of a wide register's enables (hw.fanout)
+# carry `keep` on their wire; yosys's opt_merge merges identical flip-flops unless the cell
+# has it, so it is set on the flip-flop driving each such wire, before synthesis.
+KEEP_COPIES = "proc; setattr -set keep 1 a:keep %ci1:+[Q]"
+
+
 def check_families(names: list[str] | tuple[str, ...]) -> list[str]:
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:
@@ -102,7 +108,8 @@ def yosys_script(family: str, top: str, verilog_name: str = "design.v",
     synth = (FALLBACK_COMMANDS if fallback else SYNTH_COMMANDS)[family].format(top=top)
     stat = STAT_COMMANDS.get(family, "stat -json")
     boxes = f"blackbox {' '.join(blackbox)}; " if blackbox else ""
-    return f"read_verilog -sv {verilog_name}; {boxes}{synth}; tee -q -o stat.json {stat}"
+    return (f"read_verilog -sv {verilog_name}; {boxes}{KEEP_COPIES}; {synth}; "
+            f"tee -q -o stat.json {stat}")
 
 
 READ_VERILOG = "read_verilog -sv design.v"

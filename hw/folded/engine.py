@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 from models.description import Conv
 
 from ..engine import check_stages, result_layout
+from ..fanout import copies, group_slices
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
@@ -146,14 +147,22 @@ class FoldedEngine(wiring.Component):
             # register and last step: the window generator in front waits on a flip-flop.
             ready = Signal(init=1, name="ready")
             full_next = Mux(ready, self.i.valid, full)
-            m.d.sync += ready.eq(~full_next | (~out.held_next & last_next))
+            ready_next = ~full_next | (~out.held_next & last_next)
+            m.d.sync += ready.eq(ready_next)
             m.d.comb += self.i.ready.eq(ready)
+            # one copy of `ready` per group of the window register's bits (hw.fanout)
+            slices = group_slices(self.window_bits)
+            loads = copies(m, ready, ready_next, len(slices))
         else:
             m.d.comb += self.i.ready.eq(~full | (fire & last_step))
+            slices, loads = [slice(0, self.window_bits)], [self.i.ready]
         # Loaded whenever ready, valid or not (`full` says which): the wide register's
         # enable then needs no input signal, only this engine's state.
         with m.If(self.i.ready):
-            m.d.sync += [win.eq(self.i.payload), full.eq(self.i.valid)]
+            m.d.sync += full.eq(self.i.valid)
+        for bits, load in zip(slices, loads):
+            with m.If(load):
+                m.d.sync += win[bits].eq(self.i.payload[bits])
 
         # ---- per lane: chunk, XNOR/AND, popcount
         chunks = self._chunk_values(win)

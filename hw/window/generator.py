@@ -22,6 +22,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..timing import Timing
+from ..fanout import copies, group_slices
 from .plan import PAD, WindowPlan, plan_window
 
 
@@ -250,11 +251,24 @@ class WindowGenerator(wiring.Component):
         s2_fire = s2_valid & (~s2_emit | ~self.o.valid | self.o.ready)
         free = ~s2_valid | s2_fire
         m.d.comb += fire1.eq(free & dep_ok)
+        # The wide registers' enables, one per group of bits (hw.fanout), each from its own
+        # copy of `o.valid`: the read registers per bank, the shift columns, the window.
+        window_bits = kh * kw * c
+        out_groups = group_slices(window_bits)
+        shift_groups = group_slices(kh * c * (p.length - 1)) if p.length > 1 else []
+        valid_next = Mux(s2_fire & s2_emit, 1, self.o.valid & ~self.o.ready)
+        m.d.sync += self.o.valid.eq(valid_next)
+        valids = copies(m, self.o.valid, valid_next, max(len(out_groups), len(shift_groups)))
+
+        def frees(k):
+            """`o` is free or being read, by copy k."""
+            return ~valids[k % len(valids)] | self.o.ready
         # While the next frame's first row waits for input, send the previous frame's
         # spilled windows with emission-only steps.
         flush_go = free & ~dep_ok & (r_oy == 0) & (r_t == 0) & (r_flushed < flush)
-        for rp in rports:
-            m.d.comb += [rp.addr.eq(r_t), rp.en.eq(fire1)]
+        for b, rp in enumerate(rports):
+            fire1_b = (~s2_valid | ~s2_emit | frees(b)) & dep_ok if len(valids) > 1 else fire1
+            m.d.comb += [rp.addr.eq(r_t), rp.en.eq(fire1_b)]
 
         with m.If(fire1):
             m.d.sync += [s2_valid.eq(1), s2_emit.eq(emit_cur | emit_sp), s2_shift.eq(1),
@@ -267,7 +281,7 @@ class WindowGenerator(wiring.Component):
             m.d.sync += [s2_valid.eq(1), s2_emit.eq(1), s2_shift.eq(0), s2_pid.eq(fl_pid),
                          r_flushed.eq(r_flushed + 1)]
         with m.Elif(s2_fire):
-            m.d.sync += s2_valid.eq(0)
+            m.d.sync += [s2_valid.eq(0), s2_shift.eq(0)]
 
         with m.If(fire1):
             with m.If(r_t == period - 1):
@@ -297,25 +311,27 @@ class WindowGenerator(wiring.Component):
         m.d.comb += column.eq(Cat(*rows))
         shift = [Signal(kh * c, name=f"col{j}") for j in range(p.length - 1)]
         taps = [column] + shift
-        with m.If(s2_fire & s2_shift):
-            m.d.sync += [shift[j].eq(taps[j]) for j in range(len(shift))]
+        # `s2_shift` is only set with `s2_valid`: each group's enable is one LUT of four.
+        shifted = Cat(*shift)
+        taps_in = Cat(*taps[:-1])
+        for k, bits in enumerate(shift_groups):
+            with m.If(s2_shift & (~s2_emit | frees(k))):
+                m.d.sync += shifted[bits].eq(taps_in[bits])
 
-        with m.If(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(s2_fire & s2_emit):
-            m.d.sync += self.o.valid.eq(1)
         # The window register loads whenever it is free, an emission or not (`o.valid` says
-        # which): its wide enable then waits only for the fed block's ready, not for this
+        # which): its wide enables then wait only for the fed block's ready, not for this
         # stage's handshake.
-        with m.If(~self.o.valid | self.o.ready):
-            with m.Switch(s2_pid):
-                for pid, pattern in enumerate(p.patterns):
-                    parts = []
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            idx = pattern[kx]
-                            parts.append(pad_word if idx is PAD
-                                         else taps[idx][ky * c:(ky + 1) * c])
+        windows = []
+        for pattern in p.patterns:
+            parts = []
+            for ky in range(kh):
+                for kx in range(kw):
+                    idx = pattern[kx]
+                    parts.append(pad_word if idx is PAD else taps[idx][ky * c:(ky + 1) * c])
+            windows.append(Cat(*parts))
+        for k, bits in enumerate(out_groups):
+            with m.If(frees(k)), m.Switch(s2_pid):
+                for pid, window in enumerate(windows):
                     with m.Case(pid):
-                        m.d.sync += self.o.payload.eq(Cat(*parts))
+                        m.d.sync += self.o.payload[bits].eq(window[bits])
         return m

@@ -1,0 +1,38 @@
+"""Copies of a control register, one per group of a wide register's bits.
+
+One net that enables thousands of flip-flops routes slowly: nextpnr routed conv4's
+window-register enable of the shipped model (2,304 bits) in 12 ns on an ECP5, more than a
+100 MHz clock. A block with such a register keeps one copy of the register behind the
+enable per `GROUP_BITS` bits, so that each enable is its own LUT and net.
+
+The copies carry `keep`: Vivado keeps such registers apart; yosys merges identical
+flip-flops unless the cell itself has `keep`, which the project's yosys scripts set from
+the wire (gen.synth.scripts.KEEP_COPIES).
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, Value
+
+
+GROUP_BITS = 128
+
+
+def group_slices(width: int) -> list[slice]:
+    """The bit ranges of a `width`-bit register, one per copy."""
+    count = -(-width // GROUP_BITS)
+    size = -(-width // count)
+    return [slice(k * size, min(width, (k + 1) * size)) for k in range(count)]
+
+
+def copies(m: Module, register: Signal, next_value: Value, count: int) -> list[Signal]:
+    """`count` registers that hold what `register` holds (the first is `register` itself):
+    each is loaded with `next_value`, which `register` must be loaded with too."""
+    if count > 1:
+        register.attrs["keep"] = 1   # else yosys merges it into a copy: one flip-flop less
+    out = [register]
+    for k in range(1, count):
+        copy = Signal.like(register, name=f"{register.name}_copy{k}", attrs={"keep": 1})
+        m.d.sync += copy.eq(next_value)
+        out.append(copy)
+    return out
