@@ -286,7 +286,7 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
             break
         budget = int(budget * cycles / flow.ii) - 1
     depths = {name: b + 1 if b >= 2 else 0 for name, b in flow.backlog.items()}
-    fifos = frozenset(name for name, d in depths.items() if d)
+    fifos = {name: d for name, d in depths.items() if d}
     if fifos:   # the FIFOs' own cycles, in the interval and latency the plan states
         flow = analyse(desc, steps, stages, pipes=pipes, fifos=fifos)
     fixed["encoder"] = input_cost(desc, family, flow.ii)
