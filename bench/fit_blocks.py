@@ -1,6 +1,6 @@
-"""Fit the costs of the window generator, the window OR, the folded engine and the FIFO in
-front of a layer on standalone modules, from a few channels up to the 64-256 of a trained
-network.
+"""Fit the costs of the window generator, the window OR, the folded engine, the FIFO in
+front of a layer and the top's framing checker (with its pacer) on standalone modules,
+from a few channels up to the 64-256 of a trained network.
 
 These blocks do not depend on their neighbours (yosys keeps the hierarchy, so nothing is
 optimized across a module boundary): each is elaborated alone over a grid of shapes and
@@ -13,6 +13,7 @@ random layers under random folds, not the shipped model's.
     nice .venv/bin/python bench/fit_blocks.py --refit        # seconds: stored yosys counts
     nice .venv/bin/python bench/fit_blocks.py --kinds folded # the folded/streamed engines
     nice .venv/bin/python bench/fit_blocks.py --kinds fifo   # the FIFOs (a minute)
+    nice .venv/bin/python bench/fit_blocks.py --kinds framing   # framing and pacer (minutes)
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ from hw.dense.engine import StreamingDense  # noqa: E402
 from hw.folded.engine import FoldedEngine  # noqa: E402
 from hw.folded.planned import Buffered  # noqa: E402
 from hw.folded.schedule import fold_shape  # noqa: E402
+from hw.framing import Framing  # noqa: E402
 from hw.network import needs_window  # noqa: E402
 from hw.pool import WindowOr  # noqa: E402
 from hw.window.generator import WindowGenerator  # noqa: E402
-from gen.estimate.blocks import fifo_block, reduce_block, window_block  # noqa: E402
+from gen.estimate.blocks import (fifo_block, framing_block, reduce_block,  # noqa: E402
+                                 window_block)
 from gen.estimate.estimator import COEFFS_PATH, block_features  # noqa: E402
 from gen.estimate.folded_blocks import dense_block, folded_block  # noqa: E402
 from gen.plan.search import pe_options, simd_options  # noqa: E402
@@ -50,12 +53,21 @@ from gen.synth.estimate_check import yosys_component  # noqa: E402
 
 
 FAMILIES = ["ice40", "ecp5", "xilinx", "gowin"]
-KINDS = ("window", "reduce", "folded", "fifo")
+KINDS = ("window", "reduce", "folded", "fifo", "framing")
 
 # (width, depth) of FIFOs in front of a layer: the planner's depths (3 up to a few hundred)
 # on pixels of 8 to 256 channels; CNV-W1A1's plan has 64 x 63 and 128 x 23.
 FIFOS = [(8, 3), (8, 17), (16, 5), (24, 40), (32, 9), (32, 300), (64, 63), (64, 130),
          (96, 12), (128, 23), (128, 70), (256, 33), (256, 5), (200, 520)]
+
+# (pixel bits, pixels a frame, II) of the framing checker: no pacer (II 0), and pacers from
+# one cycle a frame more than the pixels to a hundred times them (the shipped plans: 784
+# pixels at 37,632 and 75,264), with II and pixels sharing powers of two or not (the
+# deficit's low bits then stay 0).
+FRAMINGS = [(1, 49, 0), (8, 36, 0), (8, 784, 0), (24, 1024, 0), (3, 256, 0), (64, 100, 0),
+            (16, 4096, 0), (8, 36, 37), (8, 36, 121), (8, 784, 37632), (8, 784, 75264),
+            (8, 784, 6004), (24, 1024, 3001), (1, 49, 5000), (3, 256, 1000), (64, 100, 250),
+            (16, 4096, 409600), (8, 784, 785), (1, 16, 17), (24, 196, 19601)]
 
 
 class Wire(wiring.Component):
@@ -205,6 +217,10 @@ def jobs() -> list[tuple]:
     for width, depth in FIFOS:
         out.append(("fifo", f"fifo {width}x{depth}",
                     lambda w=width, d=depth: Buffered(Wire(w), d), fifo_block(width, depth)))
+    for width, pixels, ii in FRAMINGS:
+        out.append(("framing", f"framing {width}b {pixels}px ii{ii}",
+                    lambda w=width, p=pixels, ii=ii: Framing(w, p, 8, ii=ii),
+                    framing_block(width, pixels, ii)))
     for i, (conv, pe, simd, mem) in enumerate(dense_samples()):
         label = f"dense#{i} {conv.weights.shape} pe{pe} simd{simd} {mem}"
         out.append(("folded", label,

@@ -45,6 +45,12 @@ def beat_layout(width: int) -> data.StructLayout:
     return data.StructLayout({"data": width, "last": 1})
 
 
+def pacer_range(pixels: int, ii: int) -> range | None:
+    """The pacer's deficit values: down to a frame's time behind, up to `ii`; None where
+    the network takes a pixel per clock (no pacer). The estimator sizes it from this."""
+    return range(-ii * pixels, ii + 1) if ii > pixels else None
+
+
 class Framing(wiring.Component):
     """Frame checker around a pixel-counting layer chain.
 
@@ -104,7 +110,8 @@ class Framing(wiring.Component):
         ]
         s_fire = self.s.valid & self.s.ready
         o_fire = self.o.valid & self.o.ready
-        if self.ii > self.pixels:
+        span = pacer_range(self.pixels, self.ii)
+        if span is not None:
             # Bresenham as a deficit (pixels - 1 - credit): an idle cycle takes `pixels`
             # off it, down to 0, a transfer adds ii - pixels. While the chain holds a
             # transfer the schedule allows, it goes on below 0 (down to a frame behind), so
@@ -114,8 +121,8 @@ class Framing(wiring.Component):
             # register alone (one subtraction, comparisons with constants), so the
             # handshake, late in the cycle, only selects.
             top = self.pixels - 1
-            floor = -self.ii * self.pixels
-            deficit = Signal(range(floor, self.ii + 1))
+            floor = span.start
+            deficit = Signal(span)
             less = Signal(signed(len(deficit) + 1))
             held = Signal()
             m.d.comb += [less.eq(deficit - self.pixels),

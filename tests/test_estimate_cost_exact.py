@@ -11,7 +11,7 @@ import pytest
 from models.description import (Activation, Conv, Description, InputSpec, MaxPool, Scores,
                                 Thermometer)
 from gen.estimate import estimator as ge
-from gen.estimate.blocks import Block, reduce_block, skid_block
+from gen.estimate.blocks import Block, framing_block, reduce_block, skid_block
 from gen.plan import cost as pc
 
 
@@ -61,10 +61,27 @@ def test_block_cost_by_hand():
                                                      "ff": 6.0}
 
 
-def test_framing_cost():
-    assert ge.framing_cost("ice40") == {"lut": 108, "ff": 42, "bram": 0, "lutram": 0}
-    assert ge.framing_cost("xilinx") == {"lut": 72, "ff": 42, "bram": 0, "lutram": 0}
-    assert ge.framing_cost("asic") == {"lut": 0, "ff": 0, "bram": 0, "lutram": 0}
+FRAMING = {"ecp5": {"framing": {"lut": {"one": 50, "data_bits": 1, "count_bits": 2,
+                                          "pacer": 5, "pacer_bits": 2}, "ff": {"ff": 1}}}}
+
+
+def test_framing_block_by_hand():
+    # 36 pixels: a 6-bit counter; registers 6 + 8 flags + 3 + 3 pointers + 4 in flight + 16
+    # errors + 5 flags; no pacer at one pixel per clock
+    assert framing_block(8, 36, 0) == framing_block(8, 36, 36) == Block(
+        "framing", {"one": 1, "data_bits": 8, "count_bits": 6}, ff=45)
+    # II 37: the deficit spans -36*37 = -1332 .. 37, 12 bits signed; gcd 1, all bits live
+    assert framing_block(8, 36, 37) == Block(
+        "framing", {"one": 1, "data_bits": 8, "count_bits": 6, "pacer": 1,
+                    "pacer_bits": 12}, ff=45 + 12 + 1)
+    # the shipped plan: 784 pixels at 37,632, -29,503,488 .. 37,632: 26 bits; the deficit
+    # moves by multiples of gcd = 784 = 16 * 49, so its 4 low bits stay 0
+    big = framing_block(3, 784, 37632)
+    assert big.features == {"one": 1, "data_bits": 3, "count_bits": 10, "pacer": 1,
+                            "pacer_bits": 22}
+    assert big.ff == 10 + 39 + 22 + 1
+    assert ge.block_cost(big, "ecp5", FRAMING) == {"bram": 0, "lutram": 0,
+                                                   "lut": 50 + 3 + 20 + 5 + 44, "ff": 72}
 
 
 def _desc():
@@ -84,14 +101,28 @@ def test_estimate_rows_and_totals():
     est = ge.estimate(_desc(), ["ecp5", "ice40"])
     assert est["design"] == "tiny" and est["families"] == ["ecp5", "ice40"]
     assert est["layers"] == ["encoder", "p", "out"] and est["seconds"] >= 0
-    for fam, framing in (("ecp5", 79), ("ice40", 108)):
+    # at an II of 100 cycles a frame the input is paced
+    paced = ge.estimate(_desc(), ["ecp5", "ice40"], ii=100)
+    for fam in ("ecp5", "ice40"):
         c = ge.coefficients()[fam]["encoder"]["lut"]
+        f = ge.coefficients()[fam]["framing"]
         rows = est["estimate"][fam]["layers"]
-        # encoder: 1 channel x 2 planes x 2 bits of comparators, 2+1 registers, + framing
+        # encoder: 1 channel x 2 planes x 2 bits of comparators, 2+1 registers; framing:
+        # 2-bit pixels, a 2-bit counter (4 pixels: a pixel per clock, no pacer), 2 + 39
+        # registers
+        framing = f["lut"]["one"] + 2 * f["lut"]["data_bits"] + 2 * f["lut"]["count_bits"]
         assert rows["encoder"] == {"lut": round(framing + 4 * c["cmp_bits"] + c["one"]),
-                                   "ff": 42 + 3, "bram": 0, "lutram": 0}
+                                   "ff": round(41 * f["ff"]["ff"] + 3), "bram": 0,
+                                   "lutram": 0}
         total = est["estimate"][fam]["total"]
         assert total == {k: sum(r[k] for r in rows.values()) for k in ge.METRICS}
+        # the pacer's deficit: -400 .. 100, 10 bits signed, gcd(100, 4) = 4: 2 stay 0
+        pacer = f["lut"].get("pacer", 0) + 8 * f["lut"]["pacer_bits"]
+        assert paced["estimate"][fam]["layers"]["encoder"] == {
+            "lut": round(framing + pacer + 4 * c["cmp_bits"] + c["one"]),
+            "ff": round(50 * f["ff"]["ff"] + 3), "bram": 0, "lutram": 0}
+        assert {k: v for k, v in paced["estimate"][fam]["layers"].items() if k != "encoder"} \
+            == {k: v for k, v in rows.items() if k != "encoder"}
     assert list(est["estimate"]) == ["ecp5", "ice40"]
 
 
@@ -135,9 +166,17 @@ def test_blocks_and_shared_costs():
     shared = pc.shared_costs(desc, "ecp5")
     assert list(shared) == ["encoder", "p"]
     c = ge.coefficients()["ecp5"]["encoder"]["lut"]
+    f = ge.coefficients()["ecp5"]["framing"]
     enc = shared["encoder"]
-    assert enc.lut == pytest.approx(79 + 4 * c["cmp_bits"] + c["one"])
-    assert (enc.ff, enc.bram, enc.lutram) == (45.0, 0, 0)
+    # the encoder and the framing checker (as in test_estimate_rows_and_totals)
+    framing = f["lut"]["one"] + 2 * f["lut"]["data_bits"] + 2 * f["lut"]["count_bits"]
+    assert enc.lut == pytest.approx(framing + 4 * c["cmp_bits"] + c["one"])
+    assert (enc.ff, enc.bram, enc.lutram) == (pytest.approx(41 * f["ff"]["ff"] + 3), 0, 0)
+    # a plan's interval of 100 cycles: the pacer's 8 live deficit bits and its flag
+    paced = pc.shared_costs(desc, "ecp5", ii=100)["encoder"]
+    assert paced.lut == pytest.approx(enc.lut + f["lut"].get("pacer", 0)
+                                      + 8 * f["lut"]["pacer_bits"])
+    assert paced.ff == pytest.approx(enc.ff + 9 * f["ff"]["ff"])
     from gen.estimate.blocks import pool_blocks
     assert shared["p"] == pc.blocks_cost(pool_blocks(desc.layers[0], (2, 2, 2)), "ecp5")
     # at a fast enough clock the pool gets its skid register: one more LUT and FF a channel

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from math import gcd
 
 from models.description import Description, MaxPool, Thermometer
+from hw.framing import ERROR_BITS, FLIGHT_DEPTH, pacer_range
 from hw.popcount import register_levels, tree_levels
 from hw.window.plan import plan_window
 
@@ -24,7 +26,7 @@ from hw.window.plan import plan_window
 class Block:
     """One hardware block: its kind, structural features, register bits and memories."""
 
-    kind: str                                   # encoder | window | engine | reduce
+    kind: str                  # encoder | framing | window | engine | folded | reduce | ...
     features: dict[str, float] = field(default_factory=dict)
     ff: int = 0                                 # register bits outside memories
     memories: list[tuple[int, int]] = field(default_factory=list)   # (depth, width)
@@ -194,3 +196,27 @@ def skid_block(width: int) -> Block:
     multiplexer per bit in front of the output register (costed a LUT a bit, not
     fitted)."""
     return Block("skid", {"mux_bits": width}, ff=width + 1)
+
+
+def framing_block(width: int, pixels: int, ii: int) -> Block:
+    """hw.framing.Framing on `width`-bit pixels, `pixels` a frame: the zero-padding
+    multiplexer per data bit, the pixel counter and its flags, the flight ring of
+    FLIGHT_DEPTH flags and the error counter; and where `ii` > `pixels` the pacer: its
+    deficit (hw.framing.pacer_range) with an adder, a subtraction, three clamps and two
+    comparisons on it, each as wide as the deficit, and its `on_time` flag.
+
+    The deficit only ever moves by multiples of gcd(ii, pixels), so its low bits that
+    divide that stay 0 and yosys removes them (their flip-flops and adder bits)."""
+    count = int_bits(max(2, pixels) - 1)
+    ring = int_bits(FLIGHT_DEPTH - 1)
+    feats = {"one": 1, "data_bits": width, "count_bits": count}
+    # count, flags, read and write pointers, frames in flight, errors; padding, tail,
+    # first, at_end, drop
+    ff = count + FLIGHT_DEPTH + 2 * ring + int_bits(FLIGHT_DEPTH) + ERROR_BITS + 5
+    span = pacer_range(pixels, ii)
+    if span is not None:
+        bits = max(span.start.bit_length(), (span.stop - 1).bit_length()) + 1   # signed
+        live = bits - ((gcd(ii, pixels) & -gcd(ii, pixels)).bit_length() - 1)
+        feats.update({"pacer": 1, "pacer_bits": live})
+        ff += live + 1
+    return Block("framing", feats, ff=ff)

@@ -6,7 +6,8 @@ gen.estimate.memory_map decides where yosys puts each line buffer, and per-famil
 coefficients turn the counts into LUTs and FFs. The coefficients
 (gen/estimate/estimate_coeffs.json) were fitted against yosys:
 encoder and unrolled engines on factory networks by `bench/estimate_fit.py`, window
-generators, window ORs and folded engines on standalone modules by `bench/fit_blocks.py`;
+generators, window ORs, folded engines, FIFOs and the framing checker on standalone modules
+by `bench/fit_blocks.py`;
 `bench/estimate_error.py` states the error against yosys on descriptions no fit saw.
 """
 
@@ -113,34 +114,22 @@ def block_cost(block: Block, family: str, coeffs: dict | None = None) -> dict[st
     return out
 
 
-# The network top's framing checker (hw/framing.py: pixel counter, flag ring of
-# FLIGHT_DEPTH = 8, 16-bit error counter), by yosys on the block alone (gen.synth.estimate_check.
-# yosys_component, 36-pixel frames); it hardly depends on the network. Counted with the
-# encoder, the other end of the input port.
-FRAMING_COST = {"ice40": {"lut": 108, "ff": 42}, "ecp5": {"lut": 79, "ff": 42},
-                "xilinx": {"lut": 72, "ff": 42}, "gowin": {"lut": 76, "ff": 42}}
-
-
-def framing_cost(family: str) -> dict[str, float]:
-    return dict(FRAMING_COST.get(family, {"lut": 0, "ff": 0}), bram=0, lutram=0)
-
-
 def estimate(desc: Description, families: list[str], stages: int = 1,
-             choices: dict | None = None) -> dict:
+             choices: dict | None = None, ii: int | None = None) -> dict:
     """Per layer and family: lut, ff, bram, lutram; plus totals and the time it took. Each
     layer is built as `choices` says (layer name -> hw.folded.planned.LayerChoice, a folding
-    plan's: gen.plan.plan_file.plan_estimate); any other layer is unrolled."""
+    plan's: gen.plan.plan_file.plan_estimate); any other layer is unrolled. `ii`: the
+    network's initiation interval, which sizes the input pacer (a plan's, needed with
+    `choices`; None: the unrolled network's)."""
     start = time.perf_counter()
     coeffs = coefficients()
-    layers = layer_blocks(desc, stages, choices)
+    layers = layer_blocks(desc, stages, choices, ii)
     result = {"design": desc.name, "families": list(families), "layers": [n for n, _ in layers],
               "estimate": {}}
     for fam in families:
         rows = {}
         for name, blocks in layers:
             acc = dict.fromkeys(METRICS, 0.0)
-            if name == "encoder":
-                acc.update({k: float(v) for k, v in framing_cost(fam).items()})
             for b in blocks:
                 for k, v in block_cost(b, fam, coeffs).items():
                     acc[k] += v

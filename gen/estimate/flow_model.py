@@ -15,7 +15,8 @@ Each block is a recurrence over its stream items, the way the RTL schedules them
 - a streamed dense layer (hw/dense/engine.py) takes pixel p of a frame S_p cycles after the
   previous one and answers once per frame, after the frame's last pixel;
 - a FIFO in front of a layer (hw/folded/planned.py's `Buffered`) hands an item on
-  `FIFO_DELAY` cycles after it arrives, or as soon as the layer takes it after that.
+  `fifo_delay(depth)` cycles after it arrives (the block's own timing), or as soon as the
+  layer takes it after that.
 
 Blocks are chained without backpressure (as if every FIFO were unbounded): with a source
 that sends a pixel per cycle, the rate that comes out at the end is the best the chain can
@@ -33,12 +34,11 @@ import numpy as np
 
 from models.description import Conv, Description
 from hw.folded.lanes import engine_depth
+from hw.folded.planned import fifo_delay
 from hw.window.plan import WindowPlan, plan_window
 
 
 FRAMES = 3
-# An Amaranth SyncFIFOBuffered: written in cycle a, its output register holds the word at a + 2.
-FIFO_DELAY = 2
 
 
 @dataclass(frozen=True)
@@ -207,13 +207,14 @@ def windowed(arrivals: np.ndarray, st: Stage, frames: int) -> tuple[np.ndarray, 
 
 
 def run_chain(desc: Description, stages_: list[Stage], arrivals: np.ndarray, frames: int,
-              fifos: frozenset[str] = frozenset()):
-    """Encoder then every stage (behind a FIFO where named in `fifos`); per stage its
-    arrivals and accept times, and the result times."""
+              fifos: dict[str, int] | None = None):
+    """Encoder then every stage (behind a FIFO where `fifos` gives the layer a depth); per
+    stage its arrivals and accept times, and the result times."""
+    fifos = fifos or {}
     times = arrivals + 1                      # the encoder: one register
     record = []
     for st in stages_:
-        offered = times + FIFO_DELAY if st.name in fifos else times
+        offered = times + fifo_delay(fifos[st.name]) if fifos.get(st.name) else times
         if st.pixel_steps is not None:
             acc, out = streamed(offered, st.pixel_steps, st.latency)
         elif st.plan is None:
@@ -233,9 +234,9 @@ def backlog(produced: np.ndarray, accepted: np.ndarray) -> int:
 
 def analyse(desc: Description, steps: dict[str, int | tuple[int, ...]], stages: int = 1,
             frames: int = FRAMES, pipes: dict[str, tuple[int, int, int]] | None = None,
-            fifos: frozenset[str] = frozenset()) -> Flow:
+            fifos: dict[str, int] | None = None) -> Flow:
     """Initiation interval, latency and per-layer backlog of a folding (layer -> steps, and
-    pipelining, as for `stages_of`; `fifos`: the layers behind a FIFO)."""
+    pipelining, as for `stages_of`; `fifos`: layer -> depth of the FIFO in front of it)."""
     sts = stages_of(desc, steps, stages, pipes)
     h, w = desc.input.height, desc.input.width
     pixels = h * w

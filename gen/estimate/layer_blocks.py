@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from models.description import Conv, Description, MaxPool
 
-from gen.estimate.blocks import (Block, encoder_block, fifo_block, pool_blocks, skid_block,
-                                 window_block)
+from gen.estimate.blocks import (Block, encoder_block, fifo_block, framing_block, pool_blocks,
+                                 skid_block, window_block)
 from gen.estimate.engine_blocks import engine_block
 from gen.estimate.folded_blocks import dense_block, folded_block
 
@@ -41,13 +41,33 @@ def conv_blocks(conv: Conv, shape, stages: int = 1, choice=None) -> list[Block]:
     return blocks
 
 
-def layer_blocks(desc: Description, stages: int = 1,
-                 choices: dict | None = None) -> list[tuple[str, list[Block]]]:
-    """(layer name, its blocks) for the encoder and every layer, in stream order, each layer
-    built as `choices` (layer name -> hw.folded.planned.LayerChoice, a folding plan's) says;
-    any other layer is unrolled."""
+def unrolled_ii(desc: Description, stages: int = 1) -> int:
+    """The II of the network built unrolled, which its input pacer is built for: the flow
+    model's (gen.estimate.flow_model; hw.network.Network's timing gives the same)."""
+    from gen.estimate.flow_model import analyse
+    return analyse(desc, {}, stages).ii
+
+
+def input_blocks(desc: Description, ii: int) -> list[Block]:
+    """The encoder and the top's framing checker, its pacer built for `ii` (the network's
+    initiation interval): the row `encoder` of an estimate."""
+    inp = desc.input
+    return [encoder_block(desc),
+            framing_block(inp.channels * inp.bits, inp.height * inp.width, ii)]
+
+
+def layer_blocks(desc: Description, stages: int = 1, choices: dict | None = None,
+                 ii: int | None = None) -> list[tuple[str, list[Block]]]:
+    """(layer name, its blocks) for the encoder (with the framing checker) and every layer,
+    in stream order, each layer built as `choices` (layer name ->
+    hw.folded.planned.LayerChoice, a folding plan's) says; any other layer is unrolled.
+    `ii`: the network's initiation interval, for the pacer (a plan's; None: unrolled)."""
+    if ii is None:
+        if choices:
+            raise ValueError("a planned network's blocks need the plan's II")
+        ii = unrolled_ii(desc, stages)
     choices = choices or {}
-    out = [("encoder", [encoder_block(desc)])]
+    out = [("encoder", input_blocks(desc, ii))]
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         choice = choices.get(layer.name)
         if isinstance(layer, MaxPool):

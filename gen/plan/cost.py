@@ -12,10 +12,10 @@ from models.description import Conv, Description
 from hw.folded.planned import LayerChoice
 
 from gen.common.resources import FPGA_FAMILIES
-from gen.estimate.blocks import Block, encoder_block, fifo_block, pool_blocks
+from gen.estimate.blocks import Block, fifo_block, pool_blocks
 from gen.estimate.cell_cost import ROM_WORDS_PER_LUT
-from gen.estimate.estimator import block_cost, framing_cost
-from gen.estimate.layer_blocks import conv_blocks
+from gen.estimate.estimator import block_cost
+from gen.estimate.layer_blocks import conv_blocks, input_blocks
 from gen.estimate.timing_model import Pipelining, layer_window, pool_skid
 
 
@@ -69,13 +69,17 @@ def blocks_cost(blocks: list[Block], family: str) -> Cost:
     return total
 
 
-def shared_costs(desc: Description, family: str,
-                 clock_mhz: float | None = None) -> dict[str, Cost]:
-    """What every plan pays: the encoder and the pools, with the skid registers the clock
-    asks of them (a convolution's window generator depends on its engine: it is in
-    `option_cost`)."""
-    out = {"encoder": blocks_cost([encoder_block(desc)], family)
-           + Cost(**framing_cost(family))}
+def input_cost(desc: Description, family: str, ii: int) -> Cost:
+    """The encoder and the framing checker, its input pacer built for `ii`."""
+    return blocks_cost(input_blocks(desc, ii), family)
+
+
+def shared_costs(desc: Description, family: str, clock_mhz: float | None = None,
+                 ii: int = 0) -> dict[str, Cost]:
+    """What every plan pays: the encoder and the framing checker (its pacer for `ii`, the
+    plan's interval) and the pools, with the skid registers the clock asks of them (a
+    convolution's window generator depends on its engine: it is in `option_cost`)."""
+    out = {"encoder": input_cost(desc, family, ii)}
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         if not isinstance(layer, Conv):
             skid = pool_skid(layer_window(layer, shape), shape[2], family, clock_mhz)

@@ -324,7 +324,7 @@ def plan_estimate(desc: Description, plan: Plan, families: list[str]) -> dict:
     from gen.estimate.estimator import estimate
 
     check_plan(plan, desc)
-    result = estimate(desc, families, plan.stages, choices=plan.choices())
+    result = estimate(desc, families, plan.stages, choices=plan.choices(), ii=plan.ii)
     result["design"] = f"{desc.name} as planned"
     return result
 

@@ -31,7 +31,8 @@ from gen.estimate.flow_model import analyse
 from gen.estimate.timing_model import (USABLE, Pipelining, candidates, engine_paths, layer_window,
                                        meets, pool_skid, slowest, unrolled_paths, window_paths)
 from gen.plan.cost import (LOGIC_ROM_MAX_BITS, Cost, blocks_cost, check_family,
-                           deep_rom_bits, fifo_cost, option_blocks, shared_costs)
+                           deep_rom_bits, fifo_cost, input_cost, option_blocks,
+                           shared_costs)
 from gen.plan.plan_file import LayerPlan, Plan
 
 
@@ -263,7 +264,9 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     if cycles < floor:
         raise UserError(f"target {cycles} cycles per frame is below what {desc.name} can do "
                         f"fully unrolled: {floor} cycles per frame (one input pixel per clock)")
-    fixed = shared_costs(desc, family, clock_mhz)
+    # The pacer's size hardly depends on the interval (its log): priced at the target while
+    # choosing, at the plan's own interval once it is known.
+    fixed = shared_costs(desc, family, clock_mhz, ii=cycles)
     budget = cycles
     for _ in range(4):   # tighten if the chain model finds the layers' rates interfere
         options = []
@@ -283,9 +286,10 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
             break
         budget = int(budget * cycles / flow.ii) - 1
     depths = {name: b + 1 if b >= 2 else 0 for name, b in flow.backlog.items()}
-    fifos = frozenset(name for name, d in depths.items() if d)
+    fifos = {name: d for name, d in depths.items() if d}
     if fifos:   # the FIFOs' own cycles, in the interval and latency the plan states
         flow = analyse(desc, steps, stages, pipes=pipes, fifos=fifos)
+    fixed["encoder"] = input_cost(desc, family, flow.ii)
     layers = []
     for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
         depth = depths.get(layer.name, 0)

@@ -21,6 +21,8 @@ BLOCK_MODULE = {"window": "window", "engine": "engine", "folded": "engine", "red
 
 def block_module(layer: str, kind: str, buffered: bool = False) -> str:
     """The module of a block in the network top (a layer behind a FIFO is its `block`)."""
+    if kind == "framing":       # counted in the encoder's row, a module of the top's own
+        return "top.framing"
     if layer == "encoder":
         return "top.encoder"
     if kind == "fifo":
@@ -43,7 +45,7 @@ def yosys_blocks(desc: Description, families: list[str], *, use_cache: bool = Tr
     if cached_only and not all(is_cached(src, f) for f in families):
         raise SynthError(f"{desc.name}: no cached yosys results")
     choices = plan.choices() if plan else {}
-    blocks = layer_blocks(desc, plan.stages if plan else 1, choices)
+    blocks = layer_blocks(desc, plan.stages if plan else 1, choices, plan.ii if plan else None)
     buffered = {name for name, c in choices.items() if c.fifo_depth > 0}
     out = {}
     for fam in families:

@@ -67,6 +67,13 @@ class FoldedDenseLayer(ConvLayer):
                                                front, skid))
 
 
+def fifo_delay(depth: int) -> int:
+    """Cycles from a word's transfer into Buffered's SyncFIFOBuffered of `depth` words to
+    the first cycle the block can take it: one word is a single register; deeper ones write
+    a memory and then read it into their output register."""
+    return 1 if depth == 1 else 2
+
+
 class Buffered(wiring.Component):
     """A FIFO of `depth` words in front of a layer block (same ports as the block)."""
 
@@ -80,9 +87,13 @@ class Buffered(wiring.Component):
     @property
     def timing(self) -> Timing:
         t = self.block.timing
-        return Timing(latency=t.latency + 1, ii=t.ii, in_width=t.in_width,
+        delay = fifo_delay(self.depth)
+        # Up to two words (a register, or a one-word memory that takes no write while full)
+        # pass a word every other cycle; the planner's FIFOs have three or more.
+        ii = max(t.ii, 2 * t.in_items) if self.depth <= 2 else t.ii
+        return Timing(latency=t.latency + delay, ii=ii, in_width=t.in_width,
                       out_width=t.out_width, in_items=t.in_items, out_items=t.out_items,
-                      stages=t.stages + 1)
+                      stages=t.stages + delay)
 
     def elaborate(self, platform):
         m = Module()
