@@ -112,6 +112,14 @@ def test_gowin_pins_put_the_clock_on_the_global_clock_pin():
     assert len(set(pins)) == len(pins) == DEVICES["gowin-gw1nr9"].io
 
 
+def test_ecp5_clock_goes_on_a_clock_pin():
+    from gen.synth.fmax import clock_constraint
+    lpf = clock_constraint([("input", "rst", 1), ("input", "aclk", 1), ("output", "o", 2)],
+                           DEVICES["ecp5-25f"].clock_pin)
+    assert lpf == 'LOCATE COMP "aclk" SITE "P6";\n'
+    assert all(d.clock_pin for d in DEVICES.values() if d.family == "ecp5")
+
+
 @pytest.mark.parametrize("log, stage", [
     ("", "reading the netlist"),
     ("Info: Packing IOs..\n", "packing"),

@@ -22,6 +22,8 @@ class Device:
     pnr: tuple[str, ...] = ()     # nextpnr's device/package arguments (gen/synth/fmax.py)
     pins: tuple[str, ...] = ()    # Gowin: package pins free for I/O (nextpnr needs each placed)
     io: int = 0                   # user I/O pins of the package
+    clock_pin: str = ""           # ECP5: a primary clock input of the package (nextpnr
+    # may fail to route a clock that enters anywhere else to the global network)
 
 
 # GW1NR-LV9QN88P (Tang Nano 9K): the package's I/O pins without a configuration function
@@ -36,8 +38,11 @@ GW1NR9_QN88P_PINS = tuple(str(p) for p in (
 DEVICES = {d.name: d for d in (
     Device("ice40-up5k", "ice40", 5280, 30, 5280, ("--up5k", "--package", "sg48"), io=39),
     Device("ice40-hx8k", "ice40", 7680, 32, 7680, ("--hx8k", "--package", "ct256"), io=206),
-    Device("ecp5-25f", "ecp5", 24288, 56, 24288, ("--25k", "--package", "CABGA256"), io=197),
-    Device("ecp5-85f", "ecp5", 83640, 208, 83640, ("--85k", "--package", "CABGA381"), io=205),
+    # ECP5 clocks: P6 (Colorlight 5A-75B's oscillator), G2 (ULX3S's), both PCLK inputs
+    Device("ecp5-25f", "ecp5", 24288, 56, 24288, ("--25k", "--package", "CABGA256"), io=197,
+           clock_pin="P6"),
+    Device("ecp5-85f", "ecp5", 83640, 208, 83640, ("--85k", "--package", "CABGA381"), io=205,
+           clock_pin="G2"),
     Device("gowin-gw1nr9", "gowin", 8640, 26, 6480,
            ("--device", "GW1NR-LV9QN88PC6/I5", "--vopt", "family=GW1N-9C"),
            GW1NR9_QN88P_PINS, len(GW1NR9_QN88P_PINS)),

@@ -142,8 +142,17 @@ def pin_constraints(ports: list[tuple[str, str, int]], pins: tuple[str, ...]) ->
     """A Gowin CST placing every wrapper pin on a package pin, the clock (`aclk` of a
     network top, `clk` of a block) on the first (a global clock input)."""
     bits = [n if w == 1 else f"{n}[{i}]" for _, n, w in ports for i in range(w)]
-    bits.sort(key=lambda b: b not in ("aclk", "clk"))
+    bits.sort(key=lambda b: b not in CLOCKS)
     return "".join(f'IO_LOC "{b}" {p};\n' for b, p in zip(bits, pins))
+
+
+CLOCKS = ("aclk", "clk")
+
+
+def clock_constraint(ports: list[tuple[str, str, int]], pin: str) -> str:
+    """An ECP5 LPF that puts the clock on `pin`; the other pins go where nextpnr likes."""
+    clock = next(n for _, n, _ in ports if n in CLOCKS)
+    return f'LOCATE COMP "{clock}" SITE "{pin}";\n'
 
 
 def _run(cmd: list[str], cwd: str, timeout: float | None) -> tuple[int | None, str]:
@@ -260,6 +269,9 @@ def _place(work: str, dev: Device, cells: dict[str, int], ports, clock_mhz: floa
         cmd += ["--asc", f"out/{dev.name}.asc"]
     elif dev.family == "ecp5":
         cmd += ["--textcfg", f"out/{dev.name}.config"]
+        if dev.clock_pin:
+            Path(work, f"{dev.name}.lpf").write_text(clock_constraint(ports, dev.clock_pin))
+            cmd += ["--lpf", f"{dev.name}.lpf", "--lpf-allow-unconstrained"]
     else:
         Path(work, f"{dev.name}.cst").write_text(pin_constraints(ports, dev.pins))
         cmd += ["--vopt", f"cst={dev.name}.cst"]
