@@ -20,6 +20,8 @@ GROUP_BITS = 128
 
 def group_slices(width: int) -> list[slice]:
     """The bit ranges of a `width`-bit register, one per copy."""
+    if width <= 0:
+        return []
     count = -(-width // GROUP_BITS)
     size = -(-width // count)
     return [slice(k * size, min(width, (k + 1) * size)) for k in range(count)]

@@ -33,14 +33,30 @@ def _flip_flops(text: str, top: str) -> int:
     return classify("ecp5", cells)["ff"]
 
 
-def test_the_copies_survive_synthesis():
-    """The window generator's copies of `o.valid`: as many more flip-flops as copies,
-    against the same Verilog without `keep` (which yosys merges)."""
+def _window_generator():
     from hw.window.generator import WindowGenerator
-    gen = WindowGenerator(4, 5, 48, (3, 3), (1, 1), (1, 1))
-    text = verilog.convert(gen, name="win")
-    copies = re.findall(r"reg (?:\[(\d+):0\] )?\\?(\w+)_copy\d+ ", text)
-    assert sum(name == "o__valid" for _, name in copies) == len(group_slices(9 * 48)) - 1 > 0
-    bits = sum(int(hi or 0) + 1 for hi, _ in copies)
+    return WindowGenerator(4, 5, 48, (3, 3), (1, 1), (1, 1)), "o__valid", 9 * 48
+
+
+def _skid_engine():
+    import numpy as np
+
+    from hw.folded.engine import FoldedEngine
+    from models.factory import random_conv
+    conv = random_conv(np.random.default_rng(1), "wide", (3, 3, 32), out_channels=4,
+                       kernel=(3, 3), stride=(1, 1), padding=(1, 1), groups=1,
+                       domain="bipolar", prune=0.0)
+    return FoldedEngine(conv, pe=2, simd=96, skid=True), "ready", 9 * 32
+
+
+@pytest.mark.parametrize("make", [_window_generator, _skid_engine],
+                         ids=["window-valid", "engine-ready"])
+def test_the_copies_survive_synthesis(make):
+    """A block's copies of its control register: as many more flip-flops as copies,
+    against the same Verilog without `keep` (which yosys merges)."""
+    block, register, width = make()
+    text = verilog.convert(block, name="blk")
+    copies = re.findall(r"reg \\?(\w+)_copy\d+ ", text)
+    assert copies == [register] * (len(group_slices(width)) - 1) and copies
     merged = re.sub(r"\(\* keep = 32'd1 \*\)\s*", "", text)
-    assert _flip_flops(text, "win") - _flip_flops(merged, "win") == bits
+    assert _flip_flops(text, "blk") - _flip_flops(merged, "blk") == len(copies)

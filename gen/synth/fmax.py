@@ -151,7 +151,9 @@ CLOCKS = ("aclk", "clk")
 
 def clock_constraint(ports: list[tuple[str, str, int]], pin: str) -> str:
     """An ECP5 LPF that puts the clock on `pin`; the other pins go where nextpnr likes."""
-    clock = next(n for _, n, _ in ports if n in CLOCKS)
+    clock = next((n for _, n, _ in ports if n in CLOCKS), None)
+    if clock is None:
+        raise SynthError(f"no clock port ({' or '.join(CLOCKS)}) to put on pin {pin}")
     return f'LOCATE COMP "{clock}" SITE "{pin}";\n'
 
 
