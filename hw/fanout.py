@@ -18,11 +18,12 @@ from amaranth import Module, Signal, Value
 GROUP_BITS = 128
 
 
-def group_slices(width: int) -> list[slice]:
-    """The bit ranges of a `width`-bit register, one per copy."""
+def group_slices(width: int, loads_per_bit: int = 1) -> list[slice]:
+    """The bit ranges of a `width`-bit register (or multiplexer, whose select reaches
+    `loads_per_bit` LUTs per bit), one per copy."""
     if width <= 0:
         return []
-    count = -(-width // GROUP_BITS)
+    count = -(-width * loads_per_bit // GROUP_BITS)
     size = -(-width // count)
     return [slice(k * size, min(width, (k + 1) * size)) for k in range(count)]
 

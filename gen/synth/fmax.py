@@ -53,8 +53,10 @@ TIMEOUT_PER_CELL_S = 0.03
 SYNTH = {"ice40": "synth_ice40", "ecp5": "synth_ecp5 -nowidelut",
          "gowin": "synth_gowin -nowidelut"}
 # nextpnr's extra options per family; ECP5 routes with router2 (faster than router1 on
-# the shipped model's planned build: BENCHMARKS.md).
-PNR_OPTIONS = {"ice40": (), "ecp5": ("--router", "router2"), "gowin": ()}
+# the shipped model's planned build) and rips up critical nets to reroute them for timing
+# (the shipped model's 100 MHz plan on the 25F: 90.7 MHz without, 100.3 with;
+# BENCHMARKS.md).
+PNR_OPTIONS = {"ice40": (), "ecp5": ("--router", "router2", "--tmg-ripup"), "gowin": ()}
 # nextpnr's --report utilization keys: logic cells, flip-flops, BRAM, I/O.
 UTILIZATION = {
     "ice40": {"lut": "ICESTORM_LC", "bram": "ICESTORM_RAM", "io": "SB_IO"},

@@ -36,8 +36,8 @@ from amaranth.lib.wiring import In, Out
 from models.description import Conv
 
 from ..engine import check_stages, result_layout
-from ..folded.lanes import (check_front, engine_depth, engine_output, lane_results, lane_sum,
-                            signed_width, sum_bounds)
+from ..folded.lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_results,
+                            lane_sum, signed_width, sum_bounds)
 from ..folded.memory import MEMORY_STYLES, pick_style, stepped_memory
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
@@ -132,8 +132,9 @@ class StreamingDense(wiring.Component):
         pixel = Signal(self.in_channels)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
+        word_next = Signal(ww.width, name="word_next") if self.front == 2 else None
         last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
-                                         registered=self.front == 2)
+                                         registered=self.front == 2, word_next=word_next)
         pixel_end = ww.get(word, ("end",))
 
         m.d.comb += self.i.ready.eq(~full | (fire & pixel_end))
@@ -141,14 +142,7 @@ class StreamingDense(wiring.Component):
             m.d.sync += [pixel.eq(self.i.payload), full.eq(self.i.valid)]
 
         # ---- per lane: chunk, XNOR/AND, popcount, accumulator, result in turn
-        # Multiplexers as shifts of one value (continuous assignments): an `always @*` case
-        # over registers that keep their reset value stays X on Icarus (see hw/window/generator.py).
-        table = Cat(*self._chunk_values(pixel))
-        muxed = []
-        for k in range(len(ww.mux_columns)):
-            value = Signal(s.simd, name=f"chunk{k}")
-            m.d.comb += value.eq(table.word_select(ww.get(word, ("chunk", k)), s.simd))
-            muxed.append(value)
+        muxed = chunk_muxes(m, self._chunk_values(pixel), ww, word, word_next)
         stages = self.stages + (self.front > 0)      # the leaves' register first
         v_d = pipeline_valid(m, fire, stages, adv)
         final_d = delay(m, fire & last_step, stages, adv, "final")

@@ -24,7 +24,7 @@ registers (`stages`, `front`, `argmax_stages`, `skid`) that meet its clock
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,8 +35,8 @@ from ..fanout import copies, group_slices
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
-from .lanes import (check_front, engine_depth, engine_output, lane_results, lane_sum, signed_width,
-                     sum_bounds)
+from .lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_results, lane_sum,
+                    signed_width, sum_bounds)
 from .memory import MEMORY_STYLES, pick_style, stepped_memory
 from .schedule import field_order, fold_schedule
 from .word import WeightWord
@@ -140,8 +140,10 @@ class FoldedEngine(wiring.Component):
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
         last_next = Signal()
+        word_next = Signal(ww.width, name="word_next") if self.front == 2 else None
         last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
-                                         registered=self.front == 2, last_next=last_next)
+                                         registered=self.front == 2, last_next=last_next,
+                                         word_next=word_next)
         if self.skid:
             # `ready` in a register, set from the next cycle's window register, skid
             # register and last step: the window generator in front waits on a flip-flop.
@@ -165,14 +167,7 @@ class FoldedEngine(wiring.Component):
                 m.d.sync += win[bits].eq(self.i.payload[bits])
 
         # ---- per lane: chunk, XNOR/AND, popcount
-        chunks = self._chunk_values(win)
-        table = Array(chunks)
-        muxed = []
-        for k in range(len(ww.mux_columns)):
-            value = Signal(s.simd, name=f"chunk{k}")
-            m.d.comb += value.eq(table[ww.get(word, ("chunk", k))] if len(chunks) > 1
-                                 else chunks[0])
-            muxed.append(value)
+        muxed = chunk_muxes(m, self._chunk_values(win), ww, word, word_next)
         stages = self.stages + (self.front > 0)      # the leaves' register first
         v_d = pipeline_valid(m, fire, stages, adv)
         final_d = delay(m, fire & last_step, stages, adv, "final")

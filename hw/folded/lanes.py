@@ -10,6 +10,7 @@ from amaranth.lib.memory import Memory
 from models.description import Conv
 
 from ..engine import scores_output, sum_range
+from ..fanout import copies, group_slices
 from ..pipeline import PipelineOutput
 from ..popcount import build_popcount
 from .memory import ASYNC_ROM_MAX_DEPTH, pick_style, stepped_memory
@@ -65,6 +66,34 @@ def threshold_memory(front: int, weight_style: str, words: int, width: int) -> s
     if weight_style == "block" and pick_style("auto", words, width) == "block":
         return "block"
     return "logic"
+
+
+def chunk_muxes(m: Module, chunks: list, ww, word, word_next=None) -> list:
+    """Per multiplexer column of the weight word `ww`, the chunk its id in `word` selects (as
+    shifts of one value: continuous assignments; an `always @*` case over registers that
+    keep their reset value stays X on Icarus, see hw/window/generator.py). With the word in
+    a register (`word_next`, its next value), each group of a chunk's bits has its own copy
+    of the id (hw.fanout): the lowest id bit reaches about half the chunks' LUTs per bit."""
+    simd = len(chunks[0])
+    groups = group_slices(simd, (len(chunks) + 1) // 2) if word_next is not None else []
+    muxed = []
+    for k in range(len(ww.mux_columns)):
+        key = ("chunk", k)
+        if len(groups) > 1:
+            start, width = ww.fields[key]
+            first = Signal(width, name=f"chunk{k}_id",
+                           init=(word.init >> start) & ((1 << width) - 1))
+            m.d.sync += first.eq(ww.get(word_next, key))
+            ids = copies(m, first, ww.get(word_next, key), len(groups))
+        else:
+            groups, ids = [slice(0, simd)], [ww.get(word, key)]
+        value = Signal(simd, name=f"chunk{k}")
+        for bits, select in zip(groups, ids):
+            table = Cat(*(c[bits] for c in chunks))
+            m.d.comb += value[bits].eq(table.word_select(select, bits.stop - bits.start)
+                                       if len(chunks) > 1 else chunks[0][bits])
+        muxed.append(value)
+    return muxed
 
 
 def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,

@@ -37,14 +37,16 @@ ASYNC_ROM_MAX_DEPTH = 16
 
 
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
-                   registered: bool = False, last_next=None, name: str = "weights"):
+                   registered: bool = False, last_next=None, name: str = "weights",
+                   word_next=None):
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
     from the counter itself; any other one step ahead, through its read register, or
     (`registered`) two steps ahead into a word register loaded on `fire`, so that the
     memory's slow clock-to-output (a block RAM's) ends in a flip-flop, at no cost in
-    latency."""
+    latency. `word_next` (`registered` only): driven with what the word register holds
+    after this cycle, for copies of its fields (hw.fanout)."""
     steps = len(init)
 
     def succ(x):
@@ -79,6 +81,8 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     word = Signal(width, init=init[0], name="word")
     with m.If(fire):
         m.d.sync += word.eq(rp.data)
+    if word_next is not None:
+        m.d.comb += word_next.eq(Mux(fire, rp.data, word))
     return last_step, word
 
 

@@ -270,18 +270,25 @@ class WindowGenerator(wiring.Component):
             fire1_b = (~s2_valid | ~s2_emit | frees(b)) & dep_ok if len(valids) > 1 else fire1
             m.d.comb += [rp.addr.eq(r_t), rp.en.eq(fire1_b)]
 
+        # The selects of stage 2 (pattern, bank rotation, real rows), whose next values are
+        # named so that each group of the wide registers gets its own copies (hw.fanout).
+        pid_next, rbank_next, vmask_next = (Signal.like(s2_pid), Signal.like(s2_rbank),
+                                            Signal.like(s2_vmask))
+        m.d.comb += [pid_next.eq(s2_pid), rbank_next.eq(s2_rbank), vmask_next.eq(s2_vmask)]
         with m.If(fire1):
-            m.d.sync += [s2_valid.eq(1), s2_emit.eq(emit_cur | emit_sp), s2_shift.eq(1),
-                         s2_pid.eq(Mux(emit_cur, cur_pid, sp_pid)), s2_rbank.eq(r_rbank)]
+            m.d.sync += [s2_valid.eq(1), s2_emit.eq(emit_cur | emit_sp), s2_shift.eq(1)]
+            m.d.comb += [pid_next.eq(Mux(emit_cur, cur_pid, sp_pid)), rbank_next.eq(r_rbank)]
             # the rows of the kernel that are real input rows, not padding
-            m.d.sync += s2_vmask.eq(_lookup(
+            m.d.comb += vmask_next.eq(_lookup(
                 [sum(1 << ky for ky in range(kh) if 0 <= top + ky < h) for top in tops],
                 r_oy, kh))
         with m.Elif(flush_go):
-            m.d.sync += [s2_valid.eq(1), s2_emit.eq(1), s2_shift.eq(0), s2_pid.eq(fl_pid),
+            m.d.sync += [s2_valid.eq(1), s2_emit.eq(1), s2_shift.eq(0),
                          r_flushed.eq(r_flushed + 1)]
+            m.d.comb += pid_next.eq(fl_pid)
         with m.Elif(s2_fire):
             m.d.sync += [s2_valid.eq(0), s2_shift.eq(0)]
+        m.d.sync += [s2_pid.eq(pid_next), s2_rbank.eq(rbank_next), s2_vmask.eq(vmask_next)]
 
         with m.If(fire1):
             with m.If(r_t == period - 1):
@@ -297,18 +304,24 @@ class WindowGenerator(wiring.Component):
             with m.Else():
                 m.d.sync += r_t.eq(r_t + 1)
 
-        # ---- stage 2: shift the column in, emit a window
-        data = Array(rp.data for rp in rports)
-        rows = []
-        for ky in range(kh):
-            if banks == 1:
-                rows.append(Mux(s2_vmask[ky], rports[0].data, pad_word))
-                continue
-            bank = Signal(range(banks), name=f"bank{ky}")
-            m.d.comb += bank.eq(_add_mod(s2_rbank, ky, banks))
-            rows.append(Mux(s2_vmask[ky], data[bank], pad_word))
+        # ---- stage 2: shift the column in, emit a window. The column's rows: per group of
+        # its bits, a bank multiplexer on that group's copies of the bank rotation and the
+        # real rows.
+        col_groups = group_slices(kh * c)
+        rbanks = copies(m, s2_rbank, rbank_next, len(col_groups)) if banks > 1 else []
+        vmasks = copies(m, s2_vmask, vmask_next, len(col_groups))
         column = Signal(kh * c)
-        m.d.comb += column.eq(Cat(*rows))
+        for k, bits in enumerate(col_groups):
+            for ky in range(bits.start // c, (bits.stop - 1) // c + 1):
+                lo, hi = max(bits.start, ky * c) - ky * c, min(bits.stop, (ky + 1) * c) - ky * c
+                if banks == 1:
+                    row = rports[0].data[lo:hi]
+                else:
+                    bank = Signal(range(banks), name=f"bank{ky}_g{k}")
+                    m.d.comb += bank.eq(_add_mod(rbanks[k], ky, banks))
+                    row = Array(rp.data[lo:hi] for rp in rports)[bank]
+                m.d.comb += column[ky * c + lo:ky * c + hi].eq(
+                    Mux(vmasks[k][ky], row, pad_word[lo:hi]))
         shift = [Signal(kh * c, name=f"col{j}") for j in range(p.length - 1)]
         taps = [column] + shift
         # `s2_shift` is only set with `s2_valid`: each group's enable is one LUT of four.
@@ -329,8 +342,10 @@ class WindowGenerator(wiring.Component):
                     idx = pattern[kx]
                     parts.append(pad_word if idx is PAD else taps[idx][ky * c:(ky + 1) * c])
             windows.append(Cat(*parts))
+        pids = (copies(m, s2_pid, pid_next, len(out_groups)) if len(p.patterns) > 1
+                else [s2_pid] * len(out_groups))
         for k, bits in enumerate(out_groups):
-            with m.If(frees(k)), m.Switch(s2_pid):
+            with m.If(frees(k)), m.Switch(pids[k]):
                 for pid, window in enumerate(windows):
                     with m.Case(pid):
                         m.d.sync += self.o.payload[bits].eq(window[bits])
