@@ -152,7 +152,7 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
     # A bank count that is not a power of two: the bank index wraps modulo kh by compare
     # and subtract, and the kh-way row multiplexers fill their LUTs unevenly.
     feats["odd_bank_bits"] = kh * c if kh > 1 and kh & (kh - 1) else 0
-    ff = out_bits + shift_bits + counter_bits + kh + 8
+    ff = out_bits + kh * c + shift_bits + counter_bits + kh + 8   # window, column, shift
     # Row ky reads bank (r_rbank + ky) mod kh: a kh-way multiplexer per output bit (the
     # fitted `mux_luts`); `rotation` where r_rbank takes more than one value (else yosys
     # proves it constant and the multiplexers go), for the estimator's LUT6 packing.

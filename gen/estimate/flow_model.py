@@ -136,17 +136,24 @@ def windowed(arrivals: np.ndarray, st: Stage, frames: int) -> tuple[np.ndarray, 
     for oy in range(ho):
         top = oy * sy - ph
         by_ylast.setdefault(max(0, min(top + kh - 1, h - 1)), []).append(oy)
-    clock = {"step": -1, "take": -(1 << 60), "flush": None}
+    clock = {"step": -1, "take": -(1 << 60), "flush": None, "third": -(1 << 60)}
+
+    def advance(at: int) -> int:
+        # A step issued at `at` waits in the second stage while an emission waits in the
+        # third (which every other step passes in a cycle); the read side issues the next
+        # step once the second stage is free. The cycle it enters the third stage.
+        moved = max(at + 1, clock["third"])
+        clock["step"] = max(clock["step"], moved - 1)
+        return moved
 
     def emit(at: int) -> None:
-        # An emission waits in the second stage until the window register is free (the
-        # engine takes the previous window), then in the window register for the engine;
-        # the read side waits only while the second stage holds it.
-        moved = max(at + 1, clock["take"])
-        take = max(moved + 1, clock["take"] + st.steps)
+        # An emission then waits in the third stage until the window register is free (the
+        # engine takes the previous window), then in the window register for the engine.
+        loaded = max(advance(at) + 1, clock["take"])
+        clock["third"] = loaded
+        take = max(loaded + 1, clock["take"] + st.steps)
         clock["take"] = take
         outputs.append(take + st.steps + st.latency - 1)
-        clock["step"] = max(clock["step"], moved - 1)
 
     def free_time(b: int, x: int) -> int:
         """When row b's slot is free for column x (-inf if never used)."""
@@ -174,13 +181,17 @@ def windowed(arrivals: np.ndarray, st: Stage, frames: int) -> tuple[np.ndarray, 
             clock["step"] = t_now
             if t < w:
                 cols.append(t_now)
+            emitted = False
             if p.spilled[t] is not None and (oy != 0 or clock["flush"] is not None):
                 # in a frame's first row the previous frame's spilled windows go out here,
                 # or earlier in flush steps while this row still waits for its data
                 at = t_now if oy != 0 else min(t_now, clock["flush"] + t)
                 emit(at)
+                emitted = at == t_now
             if p.current[t] is not None:
                 emit(t_now)
+            elif not emitted:
+                advance(t_now)
             t_prev = clock["step"]
         row_cols.append(cols)
         row_end.append(clock["step"])

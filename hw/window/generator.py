@@ -138,7 +138,7 @@ class WindowGenerator(wiring.Component):
         return Timing(latency=latency, ii=ii, in_width=self.channels,
                       out_width=p.kernel[0] * p.kernel[1] * self.channels,
                       in_items=self.height * self.width,
-                      out_items=p.out_height * p.out_width, stages=3)
+                      out_items=p.out_height * p.out_width, stages=4)
 
     def elaborate(self, platform):
         m = Module()
@@ -242,36 +242,47 @@ class WindowGenerator(wiring.Component):
         emit_cur = cur_has
         emit_sp = sp_has & ((r_oy != 0) | (r_t >= r_flushed))
 
-        s2_valid = Signal()
-        s2_emit = Signal()
-        s2_shift = Signal()
+        # Stage 2 holds an issued step while its rows go through the bank multiplexers into
+        # the column register; stage 3 holds it with that column, while the step shifts the
+        # column in and its window enters the window register.
+        s2_valid, s2_emit, s2_shift = Signal(), Signal(), Signal()
         s2_pid = Signal(range(npat))
         s2_vmask = Signal(kh)
         s2_rbank = Signal.like(r_rbank)
-        s2_fire = s2_valid & (~s2_emit | ~self.o.valid | self.o.ready)
+        s3_valid, s3_emit, s3_shift = Signal(), Signal(), Signal()
+        s3_pid = Signal(range(npat))
+        s3_fire = s3_valid & (~s3_emit | ~self.o.valid | self.o.ready)
+        s2_fire = s2_valid & (~s3_valid | s3_fire)
         free = ~s2_valid | s2_fire
         m.d.comb += fire1.eq(free & dep_ok)
         # The wide registers' enables, one per group of bits (hw.fanout), each from its own
-        # copy of `o.valid`: the read registers per bank, the shift columns, the window.
+        # copy of `o.valid`: the read registers per bank, the column, the shift columns, the
+        # window.
         window_bits = kh * kw * c
         out_groups = group_slices(window_bits)
+        col_groups = group_slices(kh * c)
         shift_groups = group_slices(kh * c * (p.length - 1)) if p.length > 1 else []
-        valid_next = Mux(s2_fire & s2_emit, 1, self.o.valid & ~self.o.ready)
+        valid_next = Mux(s3_fire & s3_emit, 1, self.o.valid & ~self.o.ready)
         m.d.sync += self.o.valid.eq(valid_next)
         valids = copies(m, self.o.valid, valid_next, max(len(out_groups), len(shift_groups)))
 
         def frees(k):
             """`o` is free or being read, by copy k."""
             return ~valids[k % len(valids)] | self.o.ready
+
+        def moves(k):
+            """Stage 3 is empty or moves on, by copy k."""
+            return ~s3_valid | ~s3_emit | frees(k)
         # While the next frame's first row waits for input, send the previous frame's
         # spilled windows with emission-only steps.
         flush_go = free & ~dep_ok & (r_oy == 0) & (r_t == 0) & (r_flushed < flush)
         for b, rp in enumerate(rports):
-            fire1_b = (~s2_valid | ~s2_emit | frees(b)) & dep_ok if len(valids) > 1 else fire1
+            fire1_b = (~s2_valid | moves(b)) & dep_ok if len(valids) > 1 else fire1
             m.d.comb += [rp.addr.eq(r_t), rp.en.eq(fire1_b)]
 
-        # The selects of stage 2 (pattern, bank rotation, real rows), whose next values are
-        # named so that each group of the wide registers gets its own copies (hw.fanout).
+        # The selects of stage 2 (bank rotation, real rows) and stage 3 (pattern), whose next
+        # values are named so that each group of the wide registers gets its own copies
+        # (hw.fanout).
         pid_next, rbank_next, vmask_next = (Signal.like(s2_pid), Signal.like(s2_rbank),
                                             Signal.like(s2_vmask))
         m.d.comb += [pid_next.eq(s2_pid), rbank_next.eq(s2_rbank), vmask_next.eq(s2_vmask)]
@@ -289,6 +300,12 @@ class WindowGenerator(wiring.Component):
         with m.Elif(s2_fire):
             m.d.sync += [s2_valid.eq(0), s2_shift.eq(0)]
         m.d.sync += [s2_pid.eq(pid_next), s2_rbank.eq(rbank_next), s2_vmask.eq(vmask_next)]
+        pid3_next = Mux(s2_fire, s2_pid, s3_pid)
+        m.d.sync += s3_pid.eq(pid3_next)
+        with m.If(s2_fire):
+            m.d.sync += [s3_valid.eq(1), s3_emit.eq(s2_emit), s3_shift.eq(s2_shift)]
+        with m.Elif(s3_fire):
+            m.d.sync += [s3_valid.eq(0), s3_shift.eq(0)]
 
         with m.If(fire1):
             with m.If(r_t == period - 1):
@@ -304,13 +321,14 @@ class WindowGenerator(wiring.Component):
             with m.Else():
                 m.d.sync += r_t.eq(r_t + 1)
 
-        # ---- stage 2: shift the column in, emit a window. The column's rows: per group of
-        # its bits, a bank multiplexer on that group's copies of the bank rotation and the
-        # real rows.
-        col_groups = group_slices(kh * c)
+        # ---- stage 2: the column of the read rows into the column register: per group of its
+        # bits, a bank multiplexer on that group's copies of the bank rotation and the real
+        # rows. Loaded whenever stage 3 is free, a step there or not (`s3_valid` says
+        # which): the read registers and the selects change only as a step is issued, so
+        # the column they give stays the one stage 3 needs.
         rbanks = copies(m, s2_rbank, rbank_next, len(col_groups)) if banks > 1 else []
         vmasks = copies(m, s2_vmask, vmask_next, len(col_groups))
-        column = Signal(kh * c)
+        column = Signal(kh * c, name="column")
         for k, bits in enumerate(col_groups):
             for ky in range(bits.start // c, (bits.stop - 1) // c + 1):
                 lo, hi = max(bits.start, ky * c) - ky * c, min(bits.stop, (ky + 1) * c) - ky * c
@@ -320,15 +338,18 @@ class WindowGenerator(wiring.Component):
                     bank = Signal(range(banks), name=f"bank{ky}_g{k}")
                     m.d.comb += bank.eq(_add_mod(rbanks[k], ky, banks))
                     row = Array(rp.data[lo:hi] for rp in rports)[bank]
-                m.d.comb += column[ky * c + lo:ky * c + hi].eq(
-                    Mux(vmasks[k][ky], row, pad_word[lo:hi]))
+                with m.If(moves(k)):
+                    m.d.sync += column[ky * c + lo:ky * c + hi].eq(
+                        Mux(vmasks[k][ky], row, pad_word[lo:hi]))
+
+        # ---- stage 3: shift the column in, emit a window.
         shift = [Signal(kh * c, name=f"col{j}") for j in range(p.length - 1)]
         taps = [column] + shift
-        # `s2_shift` is only set with `s2_valid`: each group's enable is one LUT of four.
+        # `s3_shift` is only set with `s3_valid`: each group's enable is one LUT of four.
         shifted = Cat(*shift)
         taps_in = Cat(*taps[:-1])
         for k, bits in enumerate(shift_groups):
-            with m.If(s2_shift & (~s2_emit | frees(k))):
+            with m.If(s3_shift & (~s3_emit | frees(k))):
                 m.d.sync += shifted[bits].eq(taps_in[bits])
 
         # The window register loads whenever it is free, an emission or not (`o.valid` says
@@ -342,8 +363,8 @@ class WindowGenerator(wiring.Component):
                     idx = pattern[kx]
                     parts.append(pad_word if idx is PAD else taps[idx][ky * c:(ky + 1) * c])
             windows.append(Cat(*parts))
-        pids = (copies(m, s2_pid, pid_next, len(out_groups)) if len(p.patterns) > 1
-                else [s2_pid] * len(out_groups))
+        pids = (copies(m, s3_pid, pid3_next, len(out_groups)) if len(p.patterns) > 1
+                else [s3_pid] * len(out_groups))
         for k, bits in enumerate(out_groups):
             with m.If(frees(k)), m.Switch(pids[k]):
                 for pid, window in enumerate(windows):

@@ -31,7 +31,7 @@ def window_timing(plan: WindowPlan) -> tuple[int, int]:
     oy = t = fb = 0
     ytop = -ph
     flushed = flush
-    s2_valid = s2_emit = o_valid = False
+    s2_valid = s2_emit = s3_valid = s3_emit = o_valid = False
     inputs = outputs = 0
     last_in: dict[int, int] = {}
     last_out: dict[int, int] = {}
@@ -52,7 +52,8 @@ def window_timing(plan: WindowPlan) -> tuple[int, int]:
         emit = plan.current[t] is not None or (
             plan.spilled[t] is not None and (oy != 0 or t >= flushed))
         flush_go = not dep_ok and oy == 0 and t == 0 and flushed < flush
-        o_valid = s2_valid and s2_emit
+        o_valid = s3_valid and s3_emit
+        s3_valid, s3_emit = s2_valid, s2_emit
         if dep_ok:
             s2_valid, s2_emit = True, emit
             if t == period - 1:
