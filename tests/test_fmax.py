@@ -153,3 +153,19 @@ def test_fmax_option_errors_are_one_line(planned, tmp_path, capsys, args, messag
     err = capsys.readouterr().err.strip()
     assert err.startswith("bnngen: error:") and "\n" not in err and message in err
     assert not out.exists()
+
+
+def test_devices_the_synthesis_cannot_fit_are_not_placed():
+    """`bnngen report --fmax` leaves out, before any flattened synthesis, a device whose block
+    RAMs the report's synthesis already exceeds, or whose LUTs by more than OVER_LUTS; a
+    family the report did not synthesize is placed and routed as asked."""
+    from gen.cli.report_cmd import OVER_LUTS, _beyond
+    up5k = DEVICES["ice40-up5k"]
+    fits = {"ice40": {"total": {"bram": up5k.bram, "lut": up5k.lut}}}
+    assert _beyond("up5k", fits) is None
+    assert _beyond("up5k", {"ice40": {"total": {"bram": up5k.bram + 1, "lut": 1}}}) == \
+        f"needs {up5k.bram + 1:,} BRAMs of {up5k.bram:,}"
+    over = int(OVER_LUTS * up5k.lut) + 1
+    assert _beyond("up5k", {"ice40": {"total": {"bram": 0, "lut": over}}}) == \
+        f"needs {over:,} LUTs of {up5k.lut:,}"
+    assert _beyond("up5k", {"ecp5": {"total": {"bram": 999, "lut": 10 ** 6}}}) is None

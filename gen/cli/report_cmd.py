@@ -93,12 +93,11 @@ def cmd_report(args) -> int:
     if source.is_file() and not args.plan and not args.force:
         _check_unrolled_size(source, families)
     src = load_source(source, args.plan)
-    fmax = None
-    if args.fmax:
-        fmax = _fmax(src, devices, args.clock, args.pnr_timeout,
-                     args.jobs or default_jobs(devices))
-    report = build_report(src, families, fmax=fmax, use_cache=not args.no_cache,
+    report = build_report(src, families, use_cache=not args.no_cache,
                           progress=sys.stderr.isatty(), jobs=args.jobs or default_jobs(families))
+    if args.fmax:
+        report["fmax"] = _fmax(src, devices, args.clock, args.pnr_timeout,
+                               args.jobs or default_jobs(devices), report["results"])
     out = write_report(report, out, force=args.force, inputs=inputs)
     print(markdown(report))
     print(f"report written to {out}/ (report.json, report.md, resources.png)")
@@ -140,17 +139,48 @@ def _devices(args, families: list[str]) -> list[str]:
     return devices
 
 
+# A device is left out of place and route when the report's synthesis (hierarchy kept)
+# already needs more block RAMs than it has, or this many times its LUTs: flattening changes
+# the LUT count by a few percent, never the block RAMs.
+OVER_LUTS = 1.25
+
+
+def _beyond(device: str, synthesized: dict) -> str | None:
+    """Why `device` cannot hold the design as the report's synthesis counted it, or None."""
+    from gen.common.devices import find_device
+
+    dev = find_device(device)
+    total = synthesized.get(dev.family, {}).get("total")
+    if not total:
+        return None
+    if total["bram"] > dev.bram:
+        return f"needs {total['bram']:,} BRAMs of {dev.bram:,}"
+    if total["lut"] > OVER_LUTS * dev.lut:
+        return f"needs {total['lut']:,} LUTs of {dev.lut:,}"
+    return None
+
+
 def _fmax(src, devices: list[str], clock: float | None, timeout: float | None,
-          jobs: int) -> dict:
+          jobs: int, synthesized: dict) -> dict:
     """Place and route on each device at the requested clock (--clock, else the plan's,
-    else DEFAULT_CLOCK_MHZ); devices it does not fit or that nextpnr did not finish are
-    noted on stderr, and a design that fits none of the requested devices is an error
-    (and no report is written)."""
+    else DEFAULT_CLOCK_MHZ), except where the report's synthesis (`synthesized`, per family)
+    shows the design cannot fit (`_beyond`: no flattened synthesis for those); devices it
+    does not fit or that nextpnr did not finish are noted on stderr, and a design that fits
+    none of the requested devices is an error (and no report is written)."""
+    from gen.common.devices import find_device
     from gen.synth.fmax import DEFAULT_CLOCK_MHZ, place_and_route
 
-    clock = clock or src.clock_mhz or DEFAULT_CLOCK_MHZ
-    results = place_and_route(src.verilog, src.top, devices, clock_mhz=clock, timeout=timeout,
-                              jobs=jobs)
+    clock = float(clock or src.clock_mhz or DEFAULT_CLOCK_MHZ)
+    beyond = {d: _beyond(d, synthesized) for d in devices}
+    routed = [d for d in devices if beyond[d] is None]
+    placed = place_and_route(src.verilog, src.top, routed, clock_mhz=clock, timeout=timeout,
+                             jobs=jobs) if routed else {}
+    results = {}
+    for d in devices:
+        dev = find_device(d)
+        results[dev.name] = placed.get(dev.name) or {
+            "device": dev.name, "family": dev.family, "requested_mhz": clock, "fits": False,
+            "reason": beyond[d] + " (synthesized with the hierarchy kept)"}
     if not any(r["fits"] for r in results.values()):
         reasons = "; ".join(f"{d}: {r['reason']}" for d, r in results.items())
         raise UserError(f"{src.name} does not fit {' or '.join(devices)} ({reasons})")
