@@ -23,8 +23,9 @@ def group_slices(width: int, loads_per_bit: int = 1) -> list[slice]:
     `loads_per_bit` LUTs per bit), one per copy."""
     if width <= 0:
         return []
-    count = -(-width * loads_per_bit // GROUP_BITS)
+    count = min(width, -(-width * loads_per_bit // GROUP_BITS))
     size = -(-width // count)
+    count = -(-width // size)     # no empty group
     return [slice(k * size, min(width, (k + 1) * size)) for k in range(count)]
 
 

@@ -62,3 +62,24 @@ def test_the_copies_survive_synthesis(make):
     bits = sum(int(top or 0) + 1 for top, _ in found)
     merged = re.sub(r"\(\* keep = 32'd1 \*\)\s*", "", text)
     assert _flip_flops(text, "blk") - _flip_flops(merged, "blk") == bits
+
+
+def test_group_slices_never_empty():
+    """A multiplexer whose select reaches more LUTs per bit than 128 / width still gets
+    whole, non-empty groups (at most one per bit)."""
+    for width, loads in ((16, 73), (32, 37), (16, 9), (192, 7), (5, 1000)):
+        slices = group_slices(width, loads)
+        bits = [b for s in slices for b in range(s.start, s.stop)]
+        assert bits == list(range(width)) and all(s.stop > s.start for s in slices)
+
+
+@pytest.mark.parametrize("memory,copied", [("block", True), ("distributed", False)])
+def test_chunk_id_copies_only_behind_a_word_register(memory, copied):
+    """`front` 2 copies the chunk ids per group only where the weight word is a register:
+    a LUT ROM of a few words is read from the step counter itself (no register to copy)."""
+    block, _, _ = _skid_engine()
+    from hw.folded.engine import FoldedEngine
+    engine = FoldedEngine(block.conv, pe=2, simd=96, front=2, memory=memory)
+    assert engine.steps <= 16
+    text = verilog.convert(engine, name="blk")
+    assert ("chunk0_id_copy1" in text) == copied

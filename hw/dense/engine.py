@@ -38,7 +38,7 @@ from models.description import Conv
 from ..engine import check_stages, result_layout
 from ..folded.lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_results,
                             lane_sum, signed_width, sum_bounds)
-from ..folded.memory import MEMORY_STYLES, pick_style, stepped_memory
+from ..folded.memory import MEMORY_STYLES, pick_style, stepped_memory, word_register
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
@@ -132,7 +132,8 @@ class StreamingDense(wiring.Component):
         pixel = Signal(self.in_channels)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
-        word_next = Signal(ww.width, name="word_next") if self.front == 2 else None
+        word_next = (Signal(ww.width, name="word_next")
+                     if word_register(self.memory_style, self.steps, self.front == 2) else None)
         last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
                                          registered=self.front == 2, word_next=word_next)
         pixel_end = ww.get(word, ("end",))

@@ -37,7 +37,7 @@ from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
 from .lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_results, lane_sum,
                     signed_width, sum_bounds)
-from .memory import MEMORY_STYLES, pick_style, stepped_memory
+from .memory import MEMORY_STYLES, pick_style, stepped_memory, word_register
 from .schedule import field_order, fold_schedule
 from .word import WeightWord
 
@@ -140,7 +140,8 @@ class FoldedEngine(wiring.Component):
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
         last_next = Signal()
-        word_next = Signal(ww.width, name="word_next") if self.front == 2 else None
+        word_next = (Signal(ww.width, name="word_next")
+                     if word_register(self.memory_style, self.steps, self.front == 2) else None)
         last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
                                          registered=self.front == 2, last_next=last_next,
                                          word_next=word_next)

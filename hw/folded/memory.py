@@ -36,6 +36,13 @@ def memory_attrs(style: str) -> dict[str, str]:
 ASYNC_ROM_MAX_DEPTH = 16
 
 
+def word_register(style: str, steps: int, registered: bool) -> bool:
+    """Whether stepped_memory holds the word in a register of its own (`registered`, and
+    not a LUT ROM read from the counter itself)."""
+    return registered and not (style in ("distributed", "logic")
+                               and steps <= ASYNC_ROM_MAX_DEPTH)
+
+
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                    registered: bool = False, last_next=None, name: str = "weights",
                    word_next=None):
@@ -45,9 +52,11 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     from the counter itself; any other one step ahead, through its read register, or
     (`registered`) two steps ahead into a word register loaded on `fire`, so that the
     memory's slow clock-to-output (a block RAM's) ends in a flip-flop, at no cost in
-    latency. `word_next` (`registered` only): driven with what the word register holds
-    after this cycle, for copies of its fields (hw.fanout)."""
+    latency. `word_next` (only where word_register): driven with what the word register
+    holds after this cycle, for copies of its fields (hw.fanout)."""
     steps = len(init)
+    if word_next is not None and not word_register(style, steps, registered):
+        raise ValueError("word_next: this memory's word is not a register")
 
     def succ(x):
         return Mux(x == steps - 1, 0, x + 1)
