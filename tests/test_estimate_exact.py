@@ -282,14 +282,14 @@ def test_window_block_by_hand():
                           "counter_bits": 53, "one": 1, "mem_out_bits": 6, "ragged_bits": 0,
                           "whole_map_bits": 0, "sliding_counter_bits": 53,
                           "odd_bank_bits": 6}
-    assert b.ff == 18 + 12 + 53 + 3 + 8
+    assert b.ff == 18 + 6 + 12 + 53 + 3 + 8       # window, column (kh*C), shift, counters
     assert b.memories == [(6, 2)] * 3 and b.muxes == [(6, 3)] and b.kind == "window"
     # a window as large as the map: one pattern, 4 banks (a power of two)
     d = bl.window_block((4, 4, 1), (4, 4), (1, 1), (0, 0))
     assert d.features == {"out_bits": 16, "pattern_bits": 0, "banks": 4, "step_bits": 4,
                           "counter_bits": 54, "one": 1, "mem_out_bits": 4, "ragged_bits": 0,
                           "whole_map_bits": 16, "sliding_counter_bits": 0, "odd_bank_bits": 0}
-    assert d.ff == 16 + 12 + 54 + 4 + 8
+    assert d.ff == 16 + 4 + 12 + 54 + 4 + 8
     # 2x2/2 over 5 rows: the last row is never read
     r = bl.window_block((5, 4, 2), (2, 2), (2, 2), (0, 0))
     assert r.features["ragged_bits"] == 4 and r.features["odd_bank_bits"] == 0
