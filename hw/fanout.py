@@ -29,13 +29,15 @@ def group_slices(width: int, loads_per_bit: int = 1) -> list[slice]:
     return [slice(k * size, min(width, (k + 1) * size)) for k in range(count)]
 
 
-def copies(m: Module, register: Signal, next_value: Value, count: int) -> list[Signal]:
-    """`count` registers that hold what `register` holds (the first is `register` itself):
-    each is loaded with `next_value`, which `register` must be loaded with too."""
-    if count > 1:
+def copies(m: Module, register: Signal, next_value: Value, count: int,
+           start: int = 0) -> list[Signal]:
+    """`count` registers that hold what `register` holds, numbered from `start` (number 0 is
+    `register` itself; a later call goes on where an earlier one stopped): each is loaded
+    with `next_value`, which `register` must be loaded with too."""
+    if start + count > 1:
         register.attrs["keep"] = 1   # else yosys merges it into a copy: one flip-flop less
-    out = [register]
-    for k in range(1, count):
+    out = [register] if start == 0 and count > 0 else []
+    for k in range(max(1, start), start + count):
         copy = Signal.like(register, name=f"{register.name}_copy{k}", attrs={"keep": 1})
         m.d.sync += copy.eq(next_value)
         out.append(copy)

@@ -5,12 +5,16 @@ Without a skid register, `adv` is "the output is free or being read": it follows
 downstream `ready` through logic, so a chain of engines makes one long combinational
 path from the last `ready` to the first engine's input. With one, a second register takes
 the result the output could not, and `adv` is "that register is empty": a flip-flop, so
-the ready chain ends at this engine, at no cost in latency or throughput.
+the ready chain ends at this engine, at no cost in latency or throughput. That flip-flop
+can then have copies (`enables`), one per group of the pipeline's registers: one net
+enabling thousands of flip-flops routes slowly (hw.fanout).
 """
 
 from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, Value
+
+from .fanout import copies
 
 
 class PipelineOutput:
@@ -19,6 +23,7 @@ class PipelineOutput:
     def __init__(self, m: Module, o, skid: bool = False):
         self.m, self.o, self.skid = m, o, skid
         self.adv = Signal(name="adv")
+        self._handed = 0       # copies of the skid register handed out by `enables`
         if skid:
             self.held = Signal(name="skid_valid")
             # its value after this cycle, for a pipeline that registers its own `ready`
@@ -26,6 +31,17 @@ class PipelineOutput:
             m.d.comb += self.adv.eq(~self.held)
         else:
             m.d.comb += self.adv.eq(~o.valid | o.ready)
+
+    def enables(self, count: int) -> list[Value]:
+        """`count` nets that each carry `adv`, for `count` groups of registers: with a skid
+        register, each the inverse of a copy of it not handed out before (the first copy
+        is the skid register itself); without one, `adv` itself, which follows `ready`
+        through logic."""
+        if not self.skid:
+            return [self.adv] * count
+        held = copies(self.m, self.held, self.held_next, count, self._handed)
+        self._handed += count
+        return [~h for h in held]
 
     def put(self, valid: Value, payload: Value) -> None:
         """Present `payload` when `valid`, as the pipeline advances (call once)."""

@@ -34,8 +34,8 @@ def register_levels(levels: int, stages: int, leaves: bool = False) -> list[int]
 def build_popcount(m: Module, bits: list[Value], stages: int, en: Value,
                    name: str = "pc", leaves: bool = False) -> Value:
     """The number of ones among `bits`, `stages` clock cycles later (registers enabled by
-    `en`; `leaves`: the first on the bits themselves). An empty list counts zero: a fully
-    pruned channel costs no logic."""
+    `en`, or by a list of copies of it, see reduce_tree; `leaves`: the first on the bits
+    themselves). An empty list counts zero: a fully pruned channel costs no logic."""
     if not bits:
         value: Value = Const(0, 1)
         for k in range(stages):  # keep the latency uniform
@@ -50,7 +50,10 @@ def build_popcount(m: Module, bits: list[Value], stages: int, en: Value,
 def reduce_tree(m: Module, nodes: list, combine, stages: int, en: Value, name: str,
                 leaves: bool = False):
     """`nodes` (Values, or tuples of Values) combined pairwise, level by level, into one,
-    with `stages` registers (enabled by `en`) after the levels `register_levels` picks."""
+    with `stages` registers (enabled by `en`) after the levels `register_levels` picks.
+    `en` may be a list of nets that carry the same enable (hw.pipeline.enables): at each
+    register level, neighbouring nodes share one, so each net enables a part of the tree."""
+    ens = list(en) if isinstance(en, (list, tuple)) else [en]
     at = register_levels(tree_levels(len(nodes)), stages, leaves)
     level = stage = 0
 
@@ -62,7 +65,7 @@ def reduce_tree(m: Module, nodes: list, combine, stages: int, en: Value, name: s
             regs = tuple(Signal(Value.cast(v).shape(), name=f"{name}_s{stage}_{i}"
                                 + (f"_{k}" if len(parts) > 1 else ""))
                          for k, v in enumerate(parts))
-            with m.If(en):
+            with m.If(ens[i * len(ens) // len(nodes)]):
                 m.d.sync += [r.eq(v) for r, v in zip(regs, parts)]
             out.append(regs if isinstance(node, tuple) else regs[0])
         stage += 1

@@ -50,8 +50,12 @@ CONFIGS = [
     ("thr-block", (2, 2, 3), layer(out_channels=24, groups=1, domain="bipolar", prune=0.0),
      1, 3, 2),
     ("thr-logic", (2, 2, 4), layer(out_channels=24, groups=2, domain="sparse"), 1, 2, 2),
+    # a block RAM word of several slices, each read by its own counter and fire (front 2,
+    # skid)
+    ("wide-block", (2, 2, 64), layer(out_channels=8, groups=1, domain="bipolar",
+                                     prune=0.0), 4, 64, 1),
 ]
-MEMORY = {"thr-block": "block", "thr-logic": "distributed"}
+MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block"}
 # The pruning measurement: a layer, and the same with half its (o, i) blocks pruned.
 II_LAYER = ((3, 3, 8), layer(out_channels=4, groups=1, domain="bipolar", prune=0.0), 2, 1, 1)
 UNITS = CONFIGS + [("ii-dense", *II_LAYER), ("ii-pruned", *II_LAYER)]

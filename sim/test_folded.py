@@ -59,8 +59,12 @@ CONFIGS = [
     # a window of two enable groups (hw.fanout), with the skid's `ready` copies
     ("wide-win", (3, 3, 16), layer(out_channels=4, kernel=(3, 3), padding=(1, 1),
                                    stride=(1, 1), groups=1, domain="bipolar", prune=0.0), 2, 48, 1),
+    # a block RAM word of several slices, each read by its own counter and fire (front 2, skid)
+    ("wide-block", (3, 3, 16), layer(out_channels=8, kernel=(3, 3), padding=(1, 1),
+                                     stride=(1, 1), groups=1, domain="bipolar", prune=0.0),
+     4, 72, 1),
 ]
-MEMORY = {"thr-block": "block", "thr-logic": "distributed"}
+MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block"}
 
 
 # The two layers of the pruning measurement: dense, and the same with half its blocks pruned.

@@ -5,6 +5,9 @@ the netlist: yosys would merge them back into one flip-flop without the project'
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
@@ -46,7 +49,8 @@ def _skid_engine():
     conv = random_conv(np.random.default_rng(1), "wide", (3, 3, 32), out_channels=4,
                        kernel=(3, 3), stride=(1, 1), padding=(1, 1), groups=1,
                        domain="bipolar", prune=0.0)
-    return FoldedEngine(conv, pe=2, simd=96, skid=True), "ready", 9 * 32
+    # one lane: two lanes' copies of `adv` also keep apart registers the lanes share
+    return FoldedEngine(conv, pe=1, simd=96, skid=True), "ready", 9 * 32
 
 
 @pytest.mark.parametrize("make", [_window_generator, _skid_engine],
@@ -83,3 +87,69 @@ def test_chunk_id_copies_only_behind_a_word_register(memory, copied):
     assert engine.steps <= 16
     text = verilog.convert(engine, name="blk")
     assert ("chunk0_id_copy1" in text) == copied
+
+
+
+def test_each_lane_has_its_own_enables():
+    """With a skid register and the leaves' register, each lane's popcount registers are
+    enabled by copies of the skid register, one per LANE_LOADS_PER_BIT * simd / GROUP_BITS
+    flip-flops, that enable no other lane's: in the netlist after yosys's `opt` (which
+    merges copies the project's scripts do not keep)."""
+    import json
+    import subprocess
+    from collections import defaultdict
+
+    from gen.synth.scripts import KEEP_COPIES
+    from gen.synth.yosys import yosys_executable
+    from hw.folded.engine import FoldedEngine
+    from hw.folded.lanes import LANE_LOADS_PER_BIT
+    block, _, _ = _skid_engine()
+    pe, simd = 3, 96
+    text = verilog.convert(FoldedEngine(block.conv, pe=pe, simd=simd, skid=True, front=1),
+                           name="blk")
+    work = Path(tempfile.mkdtemp(prefix="bnngen-test-"))
+    try:
+        (work / "blk.v").write_text(text)
+        subprocess.run([*yosys_executable(), "-q", "-p",
+                        f"read_verilog blk.v; {KEEP_COPIES}; opt; write_json blk.json"],
+                       cwd=work, check=True)
+        netlist = json.loads((work / "blk.json").read_text())["modules"]["blk"]
+    finally:
+        shutil.rmtree(work)
+    names = {}
+    for name, net in netlist["netnames"].items():
+        for bit in net["bits"]:
+            names.setdefault(bit, name)
+    enables = defaultdict(set)
+    for cell in netlist["cells"].values():
+        pins = cell["connections"]
+        lane = (re.match(r"pc(\d+)_s", names[pins["Q"][0]]) if {"EN", "Q"} <= set(pins)
+                else None)
+        if lane:
+            enables[int(lane.group(1))].add(names[pins["EN"][0]])
+    per_lane = -(-simd * LANE_LOADS_PER_BIT // GROUP_BITS)
+    assert sorted(enables) == list(range(pe))
+    assert all(len(nets) == per_lane for nets in enables.values())
+    every = set().union(*enables.values())
+    assert len(every) == pe * per_lane
+    assert every == {"skid_valid"} | {f"skid_valid_copy{k}" for k in range(1, pe * per_lane)}
+
+
+def test_memory_slices_take_no_more_block_rams():
+    """A block RAM word register (`front` 2) in slices, each with its own counter and fire
+    (hw.folded.memory.memory_slices), packs into as many DP16KD as the same ROM whole
+    (`front` 1 reads it unsliced)."""
+    from hw.folded.engine import FoldedEngine
+    from hw.folded.memory import memory_slices
+    block, _, _ = _skid_engine()
+    engines = [FoldedEngine(block.conv, pe=4, simd=72, front=front, memory="block", skid=True)
+               for front in (2, 1)]
+    sliced = engines[0]
+    slices = memory_slices("block", sliced.word.encode(sliced.conv), sliced.word.width, True)
+    assert len(slices) >= 2
+    brams = []
+    for engine in engines:
+        cells = synth.run_yosys(verilog.convert(engine, name="blk"), "ecp5", "blk",
+                                use_cache=False).modules["blk"]
+        brams.append(classify("ecp5", cells)["bram"])
+    assert brams[0] == brams[1] == -(-sum(map(len, slices)) // 36)

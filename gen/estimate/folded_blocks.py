@@ -89,6 +89,23 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
                  roms=roms, banks=banks, logic_roms=logic)
 
 
+def copy_registers(lanes: int, simd: int, front: int, skid: bool, memory: str, steps: int,
+                   word_width: int) -> int:
+    """Flip-flops of the hw.fanout copies a folded or streamed engine keeps besides those of
+    its `ready`: with a skid register and the leaves' register, the lanes' copies of `adv`
+    (hw.folded.lanes.lane_enables); per slice of a block RAM word register after the first
+    (hw.folded.memory.memory_slices, counted on the whole word), its counter's two
+    registers and its copies of `full` and, with a skid register, of `adv`."""
+    from hw.fanout import group_slices
+    from hw.folded.lanes import LANE_LOADS_PER_BIT
+    from hw.folded.memory import SLICE_BRAMS, bram_width, pick_style
+    ff = lanes * len(group_slices(simd, LANE_LOADS_PER_BIT)) - 1 if skid and front else 0
+    if front == 2 and pick_style(memory, steps, word_width) == "block":
+        slices = -(-word_width // (SLICE_BRAMS * bram_width(steps)))
+        ff += (slices - 1) * (2 * int_bits(max(steps, 2) - 1) + 1 + skid)
+    return ff
+
+
 def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
                   front: int, weight_style: str, roms: list) -> int:
     """hw.folded.lanes.lane_results and engine_output, shared by the folded and streamed

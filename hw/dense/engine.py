@@ -36,9 +36,10 @@ from amaranth.lib.wiring import In, Out
 from models.description import Conv
 
 from ..engine import check_stages, result_layout
-from ..folded.lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_results,
-                            lane_sum, signed_width, sum_bounds)
-from ..folded.memory import MEMORY_STYLES, pick_style, stepped_memory, word_register
+from ..folded.lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_enables,
+                            lane_results, lane_sum, signed_width, sum_bounds,
+                            weight_word)
+from ..folded.memory import MEMORY_STYLES, pick_style
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
@@ -132,10 +133,8 @@ class StreamingDense(wiring.Component):
         pixel = Signal(self.in_channels)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
-        word_next = (Signal(ww.width, name="word_next")
-                     if word_register(self.memory_style, self.steps, self.front == 2) else None)
-        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
-                                         registered=self.front == 2, word_next=word_next)
+        last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
+                                                 self.front, full, self.i, fire)
         pixel_end = ww.get(word, ("end",))
 
         m.d.comb += self.i.ready.eq(~full | (fire & pixel_end))
@@ -149,19 +148,21 @@ class StreamingDense(wiring.Component):
         final_d = delay(m, fire & last_step, stages, adv, "final")
         acc_width = signed_width(*sum_bounds(conv))
         results = []
-        for lane, channels in enumerate(s.lanes):
+        for (lane, channels), ens in zip(enumerate(s.lanes),
+                                         lane_enables(out, len(s.lanes), s.simd,
+                                                      self.front > 0)):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
-                               mask, stages, adv, lane, self.front > 0)
+                               mask, stages, ens, lane, self.front > 0)
             first_d, last_d = (
-                delay(m, ww.get(word, (key, lane)), stages, adv, f"{key}{lane}")
+                delay(m, ww.get(word, (key, lane)), stages, ens[0], f"{key}{lane}")
                 for key in ("first", "last"))
             total = Signal(signed(acc_width), name=f"total{lane}")
-            write = adv & v_d
+            write = ens[0] & v_d
             if s.banked[lane]:
                 # Sums of interleaved channels in a LUT-RAM (asynchronous read, written back
                 # in the same cycle): one adder per lane, no multiplexer of registers.
-                slot_d = delay(m, ww.get(word, ("slot", lane)), stages, adv, f"slot{lane}")
+                slot_d = delay(m, ww.get(word, ("slot", lane)), stages, ens[0], f"slot{lane}")
                 bank = Memory(shape=signed(acc_width), depth=len(channels), init=[])
                 m.submodules[f"sums{lane}"] = bank
                 rd = bank.read_port(domain="comb")
@@ -175,7 +176,7 @@ class StreamingDense(wiring.Component):
                     m.d.sync += current.eq(total)
             m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)
             results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
-                                        v_d & final_d, adv, self.front,
+                                        v_d & final_d, ens[0], self.front,
                                         self.memory_style))
 
         engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, out,

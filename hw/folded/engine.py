@@ -35,9 +35,9 @@ from ..fanout import copies, group_slices
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
-from .lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_results, lane_sum,
-                    signed_width, sum_bounds)
-from .memory import MEMORY_STYLES, pick_style, stepped_memory, word_register
+from .lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_enables,
+                    lane_results, lane_sum, signed_width, sum_bounds, weight_word)
+from .memory import MEMORY_STYLES, pick_style
 from .schedule import field_order, fold_schedule
 from .word import WeightWord
 
@@ -140,11 +140,8 @@ class FoldedEngine(wiring.Component):
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
         last_next = Signal()
-        word_next = (Signal(ww.width, name="word_next")
-                     if word_register(self.memory_style, self.steps, self.front == 2) else None)
-        last_step, word = stepped_memory(m, ww.width, ww.encode(conv), self.memory_style, fire,
-                                         registered=self.front == 2, last_next=last_next,
-                                         word_next=word_next)
+        last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
+                                                 self.front, full, self.i, fire, last_next)
         if self.skid:
             # `ready` in a register, set from the next cycle's window register, skid
             # register and last step: the window generator in front waits on a flip-flop.
@@ -175,19 +172,19 @@ class FoldedEngine(wiring.Component):
         lo, hi = sum_bounds(self.conv)
         acc_width = signed_width(lo, hi)
         lane_out = []
-        for lane in range(s.pe):
+        for lane, ens in enumerate(lane_enables(out, s.pe, s.simd, self.front > 0)):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
-                               mask, stages, adv, lane, self.front > 0)
-            first_d = delay(m, ww.get(word, ("first", lane)), stages, adv, f"first{lane}")
-            lastc_d = delay(m, ww.get(word, ("last", lane)), stages, adv, f"last{lane}")
+                               mask, stages, ens, lane, self.front > 0)
+            first_d = delay(m, ww.get(word, ("first", lane)), stages, ens[0], f"first{lane}")
+            lastc_d = delay(m, ww.get(word, ("last", lane)), stages, ens[0], f"last{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
             total = Signal(signed(acc_width), name=f"total{lane}")
             m.d.comb += total.eq(Mux(first_d, 0, acc) + contrib)
-            with m.If(adv & v_d):
+            with m.If(ens[0] & v_d):
                 m.d.sync += acc.eq(total)
             lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
-                                         v_d & final_d, adv, self.front,
+                                         v_d & final_d, ens[0], self.front,
                                          self.memory_style))
 
         engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, out,

@@ -13,7 +13,8 @@ from ..engine import scores_output, sum_range
 from ..fanout import copies, group_slices
 from ..pipeline import PipelineOutput
 from ..popcount import build_popcount
-from .memory import ASYNC_ROM_MAX_DEPTH, pick_style, stepped_memory
+from .memory import (ASYNC_ROM_MAX_DEPTH, memory_slices, pick_style, stepped_memory,
+                     word_register)
 
 
 FRONTS = (0, 1, 2)   # registers in front of the popcount: none, the leaves, + the weight word
@@ -180,13 +181,49 @@ def _activate(conv: Conv, o: int, s: int) -> bool:
     return s <= tau if conv.activation.flip[o] else s >= tau
 
 
-def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int,
+# Flip-flops a lane's popcount enables per bit of its chunk with the leaves' register: that
+# register, then the tree's, wider but fewer at each level (about as many again in all).
+# Without it the tree's registers sit on narrower levels, a few dozen flip-flops.
+LANE_LOADS_PER_BIT = 2
+
+
+def lane_enables(out: PipelineOutput, pe: int, simd: int, leaves: bool) -> list[list]:
+    """Per lane, the nets that carry the engine's `adv` to its registers (hw.pipeline
+    `enables`): with the leaves' register, one per group of about GROUP_BITS flip-flops
+    of its popcount tree, else one; the first also for the lane's other registers."""
+    per_lane = len(group_slices(simd, LANE_LOADS_PER_BIT)) if leaves else 1
+    nets = out.enables(pe * per_lane)
+    return [nets[k * per_lane:(k + 1) * per_lane] for k in range(pe)]
+
+
+def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, front: int,
+                full: Signal, stream, fire, last_next=None):
+    """A folded or streamed engine's weight memory read by its step counter
+    (stepped_memory): (last step, the step's word, the word's next value or None, see
+    word_register). `full` is the engine's input register's flag, loaded from `stream`
+    (its input) when ready; `fire` = full & adv moves the counter. Each slice of a block
+    RAM word register (memory_slices) is moved by its own copy of `fire`: from its own
+    copies of `full` and of the skid register (hw.fanout)."""
+    words = ww.encode(conv)
+    registered = front == 2
+    word_next = (Signal(ww.width, name="word_next")
+                 if word_register(style, len(words), registered) else None)
+    count = len(memory_slices(style, words, ww.width, registered))
+    fulls = copies(m, full, Mux(stream.ready, stream.valid, full), count - 1, start=1)
+    fires = [fire, *(f & a for f, a in zip(fulls, out.enables(count - 1)))]
+    last_step, word = stepped_memory(m, ww.width, words, style, fire, registered=registered,
+                                     last_next=last_next, word_next=word_next,
+                                     slice_fires=fires)
+    return last_step, word, word_next
+
+
+def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, ens: list, lane: int,
              leaves: bool = False):
     """One lane's contribution to s_o from chunk `a` and its weights `w` (and `mask`): the
     XNOR popcount (bipolar), or q * AND popcount + p * popcount (sparse), `stages` deep
-    (`leaves`: the first register on the popcounts' inputs). A sparse lane of two or more
-    stages spends its last one behind the scaling, so that the scaling and the
-    accumulator are not one path."""
+    (`leaves`: the first register on the popcounts' inputs), its registers enabled by
+    `ens` (lane_enables). A sparse lane of two or more stages spends its last one behind
+    the scaling, so that the scaling and the accumulator are not one path."""
     simd = len(a)
     # The leaves go through a named signal: a slice of an expression is lowered with the
     # whole expression, so `simd` slices of a `simd`-bit XNOR would cost simd^2 nets
@@ -194,20 +231,20 @@ def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, adv, lane: int,
     x = Signal(simd, name=f"leaves{lane}")
     if conv.domain == "bipolar":
         m.d.comb += x.eq(~(a ^ w) if mask is None else ~(a ^ w) & mask)
-        return build_popcount(m, [x[b] for b in range(simd)], stages, adv, name=f"pc{lane}",
+        return build_popcount(m, [x[b] for b in range(simd)], stages, ens, name=f"pc{lane}",
                               leaves=leaves)
     tree = stages - 1 if stages >= 2 else stages
     m.d.comb += x.eq(a & w)
-    count = build_popcount(m, [x[b] for b in range(simd)], tree, adv, name=f"pc{lane}",
+    count = build_popcount(m, [x[b] for b in range(simd)], tree, ens, name=f"pc{lane}",
                            leaves=leaves)
     contrib = conv.q * count
     if conv.p:
-        every = build_popcount(m, [a[b] for b in range(simd)], tree, adv, name=f"pall{lane}",
+        every = build_popcount(m, [a[b] for b in range(simd)], tree, ens, name=f"pall{lane}",
                                leaves=leaves)
         contrib = contrib + conv.p * every
     if stages == tree:
         return contrib
     scaled = Signal(contrib.shape(), name=f"scaled{lane}")
-    with m.If(adv):
+    with m.If(ens[-1]):
         m.d.sync += scaled.eq(contrib)
     return scaled

@@ -3,7 +3,7 @@ its yosys attributes, and the step counter that reads one word per step."""
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib.memory import Memory
 
 
@@ -43,9 +43,38 @@ def word_register(style: str, steps: int, registered: bool) -> bool:
                                and steps <= ASYNC_ROM_MAX_DEPTH)
 
 
+# Data bits of one block RAM at a depth (ECP5 DP16KD, Xilinx RAMB18: 512x36 down to
+# 16384x1; an iCE40 SB_RAM40_4K's widths divide a multiple of four of them).
+BRAM_WIDEST, BRAM_BITS = 36, 18432
+# Block RAMs behind one copy of the step counter (`memory_slices`).
+SLICE_BRAMS = 4
+
+
+def bram_width(depth: int) -> int:
+    """Data bits of one block RAM holding `depth` words."""
+    return max(1, min(BRAM_WIDEST, BRAM_BITS // (1 << max(0, depth - 1).bit_length())))
+
+
+def memory_slices(style: str, init: list[int], width: int, registered: bool) -> list[list[int]]:
+    """The bits of a block RAM word register (`registered`) that each have their own
+    memory, read by their own copy of the step counter: SLICE_BRAMS block RAMs' worth of
+    the bits that vary between words (a bit that does not is a constant, in no memory, as
+    yosys would make it). A wide memory takes block RAMs far apart (111 of an ECP5-85F's
+    208 for CNV, in four rows across the die), and one address net to all of them routes
+    slower than a 100 MHz clock; a slice's counter sits by its block RAMs."""
+    if not (registered and style == "block"):
+        return [list(range(width))]
+    ones = zeros = 0
+    for word in init:
+        ones, zeros = ones | word, zeros | ~word
+    varying = [b for b in range(width) if (ones & zeros) >> b & 1]
+    size = SLICE_BRAMS * bram_width(len(init))
+    return [varying[k:k + size] for k in range(0, len(varying), size)] or [[]]
+
+
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                    registered: bool = False, last_next=None, name: str = "weights",
-                   word_next=None):
+                   word_next=None, slice_fires=None):
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
@@ -53,10 +82,17 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     (`registered`) two steps ahead into a word register loaded on `fire`, so that the
     memory's slow clock-to-output (a block RAM's) ends in a flip-flop, at no cost in
     latency. `word_next` (only where word_register): driven with what the word register
-    holds after this cycle, for copies of its fields (hw.fanout)."""
+    holds after this cycle, for copies of its fields (hw.fanout). `slice_fires`: one net
+    carrying `fire` per memory_slices slice (copies, from the engine; the first may be
+    `fire` itself): each slice of a block RAM word is its own memory, read by its own
+    counter, moved by its own net."""
     steps = len(init)
     if word_next is not None and not word_register(style, steps, registered):
         raise ValueError("word_next: this memory's word is not a register")
+    slices = memory_slices(style, init, width, registered)
+    slice_fires = slice_fires or [fire] * len(slices)
+    if len(slice_fires) != len(slices):
+        raise ValueError(f"{len(slices)} memory slices, {len(slice_fires)} fires")
 
     def succ(x):
         return Mux(x == steps - 1, 0, x + 1)
@@ -75,24 +111,51 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                      last_step.eq(t1 == steps - 1)]
     if last_next is not None:     # the flag's value after this cycle
         m.d.comb += last_next.eq(Mux(fire, t1 == steps - 1, last_step))
-    mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
-    m.submodules[name] = mem
+    if not registered or style != "block" or len(slices) == 1:
+        mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
+        m.submodules[name] = mem
     if style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH:
         rp = mem.read_port(domain="comb")
         m.d.comb += rp.addr.eq(t)
         return last_step, rp.data
-    rp = mem.read_port()
     if not registered:
+        rp = mem.read_port()
         m.d.comb += rp.addr.eq(Mux(fire, t1, t))
         return last_step, rp.data
     # The read port holds word t+1 between fires; a fire takes it and reads t+2.
-    m.d.comb += rp.addr.eq(Mux(fire, t2, t1))
     word = Signal(width, init=init[0], name="word")
-    with m.If(fire):
-        m.d.sync += word.eq(rp.data)
     if word_next is not None:
-        m.d.comb += word_next.eq(Mux(fire, rp.data, word))
+        m.d.comb += word_next.eq(word)     # the constant bits (a sliced word) stay
+    for k, (bits, fire_k) in enumerate(zip(slices, slice_fires)):
+        if len(slices) == 1:
+            rp, ahead, after = mem.read_port(), t1, t2
+            held = word
+        else:
+            rp, ahead, after = _slice_port(m, init, bits, style, fire_k, f"{name}_{k}", t1, t2)
+            held = Cat(*(word[b] for b in bits))
+        m.d.comb += rp.addr.eq(Mux(fire_k, after, ahead))
+        with m.If(fire_k):
+            m.d.sync += held.eq(rp.data)
+        if word_next is not None:
+            m.d.comb += (word_next if len(slices) == 1 else Cat(*(word_next[b] for b in bits))
+                         ).eq(Mux(fire_k, rp.data, held))
     return last_step, word
+
+
+def _slice_port(m: Module, init: list[int], bits: list[int], style: str, fire, name: str,
+                t1, t2):
+    """A read port on the words' `bits` alone, and its own copies of the counter's next
+    two values (t+1, t+2), moved by `fire`."""
+    steps = len(init)
+    mem = Memory(shape=len(bits), depth=steps,
+                 init=[sum((v >> b & 1) << k for k, b in enumerate(bits)) for v in init],
+                 attrs=memory_attrs(style))
+    m.submodules[name] = mem
+    ahead = Signal.like(t1, name=f"{name}_t_next", attrs={"keep": 1})
+    after = Signal.like(t2, name=f"{name}_t_after_next", attrs={"keep": 1})
+    with m.If(fire):
+        m.d.sync += [ahead.eq(after), after.eq(Mux(after == steps - 1, 0, after + 1))]
+    return mem.read_port(), ahead, after
 
 
 def pick_style(style: str, depth: int, width: int) -> str:
