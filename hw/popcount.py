@@ -31,7 +31,7 @@ def register_levels(levels: int, stages: int, leaves: bool = False) -> list[int]
     return [min(levels, round((k + 1) * levels / stages)) for k in range(stages)] if stages else []
 
 
-def build_popcount(m: Module, bits: list[Value], stages: int, en: Value,
+def build_popcount(m: Module, bits: list[Value], stages: int, en: Value | list[Value],
                    name: str = "pc", leaves: bool = False) -> Value:
     """The number of ones among `bits`, `stages` clock cycles later (registers enabled by
     `en`, or by a list of copies of it, see reduce_tree; `leaves`: the first on the bits
@@ -47,8 +47,8 @@ def build_popcount(m: Module, bits: list[Value], stages: int, en: Value,
                        en, name, leaves)
 
 
-def reduce_tree(m: Module, nodes: list, combine, stages: int, en: Value, name: str,
-                leaves: bool = False):
+def reduce_tree(m: Module, nodes: list, combine, stages: int, en: Value | list[Value],
+                name: str, leaves: bool = False):
     """`nodes` (Values, or tuples of Values) combined pairwise, level by level, into one,
     with `stages` registers (enabled by `en`) after the levels `register_levels` picks.
     `en` may be a list of nets that carry the same enable (hw.pipeline.enables): at each

@@ -153,3 +153,44 @@ def test_memory_slices_take_no_more_block_rams():
                                 use_cache=False).modules["blk"]
         brams.append(classify("ecp5", cells)["bram"])
     assert brams[0] == brams[1] == -(-sum(map(len, slices)) // 36)
+
+
+def _copy_bits(text: str) -> int:
+    """Bits of the copies an engine keeps besides its `ready`'s, from its Verilog."""
+    found = re.findall(r"reg (?:\[(\d+):0\] )?\\?(?:skid_valid_copy\d+|full_copy\d+|"
+                       r"weights_\d+_t_(?:after_)?next) ", text)
+    return sum(int(top or 0) + 1 for top in found)
+
+
+@pytest.mark.parametrize("kind", ["folded", "dense"])
+@pytest.mark.parametrize("front", [0, 1, 2])
+@pytest.mark.parametrize("skid", [False, True])
+def test_estimated_copies_are_the_engines(kind, front, skid):
+    """gen.estimate's copy_registers counts the copies the engine has: the lanes' enables
+    (with a skid register) and each block RAM slice's counter, `full` and `adv` copies."""
+    import numpy as np
+
+    from gen.estimate.folded_blocks import copy_registers
+    from hw.dense.engine import StreamingDense
+    from hw.folded.engine import FoldedEngine
+    from hw.folded.memory import memory_slices
+    from models.factory import random_conv
+    rng = np.random.default_rng(3)
+    if kind == "folded":
+        conv = random_conv(rng, "c", (3, 3, 16), out_channels=8, kernel=(3, 3),
+                           stride=(1, 1), padding=(1, 1), groups=1, domain="bipolar",
+                           prune=0.0)
+        engine = FoldedEngine(conv, 4, 72, front=front, memory="block", skid=skid)
+        lanes = engine.pe
+    else:
+        conv = random_conv(rng, "d", (2, 2, 64), out_channels=8, groups=1, dense=True,
+                           domain="bipolar", prune=0.0)
+        engine = StreamingDense(conv, 4, 64, front=front, memory="block", skid=skid)
+        lanes = len(engine.schedule.lanes)
+    words = engine.word.encode(conv)
+    kept = sum(map(len, memory_slices("block", words, engine.word.width, True)))
+    expected = copy_registers(conv, lanes, engine.simd, front, skid, "block", engine.steps,
+                              kept)
+    text = verilog.convert(engine, name="blk")
+    assert _copy_bits(text) == expected
+    assert expected > 0 or not skid

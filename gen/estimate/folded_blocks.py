@@ -10,7 +10,7 @@ from gen.estimate.engine_blocks import argmax_register_bits, result_score_width
 
 
 def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
-                 argmax_stages: int = 0, front: int = 0) -> Block:
+                 argmax_stages: int = 0, front: int = 0, skid: bool = False) -> Block:
     """hw.folded.engine.FoldedEngine: per mux column a `chunks`-way multiplexer of `simd` bits; per
     lane an XNOR/AND popcount of `simd` variable bits (and P_all's), an accumulator, a
     threshold ROM read by the lane's channel counter and a comparator (or the sums of a
@@ -44,12 +44,14 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
                         pick_style(memory, shape.steps, shape.word_width), roms)
     ff += _rom_registers(logic) + _word_register(front, logic, shape.word_width)
+    ff += copy_registers(conv, pe, simd, front, skid, pick_style(memory, shape.steps,
+                         shape.word_width), shape.steps, shape.word_width)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, logic_roms=logic)
 
 
 def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
-                argmax_stages: int = 0, front: int = 0) -> Block:
+                argmax_stages: int = 0, front: int = 0, skid: bool = False) -> Block:
     """hw.dense.engine.StreamingDense, in the folded engine's terms (its coefficients): a
     `chunks`-way multiplexer of `simd` bits per mux column over one pixel; per lane an XNOR/AND
     popcount and an adder into one sum register, or into a bank of sums (a LUT-RAM, `banks`)
@@ -85,23 +87,25 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
                         pick_style(memory, shape.steps, shape.word_width), roms)
     ff += _rom_registers(logic) + _word_register(front, logic, shape.rom_width)
+    ff += copy_registers(conv, len(lanes), simd, front, skid, pick_style(
+        memory, shape.steps, shape.word_width), shape.steps, shape.rom_width)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, banks=banks, logic_roms=logic)
 
 
-def copy_registers(lanes: int, simd: int, front: int, skid: bool, memory: str, steps: int,
-                   word_width: int) -> int:
+def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, style: str,
+                   steps: int, rom_width: int) -> int:
     """Flip-flops of the hw.fanout copies a folded or streamed engine keeps besides those of
-    its `ready`: with a skid register and the leaves' register, the lanes' copies of `adv`
-    (hw.folded.lanes.lane_enables); per slice of a block RAM word register after the first
-    (hw.folded.memory.memory_slices, counted on the whole word), its counter's two
-    registers and its copies of `full` and, with a skid register, of `adv`."""
-    from hw.fanout import group_slices
-    from hw.folded.lanes import LANE_LOADS_PER_BIT
-    from hw.folded.memory import SLICE_BRAMS, bram_width, pick_style
-    ff = lanes * len(group_slices(simd, LANE_LOADS_PER_BIT)) - 1 if skid and front else 0
-    if front == 2 and pick_style(memory, steps, word_width) == "block":
-        slices = -(-word_width // (SLICE_BRAMS * bram_width(steps)))
+    its `ready`: with a skid register, the lanes' copies of `adv` (hw.folded.lanes
+    .lane_enables; the skid register itself is the first); per slice of a block RAM word
+    register after the first (hw.folded.memory.memory_slices, of the `rom_width` bits the
+    ROM keeps), the counter's next two values and copies of `full` and, with a skid
+    register, of `adv`."""
+    from hw.folded.lanes import lane_enable_count
+    from hw.folded.memory import SLICE_BRAMS, bram_width
+    ff = lanes * lane_enable_count(conv, simd, front > 0) - 1 if skid else 0
+    if front == 2 and style == "block":
+        slices = max(1, -(-rom_width // (SLICE_BRAMS * bram_width(steps))))
         ff += (slices - 1) * (2 * int_bits(max(steps, 2) - 1) + 1 + skid)
     return ff
 

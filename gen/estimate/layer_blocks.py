@@ -3,14 +3,12 @@ default) build them."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from models.description import Conv, Description, MaxPool
 
 from gen.estimate.blocks import (Block, encoder_block, fifo_block, framing_block, pool_blocks,
                                  skid_block, window_block)
 from gen.estimate.engine_blocks import engine_block
-from gen.estimate.folded_blocks import copy_registers, dense_block, folded_block
+from gen.estimate.folded_blocks import dense_block, folded_block
 
 
 def engine_skid(conv: Conv, on: bool) -> list[Block]:
@@ -20,14 +18,6 @@ def engine_skid(conv: Conv, on: bool) -> list[Block]:
     from hw.engine import result_layout
     return [skid_block(result_layout(conv).size if conv.scores is not None
                        else conv.out_channels)]
-
-
-def _with_copies(choice, engine: Block) -> Block:
-    """A folded or streamed engine's block with the copies of control registers it keeps
-    (hw.fanout)."""
-    (steps, width), = engine.roms[:1] or engine.logic_roms[:1] or [(1, 0)]
-    return replace(engine, ff=engine.ff + copy_registers(
-        choice.pe, choice.simd, choice.front, choice.skid, choice.memory, steps, width))
 
 
 def conv_blocks(conv: Conv, shape, stages: int = 1, choice=None) -> list[Block]:
@@ -40,11 +30,10 @@ def conv_blocks(conv: Conv, shape, stages: int = 1, choice=None) -> list[Block]:
     folded = choice is not None and choice.engine == "folded"
     stages, argmax = (choice.stages, choice.argmax_stages) if choice else (stages, 0)
     if folded and is_dense(conv, shape):
-        engine = dense_block(conv, choice.pe, choice.simd, choice.memory, stages, argmax,
-                             choice.front)
-        return [_with_copies(choice, engine)] + engine_skid(conv, choice.skid)
-    blocks = [_with_copies(choice, folded_block(conv, choice.pe, choice.simd, choice.memory,
-                                                stages, argmax, choice.front))
+        return [dense_block(conv, choice.pe, choice.simd, choice.memory, stages, argmax,
+                            choice.front, choice.skid)] + engine_skid(conv, choice.skid)
+    blocks = [folded_block(conv, choice.pe, choice.simd, choice.memory, stages, argmax,
+                           choice.front, choice.skid)
               if folded else engine_block(conv, stages, argmax)]
     blocks += engine_skid(conv, folded and choice.skid)
     if needs_window(conv):

@@ -108,11 +108,11 @@ def tree_paths(levels: int, stages: int, leaves: bool, head: Path, tail: Path,
         lo, hi = bounds[k], bounds[k + 1]
         adders = max(0, hi - max(lo, LUT_LEVELS))
         out.append(Path(f"{what} {lo}..{hi}", start.luts + (hi - lo - adders), start.carries,
-                        start.bram, adders=adders))
+                        start.bram, start.loads, adders=adders))
         start = Path("reg")
     last = out.pop()
     out.append(Path(last.what, last.luts + tail.luts, last.carries + tail.carries,
-                    last.bram or tail.bram, adders=last.adders))
+                    last.bram or tail.bram, last.loads, adders=last.adders))
     return out
 
 

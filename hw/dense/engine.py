@@ -133,8 +133,11 @@ class StreamingDense(wiring.Component):
         pixel = Signal(self.in_channels)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
+        # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
+        lane_nets = lane_enables(out, conv, len(s.lanes), s.simd, self.front > 0)
         last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
-                                                 self.front, full, self.i, fire)
+                                                 self.front, full,
+                                                 Mux(self.i.ready, self.i.valid, full), fire)
         pixel_end = ww.get(word, ("end",))
 
         m.d.comb += self.i.ready.eq(~full | (fire & pixel_end))
@@ -148,9 +151,7 @@ class StreamingDense(wiring.Component):
         final_d = delay(m, fire & last_step, stages, adv, "final")
         acc_width = signed_width(*sum_bounds(conv))
         results = []
-        for (lane, channels), ens in zip(enumerate(s.lanes),
-                                         lane_enables(out, len(s.lanes), s.simd,
-                                                      self.front > 0)):
+        for (lane, channels), ens in zip(enumerate(s.lanes), lane_nets):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
                                mask, stages, ens, lane, self.front > 0)

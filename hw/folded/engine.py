@@ -17,7 +17,8 @@ never visits a pruned block). Pipeline:
   register from the lane registers, a constant permutation (no multiplexer in front).
 
 One enable (`adv`, the output register is free or being read; with a skid register, that
-register is empty) moves the whole pipeline, as in `ConvEngine`. The planner picks the
+register is empty, and each lane and weight memory slice has copies of it, hw.fanout)
+moves the whole pipeline, as in `ConvEngine`. The planner picks the
 registers (`stages`, `front`, `argmax_stages`, `skid`) that meet its clock
 (gen/estimate/timing_model.py).
 """
@@ -140,13 +141,15 @@ class FoldedEngine(wiring.Component):
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
         last_next = Signal()
+        full_next = Mux(self.i.ready, self.i.valid, full)
+        # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
+        lane_nets = lane_enables(out, conv, s.pe, s.simd, self.front > 0)
         last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
-                                                 self.front, full, self.i, fire, last_next)
+                                                 self.front, full, full_next, fire, last_next)
         if self.skid:
             # `ready` in a register, set from the next cycle's window register, skid
             # register and last step: the window generator in front waits on a flip-flop.
             ready = Signal(init=1, name="ready")
-            full_next = Mux(ready, self.i.valid, full)
             ready_next = ~full_next | (~out.held_next & last_next)
             m.d.sync += ready.eq(ready_next)
             m.d.comb += self.i.ready.eq(ready)
@@ -172,7 +175,7 @@ class FoldedEngine(wiring.Component):
         lo, hi = sum_bounds(self.conv)
         acc_width = signed_width(lo, hi)
         lane_out = []
-        for lane, ens in enumerate(lane_enables(out, s.pe, s.simd, self.front > 0)):
+        for lane, ens in enumerate(lane_nets):
             mask = ww.get(word, ("m", lane)) if s.needs_mask else None
             contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
                                mask, stages, ens, lane, self.front > 0)

@@ -1,6 +1,7 @@
-"""The lanes of a folded or streamed engine (hw.folded.engine, hw.dense.engine): a lane's
-XNOR/AND popcount of one chunk, its per-channel results, the engine's output register, and
-the register stages they add up to."""
+"""The parts a folded and a streamed engine (hw.folded.engine, hw.dense.engine) share: the
+weight word and its memory, the chunk multiplexers, a lane's XNOR/AND popcount of one chunk
+and its per-channel results, the nets that carry `adv` to each lane, the engine's output
+register, and the register stages they add up to."""
 
 from __future__ import annotations
 
@@ -77,17 +78,20 @@ def chunk_muxes(m: Module, chunks: list, ww, word, word_next=None) -> list:
     of the id (hw.fanout): the lowest id bit reaches about half the chunks' LUTs per bit."""
     simd = len(chunks[0])
     groups = group_slices(simd, (len(chunks) + 1) // 2) if word_next is not None else []
+    copied = len(groups) > 1
+    if not copied:
+        groups = [slice(0, simd)]
     muxed = []
     for k in range(len(ww.mux_columns)):
         key = ("chunk", k)
-        if len(groups) > 1:
+        if copied:
             start, width = ww.fields[key]
             first = Signal(width, name=f"chunk{k}_id",
                            init=(word.init >> start) & ((1 << width) - 1))
             m.d.sync += first.eq(ww.get(word_next, key))
             ids = copies(m, first, ww.get(word_next, key), len(groups))
         else:
-            groups, ids = [slice(0, simd)], [ww.get(word, key)]
+            ids = [ww.get(word, key)]
         value = Signal(simd, name=f"chunk{k}")
         for bits, select in zip(groups, ids):
             table = Cat(*(c[bits] for c in chunks))
@@ -181,39 +185,51 @@ def _activate(conv: Conv, o: int, s: int) -> bool:
     return s <= tau if conv.activation.flip[o] else s >= tau
 
 
-# Flip-flops a lane's popcount enables per bit of its chunk with the leaves' register: that
-# register, then the tree's, wider but fewer at each level (about as many again in all).
-# Without it the tree's registers sit on narrower levels, a few dozen flip-flops.
+# Flip-flops a lane's popcount tree enables per bit of its chunk with the leaves' register:
+# that register, then the tree's, wider but fewer at each level (about as many again in
+# all). Without it the tree's registers sit on narrower levels, a few dozen flip-flops.
 LANE_LOADS_PER_BIT = 2
 
 
-def lane_enables(out: PipelineOutput, pe: int, simd: int, leaves: bool) -> list[list]:
+def lane_enable_count(conv: Conv, simd: int, leaves: bool) -> int:
+    """How many nets carry `adv` to a lane's registers (lane_enables): with the leaves'
+    register, one per group of about GROUP_BITS flip-flops of its popcount trees (two
+    in the sparse domain with p != 0), else one."""
+    trees = 2 if conv.domain == "sparse" and conv.p else 1
+    return len(group_slices(simd, LANE_LOADS_PER_BIT * trees)) if leaves else 1
+
+
+def lane_enables(out: PipelineOutput, conv: Conv, lanes: int, simd: int,
+                 leaves: bool) -> list[list]:
     """Per lane, the nets that carry the engine's `adv` to its registers (hw.pipeline
-    `enables`): with the leaves' register, one per group of about GROUP_BITS flip-flops
-    of its popcount tree, else one; the first also for the lane's other registers."""
-    per_lane = len(group_slices(simd, LANE_LOADS_PER_BIT)) if leaves else 1
-    nets = out.enables(pe * per_lane)
-    return [nets[k * per_lane:(k + 1) * per_lane] for k in range(pe)]
+    `enables`, copies with a skid register): lane_enable_count of them, the first also
+    for the lane's other registers."""
+    per_lane = lane_enable_count(conv, simd, leaves)
+    nets = out.enables(lanes * per_lane)
+    return [nets[k * per_lane:(k + 1) * per_lane] for k in range(lanes)]
 
 
 def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, front: int,
-                full: Signal, stream, fire, last_next=None):
+                full: Signal, full_next, fire, last_next=None):
     """A folded or streamed engine's weight memory read by its step counter
     (stepped_memory): (last step, the step's word, the word's next value or None, see
-    word_register). `full` is the engine's input register's flag, loaded from `stream`
-    (its input) when ready; `fire` = full & adv moves the counter. Each slice of a block
-    RAM word register (memory_slices) is moved by its own copy of `fire`: from its own
-    copies of `full` and of the skid register (hw.fanout)."""
+    word_register). `fire` = `full` & adv moves the counter (`full`: the engine's input
+    register holds an item; `full_next`: its value after this cycle). Each slice of a block
+    RAM word register (memory_slices) after the first is moved by a copy of `fire` of its
+    own, from its own copies of `full` and of the skid register (hw.fanout): call after
+    lane_enables, so that those are copies, not the skid register itself."""
     words = ww.encode(conv)
     registered = front == 2
     word_next = (Signal(ww.width, name="word_next")
                  if word_register(style, len(words), registered) else None)
-    count = len(memory_slices(style, words, ww.width, registered))
-    fulls = copies(m, full, Mux(stream.ready, stream.valid, full), count - 1, start=1)
-    fires = [fire, *(f & a for f, a in zip(fulls, out.enables(count - 1)))]
+    bits = memory_slices(style, words, ww.width, registered)
+    slices = None
+    if len(bits) > 1:
+        fulls = copies(m, full, full_next, len(bits) - 1, start=1)
+        fires = [fire, *(f & a for f, a in zip(fulls, out.enables(len(bits) - 1)))]
+        slices = list(zip(bits, fires))
     last_step, word = stepped_memory(m, ww.width, words, style, fire, registered=registered,
-                                     last_next=last_next, word_next=word_next,
-                                     slice_fires=fires)
+                                     last_next=last_next, word_next=word_next, slices=slices)
     return last_step, word, word_next
 
 

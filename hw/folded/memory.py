@@ -36,11 +36,16 @@ def memory_attrs(style: str) -> dict[str, str]:
 ASYNC_ROM_MAX_DEPTH = 16
 
 
+def read_from_counter(style: str, steps: int) -> bool:
+    """Whether stepped_memory reads the ROM from the step counter itself, with no register:
+    a ROM in logic of up to ASYNC_ROM_MAX_DEPTH words."""
+    return style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH
+
+
 def word_register(style: str, steps: int, registered: bool) -> bool:
     """Whether stepped_memory holds the word in a register of its own (`registered`, and
-    not a LUT ROM read from the counter itself)."""
-    return registered and not (style in ("distributed", "logic")
-                               and steps <= ASYNC_ROM_MAX_DEPTH)
+    not a ROM read from the counter itself)."""
+    return registered and not read_from_counter(style, steps)
 
 
 # Data bits of one block RAM at a depth (ECP5 DP16KD, Xilinx RAMB18: 512x36 down to
@@ -74,7 +79,7 @@ def memory_slices(style: str, init: list[int], width: int, registered: bool) -> 
 
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                    registered: bool = False, last_next=None, name: str = "weights",
-                   word_next=None, slice_fires=None):
+                   word_next=None, slices=None):
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
@@ -82,17 +87,17 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     (`registered`) two steps ahead into a word register loaded on `fire`, so that the
     memory's slow clock-to-output (a block RAM's) ends in a flip-flop, at no cost in
     latency. `word_next` (only where word_register): driven with what the word register
-    holds after this cycle, for copies of its fields (hw.fanout). `slice_fires`: one net
-    carrying `fire` per memory_slices slice (copies, from the engine; the first may be
-    `fire` itself): each slice of a block RAM word is its own memory, read by its own
-    counter, moved by its own net."""
+    holds after this cycle, for copies of its fields (hw.fanout). `slices` (a word
+    register only): (bits, net carrying `fire`) per memory_slices slice, the first moved
+    by `fire` itself: each slice is a memory of its own, read through its own copies of
+    the counter's next two values (the first through the counter's), moved by its net;
+    the bits in no slice are constants."""
     steps = len(init)
     if word_next is not None and not word_register(style, steps, registered):
         raise ValueError("word_next: this memory's word is not a register")
-    slices = memory_slices(style, init, width, registered)
-    slice_fires = slice_fires or [fire] * len(slices)
-    if len(slice_fires) != len(slices):
-        raise ValueError(f"{len(slices)} memory slices, {len(slice_fires)} fires")
+    if slices is not None and (not word_register(style, steps, registered)
+                               or slices[0][1] is not fire):
+        raise ValueError("slices: a word register's, the first moved by `fire`")
 
     def succ(x):
         return Mux(x == steps - 1, 0, x + 1)
@@ -111,51 +116,48 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                      last_step.eq(t1 == steps - 1)]
     if last_next is not None:     # the flag's value after this cycle
         m.d.comb += last_next.eq(Mux(fire, t1 == steps - 1, last_step))
-    if not registered or style != "block" or len(slices) == 1:
+    if slices is None:
+        slices = [(list(range(width)), fire)]
         mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
         m.submodules[name] = mem
-    if style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH:
-        rp = mem.read_port(domain="comb")
-        m.d.comb += rp.addr.eq(t)
-        return last_step, rp.data
-    if not registered:
-        rp = mem.read_port()
-        m.d.comb += rp.addr.eq(Mux(fire, t1, t))
-        return last_step, rp.data
+        if read_from_counter(style, steps):
+            rp = mem.read_port(domain="comb")
+            m.d.comb += rp.addr.eq(t)
+            return last_step, rp.data
+        if not registered:
+            rp = mem.read_port()
+            m.d.comb += rp.addr.eq(Mux(fire, t1, t))
+            return last_step, rp.data
+    else:
+        mem = None
     # The read port holds word t+1 between fires; a fire takes it and reads t+2.
     word = Signal(width, init=init[0], name="word")
-    if word_next is not None:
-        m.d.comb += word_next.eq(word)     # the constant bits (a sliced word) stay
-    for k, (bits, fire_k) in enumerate(zip(slices, slice_fires)):
-        if len(slices) == 1:
-            rp, ahead, after = mem.read_port(), t1, t2
-            held = word
+    if word_next is not None and mem is None:
+        m.d.comb += word_next.eq(word)     # the bits in no slice are constants
+    for k, (bits, fire_k) in enumerate(slices):
+        ahead, after = t1, t2
+        if mem is None:
+            part = Memory(shape=len(bits), depth=steps, attrs=memory_attrs(style),
+                          init=[sum((v >> b & 1) << j for j, b in enumerate(bits))
+                                for v in init])
+            m.submodules[f"{name}_{k}"] = part
+            rp = part.read_port()
         else:
-            rp, ahead, after = _slice_port(m, init, bits, style, fire_k, f"{name}_{k}", t1, t2)
-            held = Cat(*(word[b] for b in bits))
+            rp = mem.read_port()
+        if k:
+            ahead = Signal.like(t1, name=f"{name}_{k}_t_next", attrs={"keep": 1})
+            after = Signal.like(t2, name=f"{name}_{k}_t_after_next", attrs={"keep": 1})
+            with m.If(fire_k):
+                m.d.sync += [ahead.eq(after), after.eq(succ(after))]
         m.d.comb += rp.addr.eq(Mux(fire_k, after, ahead))
+        held, nxt = ((word, word_next) if mem is not None else
+                     (Cat(*(word[b] for b in bits)),
+                      word_next is not None and Cat(*(word_next[b] for b in bits))))
         with m.If(fire_k):
             m.d.sync += held.eq(rp.data)
         if word_next is not None:
-            m.d.comb += (word_next if len(slices) == 1 else Cat(*(word_next[b] for b in bits))
-                         ).eq(Mux(fire_k, rp.data, held))
+            m.d.comb += nxt.eq(Mux(fire_k, rp.data, held))
     return last_step, word
-
-
-def _slice_port(m: Module, init: list[int], bits: list[int], style: str, fire, name: str,
-                t1, t2):
-    """A read port on the words' `bits` alone, and its own copies of the counter's next
-    two values (t+1, t+2), moved by `fire`."""
-    steps = len(init)
-    mem = Memory(shape=len(bits), depth=steps,
-                 init=[sum((v >> b & 1) << k for k, b in enumerate(bits)) for v in init],
-                 attrs=memory_attrs(style))
-    m.submodules[name] = mem
-    ahead = Signal.like(t1, name=f"{name}_t_next", attrs={"keep": 1})
-    after = Signal.like(t2, name=f"{name}_t_after_next", attrs={"keep": 1})
-    with m.If(fire):
-        m.d.sync += [ahead.eq(after), after.eq(Mux(after == steps - 1, 0, after + 1))]
-    return mem.read_port(), ahead, after
 
 
 def pick_style(style: str, depth: int, width: int) -> str:
