@@ -262,10 +262,8 @@ def test_memory_bank_and_rom_costs_by_hand():
     assert cc.rom_cost("ice40", [(768, 5)]) == {"bram": 1, "mux_luts": 10}
     assert cc.rom_cost("xilinx", [(3000, 5), (100, 3)]) == {"bram": 2, "mux_luts": 5}
     assert fb._rom_registers([(16, 5), (17, 3), (40, 2)]) == 5
-    assert fb._word_register(2, [(17, 3)], 9) == 9
-    assert fb._word_register(2, [(16, 3)], 9) == 0
-    assert fb._word_register(1, [], 9) == 0
-    assert fb._word_register(2, [], 9) == 9
+    assert fb._word_register(2, 9) == 9
+    assert fb._word_register(1, 9) == 0
 
 
 @pytest.mark.parametrize("memory,expect", [("block", ([(20, 6)], [])),

@@ -77,17 +77,18 @@ def test_group_slices_never_empty():
         assert bits == list(range(width)) and all(s.stop > s.start for s in slices)
 
 
-@pytest.mark.parametrize("memory,copied", [("block", True), ("distributed", False)])
-def test_chunk_id_copies_only_behind_a_word_register(memory, copied):
-    """`front` 2 copies the chunk ids per group only where the weight word is a register:
-    a LUT ROM of a few words is read from the step counter itself (no register to copy)."""
+@pytest.mark.parametrize("memory,front,copied", [("block", 2, True), ("distributed", 2, True),
+                                                 ("distributed", 1, False)])
+def test_chunk_id_copies_only_behind_a_word_register(memory, front, copied):
+    """`front` 2 makes the weight word a register, whatever the memory (a LUT ROM of a few
+    words too, read from the counter's next value), and copies the chunk ids per group;
+    below `front` 2 a LUT ROM is read from the step counter itself: no register to copy."""
     block, _, _ = _skid_engine()
     from hw.folded.engine import FoldedEngine
-    engine = FoldedEngine(block.conv, pe=2, simd=96, front=2, memory=memory)
+    engine = FoldedEngine(block.conv, pe=2, simd=96, front=front, memory=memory)
     assert engine.steps <= 16
     text = verilog.convert(engine, name="blk")
     assert ("chunk0_id_copy1" in text) == copied
-
 
 
 def test_each_lane_has_its_own_enables():
@@ -156,18 +157,22 @@ def test_memory_slices_take_no_more_block_rams():
 
 
 def _copy_bits(text: str) -> int:
-    """Bits of the copies an engine keeps besides its `ready`'s, from its Verilog."""
+    """Bits of the copies an engine keeps besides its `ready`'s, from its Verilog (a
+    counter copy that only addresses a ROM is emitted under the port's name, with a wire of
+    its own name)."""
     found = re.findall(r"reg (?:\[(\d+):0\] )?\\?(?:skid_valid_copy\d+|full_copy\d+|"
-                       r"weights_\d+_t_(?:after_)?next) ", text)
-    return sum(int(top or 0) + 1 for top in found)
+                       r"weights_\d+_t_(?:after_)?next) |"
+                       r"wire (?:\[(\d+):0\] )?weights_\d+_t_next;", text)
+    return sum(int(reg or wire or 0) + 1 for reg, wire in found)
 
 
 @pytest.mark.parametrize("kind", ["folded", "dense"])
 @pytest.mark.parametrize("front", [0, 1, 2])
 @pytest.mark.parametrize("skid", [False, True])
-def test_estimated_copies_are_the_engines(kind, front, skid):
+@pytest.mark.parametrize("memory", ["block", "distributed"])
+def test_estimated_copies_are_the_engines(kind, front, skid, memory):
     """gen.estimate's copy_registers counts the copies the engine has: the lanes' enables
-    (with a skid register) and each block RAM slice's counter, `full` and `adv` copies."""
+    (with a skid register) and each memory slice's counter, `full` and `adv` copies."""
     import numpy as np
 
     from gen.estimate.folded_blocks import copy_registers
@@ -180,16 +185,18 @@ def test_estimated_copies_are_the_engines(kind, front, skid):
         conv = random_conv(rng, "c", (3, 3, 16), out_channels=8, kernel=(3, 3),
                            stride=(1, 1), padding=(1, 1), groups=1, domain="bipolar",
                            prune=0.0)
-        engine = FoldedEngine(conv, 4, 72, front=front, memory="block", skid=skid)
+        engine = FoldedEngine(conv, 4, 72, front=front, memory=memory, skid=skid)
         lanes = engine.pe
     else:
         conv = random_conv(rng, "d", (2, 2, 64), out_channels=8, groups=1, dense=True,
                            domain="bipolar", prune=0.0)
-        engine = StreamingDense(conv, 4, 64, front=front, memory="block", skid=skid)
+        engine = StreamingDense(conv, 4, 64, front=front, memory=memory, skid=skid)
         lanes = len(engine.schedule.lanes)
     words = engine.word.encode(conv)
-    kept = sum(map(len, memory_slices("block", words, engine.word.width, True)))
-    expected = copy_registers(conv, lanes, engine.simd, front, skid, "block", engine.steps,
+    kept = sum(map(len, memory_slices(memory, words, engine.word.width, True)))
+    assert engine.steps <= 16 and len(memory_slices(memory, words, engine.word.width,
+                                                    True)) > 1
+    expected = copy_registers(conv, lanes, engine.simd, front, skid, memory, engine.steps,
                               kept)
     text = verilog.convert(engine, name="blk")
     assert _copy_bits(text) == expected

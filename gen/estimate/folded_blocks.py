@@ -43,7 +43,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.word_width)
     ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
                         pick_style(memory, shape.steps, shape.word_width), roms)
-    ff += _rom_registers(logic) + _word_register(front, logic, shape.word_width)
+    ff += _rom_registers(logic) + _word_register(front, shape.word_width)
     ff += copy_registers(conv, pe, simd, front, skid, pick_style(memory, shape.steps,
                          shape.word_width), shape.steps, shape.word_width)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
@@ -86,7 +86,7 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width)
     ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
                         pick_style(memory, shape.steps, shape.word_width), roms)
-    ff += _rom_registers(logic) + _word_register(front, logic, shape.rom_width)
+    ff += _rom_registers(logic) + _word_register(front, shape.rom_width)
     ff += copy_registers(conv, len(lanes), simd, front, skid, pick_style(
         memory, shape.steps, shape.word_width), shape.steps, shape.rom_width)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
@@ -99,14 +99,19 @@ def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, st
     its `ready`: with a skid register, the lanes' copies of `adv` (hw.folded.lanes
     .lane_enables; the skid register itself is the first); per slice of a block RAM word
     register after the first (hw.folded.memory.memory_slices, of the `rom_width` bits the
-    ROM keeps), the counter's next two values and copies of `full` and, with a skid
-    register, of `adv`."""
+    ROM keeps), the counter's next two values (one, for a ROM read from the counter) and
+    copies of `full` and, with a skid register, of `adv`."""
+    from hw.fanout import GROUP_BITS
     from hw.folded.lanes import lane_enable_count
-    from hw.folded.memory import SLICE_BRAMS, bram_width
+    from hw.folded.memory import SLICE_BRAMS, bram_width, read_from_counter
     ff = lanes * lane_enable_count(conv, simd, front > 0) - 1 if skid else 0
+    counter = int_bits(max(steps, 2) - 1)
     if front == 2 and style == "block":
         slices = max(1, -(-rom_width // (SLICE_BRAMS * bram_width(steps))))
-        ff += (slices - 1) * (2 * int_bits(max(steps, 2) - 1) + 1 + skid)
+        ff += (slices - 1) * (2 * counter + 1 + skid)
+    elif front == 2 and read_from_counter(style, steps):
+        slices = max(1, -(-rom_width // GROUP_BITS))
+        ff += (slices - 1) * (counter + 1 + skid)
     return ff
 
 
@@ -158,13 +163,9 @@ def _rom_registers(logic_roms: list[tuple[int, int]]) -> int:
     return sum(w for d, w in logic_roms if d > ASYNC_ROM_MAX_DEPTH)
 
 
-def _word_register(front: int, logic_roms: list[tuple[int, int]], width: int) -> int:
-    """hw.folded.memory.stepped_memory's word register (`front` 2), which a ROM read from the step
-    counter does without."""
-    from hw.folded.memory import ASYNC_ROM_MAX_DEPTH
-    if front != 2 or any(d <= ASYNC_ROM_MAX_DEPTH for d, _ in logic_roms):
-        return 0
-    return width
+def _word_register(front: int, width: int) -> int:
+    """hw.folded.memory.stepped_memory's word register (`front` 2)."""
+    return width if front == 2 else 0
 
 
 def kh_kw_c(conv: Conv) -> int:

@@ -143,9 +143,15 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     enable (and the upstream window generator's, which takes this engine's ready), or,
     with a skid register, from this engine's own state."""
     d = DELAYS[family]
-    # The word straight from a block RAM, or from a register (LUT ROMs register their
-    # output; `front` 2 the block RAM's); then the multiplexer and the XNOR.
-    head = Path("word", luts=mux_levels(chunks, d) + 1, bram=block_ram and pipe.front < 2)
+    # The word straight from a block RAM, from a register (a LUT ROM of more than
+    # ASYNC_ROM_MAX_DEPTH words registers its read; `front` 2 any word), or below `front` 2
+    # from the step counter itself through a LUT ROM of up to ASYNC_ROM_MAX_DEPTH words (a
+    # LUT level more, and the counter fans out to every bit of the ROM); then the
+    # multiplexer and the XNOR.
+    from_counter = not block_ram and 0 < rom_words <= ASYNC_ROM_MAX_DEPTH
+    head = Path("word", luts=mux_levels(chunks, d) + 1 + (from_counter and pipe.front < 2),
+                bram=block_ram and pipe.front < 2,
+                loads=rom_bits if from_counter and pipe.front < 2 else 1)
     # After the tree: a sparse layer's scaling (behind a register of its own from two
     # stages: hw.folded.lanes.lane_sum), the accumulator, the threshold read and compare (or a
     # scores layer's sum) into the result register.
@@ -159,6 +165,10 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
     if block_ram and pipe.front == 2:
         paths.append(Path("weight memory", bram=True))
+    if from_counter and pipe.front == 2:
+        # The word register's slices (hw.folded.memory.memory_slices), each read from its
+        # copy of the counter's next value through a LUT of the ROM.
+        paths.append(Path("weight memory", luts=2, loads=min(max(1, rom_bits), GROUP_BITS)))
     if not block_ram and rom_words > ASYNC_ROM_MAX_DEPTH:
         # A LUT ROM read through its register (hw.folded.memory.stepped_memory): the address
         # multiplexer, then per bit a LUT of 16 words and a multiplexer tree over them,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib.memory import Memory
 
+from ..fanout import GROUP_BITS
+
 
 MEMORY_STYLES = ("auto", "block", "distributed", "logic")
 
@@ -37,15 +39,15 @@ ASYNC_ROM_MAX_DEPTH = 16
 
 
 def read_from_counter(style: str, steps: int) -> bool:
-    """Whether stepped_memory reads the ROM from the step counter itself, with no register:
-    a ROM in logic of up to ASYNC_ROM_MAX_DEPTH words."""
+    """Whether stepped_memory reads the ROM from the step counter (or its next value)
+    itself, with no read register: a ROM in logic of up to ASYNC_ROM_MAX_DEPTH words."""
     return style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH
 
 
 def word_register(style: str, steps: int, registered: bool) -> bool:
-    """Whether stepped_memory holds the word in a register of its own (`registered`, and
-    not a ROM read from the counter itself)."""
-    return registered and not read_from_counter(style, steps)
+    """Whether stepped_memory holds the word in a register of its own: `registered`, for
+    every style (a ROM read from the counter then reads the next step's word into it)."""
+    return registered
 
 
 # Data bits of one block RAM at a depth (ECP5 DP16KD, Xilinx RAMB18: 512x36 down to
@@ -61,19 +63,21 @@ def bram_width(depth: int) -> int:
 
 
 def memory_slices(style: str, init: list[int], width: int, registered: bool) -> list[list[int]]:
-    """The bits of a block RAM word register (`registered`) that each have their own
-    memory, read by their own copy of the step counter: SLICE_BRAMS block RAMs' worth of
-    the bits that vary between words (a bit that does not is a constant, in no memory, as
-    yosys would make it). A wide memory takes block RAMs far apart (111 of an ECP5-85F's
-    208 for CNV, in four rows across the die), and one address net to all of them routes
-    slower than a 100 MHz clock; a slice's counter sits by its block RAMs."""
-    if not (registered and style == "block"):
+    """The bits of a word register (`registered`) that each have their own memory, read by
+    their own copy of the step counter, among the bits that vary between words (a bit that
+    does not is a constant, in no memory, as yosys would make it): SLICE_BRAMS block RAMs'
+    worth from block RAM, GROUP_BITS from a ROM read from the counter (read_from_counter).
+    A wide memory takes block RAMs far apart (111 of an ECP5-85F's 208 for CNV, in four
+    rows across the die), and one address net to all of them routes slower than a 100 MHz
+    clock; a slice's counter sits by its block RAMs. A LUT ROM's counter fans out to a LUT
+    per bit (CNV's conv1: 2,944)."""
+    if not registered or not (style == "block" or read_from_counter(style, len(init))):
         return [list(range(width))]
     ones = zeros = 0
     for word in init:
         ones, zeros = ones | word, zeros | ~word
     varying = [b for b in range(width) if (ones & zeros) >> b & 1]
-    size = SLICE_BRAMS * bram_width(len(init))
+    size = SLICE_BRAMS * bram_width(len(init)) if style == "block" else GROUP_BITS
     return [varying[k:k + size] for k in range(0, len(varying), size)] or [[]]
 
 
@@ -83,15 +87,16 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
-    from the counter itself; any other one step ahead, through its read register, or
-    (`registered`) two steps ahead into a word register loaded on `fire`, so that the
-    memory's slow clock-to-output (a block RAM's) ends in a flip-flop, at no cost in
-    latency. `word_next` (only where word_register): driven with what the word register
-    holds after this cycle, for copies of its fields (hw.fanout). `slices` (a word
-    register only): (bits, net carrying `fire`) per memory_slices slice, the first moved
-    by `fire` itself: each slice is a memory of its own, read through its own copies of
-    the counter's next two values (the first through the counter's), moved by its net;
-    the bits in no slice are constants."""
+    from the counter itself; any other one step ahead, through its read register.
+    `registered`: the word is a register loaded on `fire`, read two steps ahead (a ROM
+    read from the counter: one, from the counter's next value), so that the memory's slow
+    clock-to-output (a block RAM's) or the ROM's LUTs and the counter's fanout end in a
+    flip-flop, at no cost in latency. `word_next` (only where word_register): driven with
+    what the word register holds after this cycle, for copies of its fields (hw.fanout).
+    `slices` (a word register only): (bits, net carrying `fire`) per memory_slices slice,
+    the first moved by `fire` itself: each slice is a memory of its own, read through its
+    own copies of the counter's next values (the first through the counter's), moved by
+    its net; the bits in no slice are constants."""
     steps = len(init)
     if word_next is not None and not word_register(style, steps, registered):
         raise ValueError("word_next: this memory's word is not a register")
@@ -116,11 +121,12 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                      last_step.eq(t1 == steps - 1)]
     if last_next is not None:     # the flag's value after this cycle
         m.d.comb += last_next.eq(Mux(fire, t1 == steps - 1, last_step))
+    comb = read_from_counter(style, steps)
     if slices is None:
         slices = [(list(range(width)), fire)]
         mem = Memory(shape=width, depth=steps, init=init, attrs=memory_attrs(style))
         m.submodules[name] = mem
-        if read_from_counter(style, steps):
+        if comb and not registered:
             rp = mem.read_port(domain="comb")
             m.d.comb += rp.addr.eq(t)
             return last_step, rp.data
@@ -130,7 +136,9 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
             return last_step, rp.data
     else:
         mem = None
-    # The read port holds word t+1 between fires; a fire takes it and reads t+2.
+    # A read port holds word t+1 between fires, and a fire takes it and reads t+2; a ROM
+    # read from the counter reads word t+1 from the counter's next value, and a fire takes
+    # it.
     word = Signal(width, init=init[0], name="word")
     if word_next is not None and mem is None:
         m.d.comb += word_next.eq(word)     # the bits in no slice are constants
@@ -141,15 +149,19 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                           init=[sum((v >> b & 1) << j for j, b in enumerate(bits))
                                 for v in init])
             m.submodules[f"{name}_{k}"] = part
-            rp = part.read_port()
+            rp = part.read_port(domain="comb" if comb else "sync")
         else:
-            rp = mem.read_port()
+            rp = mem.read_port(domain="comb" if comb else "sync")
         if k:
             ahead = Signal.like(t1, name=f"{name}_{k}_t_next", attrs={"keep": 1})
-            after = Signal.like(t2, name=f"{name}_{k}_t_after_next", attrs={"keep": 1})
-            with m.If(fire_k):
-                m.d.sync += [ahead.eq(after), after.eq(succ(after))]
-        m.d.comb += rp.addr.eq(Mux(fire_k, after, ahead))
+            if comb:
+                with m.If(fire_k):
+                    m.d.sync += ahead.eq(succ(ahead))
+            else:
+                after = Signal.like(t2, name=f"{name}_{k}_t_after_next", attrs={"keep": 1})
+                with m.If(fire_k):
+                    m.d.sync += [ahead.eq(after), after.eq(succ(after))]
+        m.d.comb += rp.addr.eq(ahead if comb else Mux(fire_k, after, ahead))
         held, nxt = ((word, word_next) if mem is not None else
                      (Cat(*(word[b] for b in bits)),
                       word_next is not None and Cat(*(word_next[b] for b in bits))))

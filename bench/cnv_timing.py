@@ -1,0 +1,183 @@
+"""CNV-W1A1 planned at FINN's rate (32,768 cycles a frame) for 100 MHz on an ECP5-85F:
+synthesized, placed by nextpnr (no routing: the whole design does not finish routing on 2
+cores), and its slowest placed register-to-register paths by a simple delay model. Writes
+bench/results/cnv_timing.md.
+
+    nice .venv/bin/python bench/cnv_timing.py [--paths N] [--keep DIR]
+
+nextpnr's own estimate after placement is its Fmax line; it names no path. The paths here
+come from the placed netlist (`--write`): a LUT level 0.45 ns, a carry 0.1 ns, a block
+RAM's clock-to-output 4.3 ns, a register's 0.5 ns, a net 0.3 ns plus 0.07 ns per tile
+between driver and load, setup 0.2 ns. Rough numbers, for finding which blocks to look at,
+not for sign-off; paths from the top's pins (not timed by nextpnr) are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gen.synth.fmax as pnr  # noqa: E402
+from gen.build.design_source import network_source  # noqa: E402
+from gen.common.devices import find_device  # noqa: E402
+from gen.plan.search import plan_network  # noqa: E402
+from models.reference import cnv  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CYCLES, DEVICE, CLOCK_MHZ = 32768, "ecp5-85f", 100.0
+LUT_NS, CARRY_NS, BRAM_NS, REG_NS, NET_NS, TILE_NS, SETUP_NS = 0.45, 0.1, 4.3, 0.5, 0.3, 0.07, 0.2
+
+
+def log(msg: str, start: float) -> None:
+    print(f"[{time.perf_counter() - start:6.0f} s] {msg}", flush=True)
+
+
+def placed_paths(placed: dict, count: int) -> list[dict]:
+    """The `count` slowest register-to-register paths of a placed netlist (one per start and
+    end block), by the module docstring's delay model."""
+    mod = max(placed["modules"].values(), key=lambda m: len(m.get("cells", {})))
+    cells = mod["cells"]
+    names: dict[int, str] = {}
+    for name, net in mod["netnames"].items():
+        for bit in net["bits"]:
+            if isinstance(bit, int) and (bit not in names or len(name) < len(names[bit])):
+                names[bit] = name
+    where, driver, loads = {}, {}, collections.defaultdict(list)
+    for cname, cell in cells.items():
+        bel = re.match(r"X(\d+)/Y(\d+)/", cell.get("attributes", {}).get("NEXTPNR_BEL", ""))
+        where[cname] = (int(bel.group(1)), int(bel.group(2))) if bel else None
+        for port, bits in cell["connections"].items():
+            out = cell["port_directions"].get(port) == "output"
+            for bit in (b for b in bits if isinstance(b, int)):
+                if out:
+                    driver[bit] = (cname, port)
+                else:
+                    loads[bit].append((cname, port))
+
+    def wire(bit: int, cname: str) -> float:
+        a, b = where.get(driver[bit][0]), where.get(cname)
+        return NET_NS + TILE_NS * (abs(a[0] - b[0]) + abs(a[1] - b[1])) if a and b else 0.0
+
+    # Arrival times, from registers and block RAMs through the LUTs (TRELLIS_COMB), in
+    # topological order; anything else drives at 0 and is not a path's start.
+    arrival, source = {}, {}
+    for bit, (cname, _) in driver.items():
+        kind = cells[cname]["type"]
+        if kind in ("TRELLIS_FF", "DP16KD"):
+            arrival[bit], source[bit] = (REG_NS if kind == "TRELLIS_FF" else BRAM_NS), None
+    inputs = {c: {b for p, bits in cell["connections"].items()
+                  if cell["port_directions"].get(p) != "output" for b in bits
+                  if isinstance(b, int)}
+              for c, cell in cells.items() if cell["type"] == "TRELLIS_COMB"}
+    users = collections.defaultdict(list)
+    for cname, bits in inputs.items():
+        for bit in bits:
+            users[bit].append(cname)
+    waiting = {c: len(bits) for c, bits in inputs.items()}
+    ready = [b for b in set(driver) | set(loads) if b not in driver or
+             cells[driver[b][0]]["type"] != "TRELLIS_COMB"]
+    while ready:
+        bit = ready.pop()
+        for cname in users.get(bit, []):
+            waiting[cname] -= 1
+            if waiting[cname]:
+                continue
+            cell = cells[cname]
+            at, via = max(((arrival.get(b, 0.0) + (wire(b, cname) if b in driver else 0.0), b)
+                           for b in inputs[cname]), default=(0.0, None))
+            for port, bits in cell["connections"].items():
+                if cell["port_directions"].get(port) == "output":
+                    for out in (b for b in bits if isinstance(b, int)):
+                        arrival[out] = at + (CARRY_NS if port == "FCO" else LUT_NS)
+                        source[out] = via
+                        ready.append(out)
+    ends = []
+    for bit, sinks in loads.items():
+        if bit not in driver or bit not in arrival:
+            continue
+        for cname, port in sinks:
+            kind = cells[cname]["type"]
+            if (kind == "TRELLIS_FF" and port in ("DI", "M", "CE")) or (
+                    kind == "DP16KD" and not port.startswith(("CLK", "RST"))):
+                ends.append((arrival[bit] + wire(bit, cname) + SETUP_NS, bit, cname, port))
+    ends.sort(reverse=True)
+    out, seen = [], set()
+    for ns, bit, cname, port in ends:
+        chain = [bit]
+        while source.get(chain[-1]) is not None:
+            chain.append(source[chain[-1]])
+        start = driver.get(chain[-1])
+        if start is None or cells[start[0]]["type"] not in ("TRELLIS_FF", "DP16KD"):
+            continue    # from a pin
+        # one path per (start, end block): the end's hierarchy without its register
+        key = (chain[-1], cname.rsplit(".", 1)[0])
+        if key in seen:
+            continue
+        seen.add(key)
+        a, b = where[start[0]], where[cname]
+        out.append({"ns": round(ns, 2), "from": names.get(chain[-1], start[0]),
+                    "from_cell": cells[start[0]]["type"], "to": cname, "pin": port,
+                    "luts": len(chain) - 1,
+                    "tiles": abs(a[0] - b[0]) + abs(a[1] - b[1]) if a and b else None})
+        if len(out) >= count:
+            break
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
+    ap.add_argument("--keep", type=Path, help="keep the work folder here")
+    args = ap.parse_args()
+    start = time.perf_counter()
+    desc = cnv()
+    plan = plan_network(desc, CYCLES, device=DEVICE, clock_mhz=CLOCK_MHZ)
+    log(f"planned: II {plan.ii}, {plan.to_dict()['total']}", start)
+    src = network_source(desc, plan=plan)
+    log("Verilog", start)
+    dev = find_device(DEVICE)
+    with tempfile.TemporaryDirectory(prefix="bnngen-cnv-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "design.v").write_text(src.verilog + "\n" + pnr.wrapper_verilog(src.verilog,
+                                                                              src.top))
+        (work / "out").mkdir(exist_ok=True)
+        cells, _ = pnr._synth_netlist(str(work), dev.family)
+        log(f"yosys: {cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
+            f"{cells.get('DP16KD', 0)} DP16KD", start)
+        ports = pnr.wrapper_ports(src.verilog, src.top)
+        (work / "clock.lpf").write_text(pnr.clock_constraint(ports, dev.clock_pin))
+        subprocess.run([*pnr._nextpnr(dev.family), *dev.pnr, "--json", "netlist-ecp5.json",
+                        "--lpf", "clock.lpf", "--lpf-allow-unconstrained", "--freq",
+                        f"{CLOCK_MHZ:g}", "--timing-allow-fail", "--no-route", "--write",
+                        "placed.json", "-q", "-l", "place.log"], cwd=work, check=True)
+        placed_mhz = pnr._placed_fmax((work / "place.log").read_text())
+        log(f"placed: nextpnr's estimate {placed_mhz} MHz", start)
+        paths = placed_paths(json.loads((work / "placed.json").read_text()), args.paths)
+    lines = [f"CNV-W1A1, {CYCLES:,} cycles/frame, planned for {CLOCK_MHZ:g} MHz on {DEVICE} "
+             f"(II {plan.ii:,}; estimate {plan.to_dict()['total']}); yosys "
+             f"{cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
+             f"{cells.get('DP16KD', 0)} DP16KD; "
+             f"nextpnr after placement: **{placed_mhz} MHz** (estimate). "
+             "Command: `nice .venv/bin/python bench/cnv_timing.py`.", "",
+             "Slowest placed paths by the simple delay model (bench/cnv_timing.py):", "",
+             "| ns | from | to | LUT levels | tiles apart |", "|---:|---|---|---:|---:|"]
+    lines += [f"| {p['ns']} | `{p['from'][-60:]}` ({p['from_cell']}) | `{p['to'][-60:]}`.{p['pin']}"
+              f" | {p['luts']} | {p['tiles']} |" for p in paths]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cnv_timing.md").write_text("\n".join(lines) + "\n")
+    log(f"wrote {RESULTS / 'cnv_timing.md'}", start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
