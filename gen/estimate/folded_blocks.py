@@ -97,8 +97,8 @@ def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, st
                    steps: int, rom_width: int) -> int:
     """Flip-flops of the hw.fanout copies a folded or streamed engine keeps besides those of
     its `ready`: with a skid register, the lanes' copies of `adv` (hw.folded.lanes
-    .lane_enables; the skid register itself is the first); per slice of a block RAM word
-    register after the first (hw.folded.memory.memory_slices, of the `rom_width` bits the
+    .lane_enables; the skid register itself is the first); per slice of a word register
+    after the first (hw.folded.memory.memory_slices, of the `rom_width` bits the
     ROM keeps), the counter's next two values (one, for a ROM read from the counter) and
     copies of `full` and, with a skid register, of `adv`."""
     from hw.fanout import GROUP_BITS

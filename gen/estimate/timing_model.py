@@ -168,7 +168,7 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     if from_counter and pipe.front == 2:
         # The word register's slices (hw.folded.memory.memory_slices), each read from its
         # copy of the counter's next value through a LUT of the ROM.
-        paths.append(Path("weight memory", luts=2, loads=min(max(1, rom_bits), GROUP_BITS)))
+        paths.append(Path("weight memory", luts=1, loads=min(max(1, rom_bits), GROUP_BITS)))
     if not block_ram and rom_words > ASYNC_ROM_MAX_DEPTH:
         # A LUT ROM read through its register (hw.folded.memory.stepped_memory): the address
         # multiplexer, then per bit a LUT of 16 words and a multiplexer tree over them,

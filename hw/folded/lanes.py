@@ -214,8 +214,8 @@ def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, fron
     """A folded or streamed engine's weight memory read by its step counter
     (stepped_memory): (last step, the step's word, the word's next value or None, see
     word_register). `fire` = `full` & adv moves the counter (`full`: the engine's input
-    register holds an item; `full_next`: its value after this cycle). Each slice of a block
-    RAM word register (memory_slices) after the first is moved by a copy of `fire` of its
+    register holds an item; `full_next`: its value after this cycle). Each slice of a word
+    register (memory_slices) after the first is moved by a copy of `fire` of its
     own, from its own copies of `full` and of the skid register (hw.fanout): call after
     lane_enables, so that those are copies, not the skid register itself."""
     words = ww.encode(conv)

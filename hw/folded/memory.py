@@ -34,7 +34,9 @@ def memory_attrs(style: str) -> dict[str, str]:
 # A ROM in logic of at most this many words is read combinationally from the step counter:
 # each word bit is then a function of the counter's four bits, which ABC folds into the LUTs
 # that use it (a LUT6 takes the XNOR of two leaves with their weight bits and adds them),
-# instead of a LUT and a register per bit. A deeper ROM keeps its registered read.
+# instead of a LUT and a register per bit (what `front` 2's word register costs, to take
+# the ROM and the counter's fanout out of the popcount's first path). A deeper ROM keeps its
+# registered read.
 ASYNC_ROM_MAX_DEPTH = 16
 
 
@@ -46,7 +48,8 @@ def read_from_counter(style: str, steps: int) -> bool:
 
 def word_register(style: str, steps: int, registered: bool) -> bool:
     """Whether stepped_memory holds the word in a register of its own: `registered`, for
-    every style (a ROM read from the counter then reads the next step's word into it)."""
+    every style and depth (a ROM read from the counter then reads the next step's word into
+    it); the memory's arguments stay, so that callers need not know that."""
     return registered
 
 
@@ -162,6 +165,8 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                 with m.If(fire_k):
                     m.d.sync += [ahead.eq(after), after.eq(succ(after))]
         m.d.comb += rp.addr.eq(ahead if comb else Mux(fire_k, after, ahead))
+        if comb and k:
+            rp.addr.attrs["keep"] = 1   # the copy is emitted under the port's address name
         held, nxt = ((word, word_next) if mem is not None else
                      (Cat(*(word[b] for b in bits)),
                       word_next is not None and Cat(*(word_next[b] for b in bits))))
