@@ -156,10 +156,14 @@ def main() -> int:
             f"{cells.get('DP16KD', 0)} DP16KD", start)
         ports = pnr.wrapper_ports(src.verilog, src.top)
         (work / "clock.lpf").write_text(pnr.clock_constraint(ports, dev.clock_pin))
-        subprocess.run([*pnr._nextpnr(dev.family), *dev.pnr, "--json", "netlist-ecp5.json",
-                        "--lpf", "clock.lpf", "--lpf-allow-unconstrained", "--freq",
-                        f"{CLOCK_MHZ:g}", "--timing-allow-fail", "--no-route", "--write",
-                        "placed.json", "-q", "-l", "place.log"], cwd=work, check=True)
+        run = subprocess.run([*pnr._nextpnr(dev.family), *dev.pnr, "--json",
+                              "netlist-ecp5.json", "--lpf", "clock.lpf",
+                              "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
+                              "--timing-allow-fail", "--no-route", "--write", "placed.json",
+                              "-q", "-l", "place.log"], cwd=work, capture_output=True,
+                             text=True)   # its warnings (unconstrained pins) are in the log
+        if run.returncode:
+            raise SystemExit(f"nextpnr failed: {run.stderr.strip()[-500:]}")
         placed_mhz = pnr._placed_fmax((work / "place.log").read_text())
         log(f"placed: nextpnr's estimate {placed_mhz} MHz", start)
         paths = placed_paths(json.loads((work / "placed.json").read_text()), args.paths)
