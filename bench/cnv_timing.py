@@ -136,8 +136,10 @@ def placed_paths(placed: dict, count: int) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
-    ap.add_argument("--keep", type=Path, help="keep the work folder here")
+    ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        raise SystemExit(f"--keep {args.keep}: not an empty folder; give a new one")
     start = time.perf_counter()
     desc = cnv()
     plan = plan_network(desc, CYCLES, device=DEVICE, clock_mhz=CLOCK_MHZ)

@@ -101,17 +101,13 @@ def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, st
     after the first (hw.folded.memory.memory_slices, of the `rom_width` bits the
     ROM keeps), the counter's next two values (one, for a ROM read from the counter) and
     copies of `full` and, with a skid register, of `adv`."""
-    from hw.fanout import GROUP_BITS
     from hw.folded.lanes import lane_enable_count
-    from hw.folded.memory import SLICE_BRAMS, bram_width, read_from_counter
+    from hw.folded.memory import read_from_counter, slice_bits
     ff = lanes * lane_enable_count(conv, simd, front > 0) - 1 if skid else 0
-    counter = int_bits(max(steps, 2) - 1)
-    if front == 2 and style == "block":
-        slices = max(1, -(-rom_width // (SLICE_BRAMS * bram_width(steps))))
-        ff += (slices - 1) * (2 * counter + 1 + skid)
-    elif front == 2 and read_from_counter(style, steps):
-        slices = max(1, -(-rom_width // GROUP_BITS))
-        ff += (slices - 1) * (counter + 1 + skid)
+    comb = read_from_counter(style, steps)
+    if front == 2 and (style == "block" or comb):
+        slices = max(1, -(-rom_width // slice_bits(style, steps)))
+        ff += (slices - 1) * ((1 if comb else 2) * int_bits(max(steps, 2) - 1) + 1 + skid)
     return ff
 
 

@@ -14,8 +14,7 @@ from ..engine import scores_output, sum_range
 from ..fanout import copies, group_slices
 from ..pipeline import PipelineOutput
 from ..popcount import build_popcount
-from .memory import (ASYNC_ROM_MAX_DEPTH, memory_slices, pick_style, stepped_memory,
-                     word_register)
+from .memory import ASYNC_ROM_MAX_DEPTH, memory_slices, pick_style, stepped_memory
 
 
 FRONTS = (0, 1, 2)   # registers in front of the popcount: none, the leaves, + the weight word
@@ -212,16 +211,15 @@ def lane_enables(out: PipelineOutput, conv: Conv, lanes: int, simd: int,
 def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, front: int,
                 full: Signal, full_next, fire, last_next=None):
     """A folded or streamed engine's weight memory read by its step counter
-    (stepped_memory): (last step, the step's word, the word's next value or None, see
-    word_register). `fire` = `full` & adv moves the counter (`full`: the engine's input
+    (stepped_memory): (last step, the step's word, the word's next value: None below
+    `front` 2). `fire` = `full` & adv moves the counter (`full`: the engine's input
     register holds an item; `full_next`: its value after this cycle). Each slice of a word
     register (memory_slices) after the first is moved by a copy of `fire` of its
     own, from its own copies of `full` and of the skid register (hw.fanout): call after
     lane_enables, so that those are copies, not the skid register itself."""
     words = ww.encode(conv)
     registered = front == 2
-    word_next = (Signal(ww.width, name="word_next")
-                 if word_register(style, len(words), registered) else None)
+    word_next = Signal(ww.width, name="word_next") if registered else None
     bits = memory_slices(style, words, ww.width, registered)
     slices = None
     if len(bits) > 1:

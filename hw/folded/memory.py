@@ -46,13 +46,6 @@ def read_from_counter(style: str, steps: int) -> bool:
     return style in ("distributed", "logic") and steps <= ASYNC_ROM_MAX_DEPTH
 
 
-def word_register(style: str, steps: int, registered: bool) -> bool:
-    """Whether stepped_memory holds the word in a register of its own: `registered`, for
-    every style and depth (a ROM read from the counter then reads the next step's word into
-    it); the memory's arguments stay, so that callers need not know that."""
-    return registered
-
-
 # Data bits of one block RAM at a depth (ECP5 DP16KD, Xilinx RAMB18: 512x36 down to
 # 16384x1; an iCE40 SB_RAM40_4K's widths divide a multiple of four of them).
 BRAM_WIDEST, BRAM_BITS = 36, 18432
@@ -63,6 +56,12 @@ SLICE_BRAMS = 4
 def bram_width(depth: int) -> int:
     """Data bits of one block RAM holding `depth` words."""
     return max(1, min(BRAM_WIDEST, BRAM_BITS // (1 << max(0, depth - 1).bit_length())))
+
+
+def slice_bits(style: str, depth: int) -> int:
+    """Bits of one memory_slices slice: SLICE_BRAMS block RAMs' worth, or GROUP_BITS of a
+    ROM read from the counter."""
+    return SLICE_BRAMS * bram_width(depth) if style == "block" else GROUP_BITS
 
 
 def memory_slices(style: str, init: list[int], width: int, registered: bool) -> list[list[int]]:
@@ -80,7 +79,7 @@ def memory_slices(style: str, init: list[int], width: int, registered: bool) -> 
     for word in init:
         ones, zeros = ones | word, zeros | ~word
     varying = [b for b in range(width) if (ones & zeros) >> b & 1]
-    size = SLICE_BRAMS * bram_width(len(init)) if style == "block" else GROUP_BITS
+    size = slice_bits(style, len(init))
     return [varying[k:k + size] for k in range(0, len(varying), size)] or [[]]
 
 
@@ -94,17 +93,16 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     `registered`: the word is a register loaded on `fire`, read two steps ahead (a ROM
     read from the counter: one, from the counter's next value), so that the memory's slow
     clock-to-output (a block RAM's) or the ROM's LUTs and the counter's fanout end in a
-    flip-flop, at no cost in latency. `word_next` (only where word_register): driven with
+    flip-flop, at no cost in latency. `word_next` (`registered` only): driven with
     what the word register holds after this cycle, for copies of its fields (hw.fanout).
     `slices` (a word register only): (bits, net carrying `fire`) per memory_slices slice,
     the first moved by `fire` itself: each slice is a memory of its own, read through its
     own copies of the counter's next values (the first through the counter's), moved by
     its net; the bits in no slice are constants."""
     steps = len(init)
-    if word_next is not None and not word_register(style, steps, registered):
+    if word_next is not None and not registered:
         raise ValueError("word_next: this memory's word is not a register")
-    if slices is not None and (not word_register(style, steps, registered)
-                               or slices[0][1] is not fire):
+    if slices is not None and (not registered or slices[0][1] is not fire):
         raise ValueError("slices: a word register's, the first moved by `fire`")
 
     def succ(x):
@@ -167,13 +165,12 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
         m.d.comb += rp.addr.eq(ahead if comb else Mux(fire_k, after, ahead))
         if comb and k:
             rp.addr.attrs["keep"] = 1   # the copy is emitted under the port's address name
-        held, nxt = ((word, word_next) if mem is not None else
-                     (Cat(*(word[b] for b in bits)),
-                      word_next is not None and Cat(*(word_next[b] for b in bits))))
+        held = word if mem is not None else Cat(*(word[b] for b in bits))
         with m.If(fire_k):
             m.d.sync += held.eq(rp.data)
         if word_next is not None:
-            m.d.comb += nxt.eq(Mux(fire_k, rp.data, held))
+            m.d.comb += (word_next if mem is not None else Cat(*(word_next[b] for b in bits))
+                         ).eq(Mux(fire_k, rp.data, held))
     return last_step, word
 
 
