@@ -211,16 +211,28 @@ def test_live_bound_bites():
 
 def fickle_encoder():
     """An encoder whose output payload changes while it waits for ready."""
+    from amaranth import Module, Signal
+    from amaranth.lib import wiring
+
     from hw.encoder import Encoder
 
-    class Fickle(Encoder):
+    class Fickle(wiring.Component):
+        def __init__(self, block):
+            self.block = block
+            super().__init__(block.signature)
+
         def elaborate(self, platform):
-            m = super().elaborate(platform)
+            m = Module()
+            m.submodules.block = block = self.block
+            flip = Signal()
             with m.If(self.o.valid & ~self.o.ready):
-                m.d.sync += self.o.payload.eq(~self.o.payload)
+                m.d.sync += flip.eq(~flip)
+            wiring.connect(m, wiring.flipped(self.i), block.i)
+            m.d.comb += [self.o.valid.eq(block.o.valid), block.o.ready.eq(self.o.ready),
+                         self.o.payload.eq(block.o.payload ^ flip.replicate(3))]
             return m
 
-    return Fickle(1, 3, Bitplanes())
+    return Fickle(Encoder(1, 3, Bitplanes()))
 
 
 def resetless_pool():

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 
 from hw.fanout import GROUP_BITS
 from hw.folded.lanes import FRONTS, threshold_memory
-from hw.folded.memory import ASYNC_ROM_MAX_DEPTH
+from hw.folded.memory import ASYNC_ROM_MAX_DEPTH, slice_bits
 from hw.popcount import register_levels, tree_levels
 from hw.window.plan import WindowPlan, plan_window
+
+from .memory_map import map_rom
 
 
 # Of the clock period, what a path may take: the rest is margin for routing that is worse
@@ -129,13 +131,25 @@ def scores_paths(classes: int, argmax: int) -> list[Path]:
     return out
 
 
+def block_rom_ranges(family: str, words: int, bits: int, front: int) -> int:
+    """Address ranges of a block RAM weight ROM of `words` words of `bits`, read as one
+    memory, or with `front` 2 in slices (hw.folded.memory.memory_slices): yosys packs the
+    ranges of a deep, narrow ROM side by side in its cells (gen.estimate.memory_map.map_rom),
+    and a multiplexer over them follows the read (CNV's conv5, 4,608 words in slices of 8
+    bits: 9 ranges, 4 LUT levels between the block RAM and the word register as placed)."""
+    if words <= 1:
+        return 1
+    width = min(bits, slice_bits("block", words)) if front == 2 else bits
+    return map_rom(family, words, max(1, width)).slices
+
+
 def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: int,
                  input_bits: int, pipe: Pipelining, family: str,
                  output_bits: int = 1, rom_words: int = 0, rom_bits: int = 0,
                  thresholds: tuple[int, int] = (0, 0)) -> list[Path]:
     """Paths of a folded or streamed engine: `simd`-bit lanes behind a `chunks`-way
-    multiplexer, weights in block RAM or not (or in a LUT ROM of `rom_words` words of
-    `rom_bits`), a sparse layer's q*count + p*all, `scores`
+    multiplexer, weights in a ROM of `rom_words` words of `rom_bits` (0: not known), in
+    block RAM or not, a sparse layer's q*count + p*all, `scores`
     classes (0: a threshold layer, whose longest lane reads `thresholds` = (words, bits)
     in turn), an input register of `input_bits` and an output
     register of `output_bits`; and the handshake
@@ -149,7 +163,10 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     # LUT level more, and the counter fans out to every bit of the ROM); then the
     # multiplexer and the XNOR.
     from_counter = not block_ram and 0 < rom_words <= ASYNC_ROM_MAX_DEPTH
-    head = Path("word", luts=mux_levels(chunks, d) + 1 + (from_counter and pipe.front < 2),
+    ranges = mux_levels(block_rom_ranges(family, rom_words, rom_bits, pipe.front), d) \
+        if block_ram else 0
+    head = Path("word", luts=mux_levels(chunks, d) + 1 + (from_counter and pipe.front < 2)
+                + (ranges if pipe.front < 2 else 0),
                 bram=block_ram and pipe.front < 2,
                 loads=rom_bits if from_counter and pipe.front < 2 else 1)
     # After the tree: a sparse layer's scaling (behind a register of its own from two
@@ -164,7 +181,7 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     if scaled:
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
     if block_ram and pipe.front == 2:
-        paths.append(Path("weight memory", bram=True))
+        paths.append(Path("weight memory", luts=ranges, bram=True))
     if from_counter and pipe.front == 2:
         # The word register's slices (hw.folded.memory.memory_slices), each read from its
         # copy of the counter's next value through a LUT of the ROM.

@@ -142,7 +142,7 @@ def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
     chunks = conv.groups * -(-per_group // simd) + 1
     input_bits = per_group * conv.groups
     output_bits = result_layout(conv).size if classes else conv.out_channels
-    rom_words = steps if style == "distributed" else 0
+    rom_words = steps if style in ("distributed", "block") else 0
     thresholds = (0, 0) if classes else (-(-conv.out_channels // pe), threshold_width(conv) + 1)
     return lambda pipe: engine_paths(simd, chunks, style == "block", sparse, classes,
                                      input_bits, pipe, family, output_bits, rom_words,
