@@ -1,15 +1,18 @@
 """CNV-W1A1 planned at FINN's rate (32,768 cycles a frame) for 100 MHz on an ECP5-85F:
-synthesized, placed by nextpnr (no routing: the whole design does not finish routing on 2
-cores), and its slowest placed register-to-register paths by a simple delay model. Writes
-bench/results/cnv_timing.md.
+synthesized, placed and (with --route) routed by nextpnr, and its slowest placed
+register-to-register paths by a simple delay model. Writes bench/results/cnv_timing.md.
 
-    nice .venv/bin/python bench/cnv_timing.py [--paths N] [--keep DIR]
+    nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--paths N] [--keep DIR]
 
-nextpnr's own estimate after placement is its Fmax line; it names no path. The paths here
-come from the placed netlist (`--write`): a LUT level 0.45 ns, a carry 0.1 ns, a block
-RAM's clock-to-output 4.3 ns, a register's 0.5 ns, a net 0.3 ns plus 0.07 ns per tile
-between driver and load, setup 0.2 ns. Rough numbers, for finding which blocks to look at,
-not for sign-off; paths from the top's pins (not timed by nextpnr) are left out.
+Without --route nextpnr stops after placement (its Fmax line is then an estimate, and
+names no path): about 40 minutes here. With --route it routes too (router2; no
+`--tmg-ripup`, which on a design that misses its clock reroutes for 1,500 iterations, hours
+on an 85F) and reports the routed Fmax and nextpnr's critical path, unless it is still
+running after SECONDS in all.
+The paths listed come from the placed netlist (`--write`): a LUT level 0.45 ns, a carry
+0.1 ns, a block RAM's clock-to-output 4.3 ns, a register's 0.5 ns, a net 0.3 ns plus 0.07
+ns per tile between driver and load, setup 0.2 ns. Rough numbers, for finding which blocks
+to look at, not for sign-off; paths from the top's pins (not timed by nextpnr) are left out.
 """
 
 from __future__ import annotations
@@ -135,6 +138,8 @@ def placed_paths(placed: dict, count: int) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--route", type=float, metavar="SECONDS",
+                    help="route too, stopping nextpnr after SECONDS in all")
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
     ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
@@ -158,27 +163,55 @@ def main() -> int:
             f"{cells.get('DP16KD', 0)} DP16KD", start)
         ports = pnr.wrapper_ports(src.verilog, src.top)
         (work / "clock.lpf").write_text(pnr.clock_constraint(ports, dev.clock_pin))
-        run = subprocess.run([*pnr._nextpnr(dev.family), *dev.pnr, "--json",
-                              "netlist-ecp5.json", "--lpf", "clock.lpf",
-                              "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
-                              "--timing-allow-fail", "--no-route", "--write", "placed.json",
-                              "-q", "-l", "place.log"], cwd=work, capture_output=True,
-                             text=True)   # its warnings (unconstrained pins) are in the log
-        if run.returncode:
+        stage = ["--report", "report.json", "--router", "router2"] if args.route \
+            else ["--no-route"]
+        try:   # its warnings (unconstrained pins) are in the log
+            run = subprocess.run([*pnr._nextpnr(dev.family), *dev.pnr, "--json",
+                                  "netlist-ecp5.json", "--lpf", "clock.lpf",
+                                  "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
+                                  "--timing-allow-fail", *stage, "--write", "placed.json",
+                                  "-q", "-l", "place.log"], cwd=work, capture_output=True,
+                                 text=True, timeout=args.route)
+            stopped = None
+        except subprocess.TimeoutExpired:
+            run, stopped = None, f"nextpnr stopped at the {args.route:g} s limit"
+        if run is not None and run.returncode:
             raise SystemExit(f"nextpnr failed: {run.stderr.strip()[-500:]}")
-        placed_mhz = pnr._placed_fmax((work / "place.log").read_text())
+        text = (work / "place.log").read_text()
+        placed_mhz = pnr._placed_fmax(text)
         log(f"placed: nextpnr's estimate {placed_mhz} MHz", start)
-        paths = placed_paths(json.loads((work / "placed.json").read_text()), args.paths)
+        routed = None
+        if args.route and stopped is None:
+            rep = json.loads((work / "report.json").read_text())
+            fmax = [v["achieved"] for v in rep.get("fmax", {}).values() if v.get("achieved")]
+            routed = (round(min(fmax), 2), pnr.critical_path(rep))
+            log(f"routed: {routed[0]} MHz", start)
+        elif stopped:
+            stopped += f" while {pnr._stage(text)}"
+            log(stopped, start)
+        placed = work / "placed.json"
+        paths = placed_paths(json.loads(placed.read_text()), args.paths) \
+            if placed.exists() else []
+    if routed:
+        crit = routed[1] or {}
+        result = (f"nextpnr after routing: **{routed[0]} MHz** (after placement: {placed_mhz} "
+                  f"MHz); critical path `{crit.get('from', {}).get('cell')}` -> "
+                  f"`{crit.get('to', {}).get('cell')}`, {crit.get('delay_ns')} ns "
+                  f"({crit.get('logic_ns')} logic, {crit.get('routing_ns')} routing)")
+    else:
+        result = f"nextpnr after placement: **{placed_mhz} MHz** (estimate)" + (
+            f"; {stopped}" if stopped else "")
     lines = [f"CNV-W1A1, {CYCLES:,} cycles/frame, planned for {CLOCK_MHZ:g} MHz on {DEVICE} "
              f"(II {plan.ii:,}; estimate {plan.to_dict()['total']}); yosys "
              f"{cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
-             f"{cells.get('DP16KD', 0)} DP16KD; "
-             f"nextpnr after placement: **{placed_mhz} MHz** (estimate). "
-             "Command: `nice .venv/bin/python bench/cnv_timing.py`.", "",
-             "Slowest placed paths by the simple delay model (bench/cnv_timing.py):", "",
-             "| ns | from | to | LUT levels | tiles apart |", "|---:|---|---|---:|---:|"]
-    lines += [f"| {p['ns']} | `{p['from'][-60:]}` ({p['from_cell']}) | `{p['to'][-60:]}`.{p['pin']}"
-              f" | {p['luts']} | {p['tiles']} |" for p in paths]
+             f"{cells.get('DP16KD', 0)} DP16KD; {result}. Command: "
+             f"`nice .venv/bin/python bench/cnv_timing.py"
+             f"{f' --route {args.route:g}' if args.route else ''}`.", ""]
+    if paths:
+        lines += ["Slowest placed paths by the simple delay model (bench/cnv_timing.py):", "",
+                  "| ns | from | to | LUT levels | tiles apart |", "|---:|---|---|---:|---:|"]
+        lines += [f"| {p['ns']} | `{p['from'][-60:]}` ({p['from_cell']}) | "
+                  f"`{p['to'][-60:]}`.{p['pin']} | {p['luts']} | {p['tiles']} |" for p in paths]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cnv_timing.md").write_text("\n".join(lines) + "\n")
     log(f"wrote {RESULTS / 'cnv_timing.md'}", start)

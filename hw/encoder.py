@@ -16,7 +16,6 @@ from amaranth.lib.wiring import In, Out
 
 from models.description import Bitplanes, Thermometer
 
-from .pipeline import PipelineOutput
 from .timing import Timing
 
 
@@ -25,7 +24,7 @@ def config_layout(entries: int, bits: int) -> data.StructLayout:
 
 
 class Encoder(wiring.Component):
-    """Thermometer or bitplane encoder with one output register (and a skid register).
+    """Thermometer or bitplane encoder with one output register.
 
     Parameters
     ----------
@@ -68,10 +67,8 @@ class Encoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # A skid register: `ready` to the framing checker is a flip-flop, so its handshake
-        # does not run on through this register's into the window generator's.
-        output = PipelineOutput(m, self.o, skid=True)
-        m.d.comb += self.i.ready.eq(output.adv)
+        adv = ~self.o.valid | self.o.ready
+        m.d.comb += self.i.ready.eq(adv)
         c_n, b, p_n = self.channels, self.bits, self.planes
         samples = [self.i.payload[c * b:(c + 1) * b] for c in range(c_n)]
         out = []
@@ -93,5 +90,6 @@ class Encoder(wiring.Component):
             out = [samples[c][k] for c in range(c_n) for k in range(b)]
         word = Signal(c_n * p_n)
         m.d.comb += [word[k].eq(bit) for k, bit in enumerate(out)]
-        output.put(self.i.valid, word)
+        with m.If(adv):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(word)]
         return m

@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from models.description import Conv
 
-from .pipeline import PipelineOutput, data_register
+from .pipeline import PipelineOutput
 from .popcount import build_popcount, delay, pipeline_valid, reduce_tree
 from .timing import Timing, payload_width
 
@@ -144,9 +144,8 @@ class ConvEngine(wiring.Component):
             for o, s in enumerate(sums):
                 tau = int(act.thresholds[o])
                 m.d.comb += bits[o].eq((s <= tau) if act.flip[o] else (s >= tau))
-            data = data_register(m, self.o.payload, "o_data")
             with m.If(adv):
-                m.d.sync += [self.o.valid.eq(valid), data.eq(bits)]
+                m.d.sync += [self.o.valid.eq(valid), self.o.payload.eq(bits)]
             return m
         scores_output(m, conv, sums, valid, out, self.argmax_stages)
         return m
@@ -168,7 +167,7 @@ def scores_output(m: Module, conv: Conv, sums: list, done, out: PipelineOutput,
     sw = score_width(conv)
     scores = []
     for k, sm in enumerate(sums):
-        reg = Signal(signed(sw), name=f"score{k}", reset_less=True)
+        reg = Signal(signed(sw), name=f"score{k}")
         with m.If(adv & done):
             m.d.sync += reg.eq(int(conv.scores.scale[k]) * sm + int(conv.scores.offset[k]))
         scores.append(reg)

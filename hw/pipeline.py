@@ -8,11 +8,6 @@ the result the output could not, and `adv` is "that register is empty": a flip-f
 the ready chain ends at this engine, at no cost in latency or throughput. That flip-flop
 can then have copies (`enables`), one per group of the pipeline's registers: one net
 enabling thousands of flip-flops routes slowly (hw.fanout).
-
-Only control registers (valid bits, counters, state) take the reset. Data registers
-(payloads, popcount trees, windows, sums) have none: a valid bit or a first-step flag says
-when they hold something, and a reset net to tens of thousands of flip-flops is, like a
-wide enable, a slow and congested route (`data_register`).
 """
 
 from __future__ import annotations
@@ -20,15 +15,6 @@ from __future__ import annotations
 from amaranth import Module, Mux, Signal, Value
 
 from .fanout import copies
-
-
-def data_register(m: Module, port: Value, name: str) -> Signal:
-    """A register without reset that drives `port` (a stream's payload): assign it instead
-    of the port in the sync domain. The port keeps the register's value; only valid says
-    whether it is one."""
-    reg = Signal(len(Value.cast(port)), name=name, reset_less=True)
-    m.d.comb += port.eq(reg)
-    return reg
 
 
 class PipelineOutput:
@@ -60,24 +46,23 @@ class PipelineOutput:
     def put(self, valid: Value, payload: Value) -> None:
         """Present `payload` when `valid`, as the pipeline advances (call once)."""
         m, o, adv = self.m, self.o, self.adv
-        data = data_register(m, o.payload, "o_data")
         if not self.skid:
             with m.If(adv):
                 m.d.sync += o.valid.eq(valid)
             with m.If(adv & valid):
-                m.d.sync += data.eq(payload)
+                m.d.sync += o.payload.eq(payload)
             return
         held = self.held
-        kept = Signal(len(data), name="skid_payload", reset_less=True)
+        kept = Signal(len(Value.cast(o.payload)), name="skid_payload")
         free = ~o.valid | o.ready                # the output register is free
         m.d.comb += self.held_next.eq(Mux(free, 0, held | valid))
         m.d.sync += held.eq(self.held_next)
         with m.If(free):
             with m.If(held):
-                m.d.sync += [data.eq(kept), o.valid.eq(1)]
+                m.d.sync += [o.payload.eq(kept), o.valid.eq(1)]
             with m.Else():
                 m.d.sync += o.valid.eq(valid)
                 with m.If(valid):
-                    m.d.sync += data.eq(payload)
+                    m.d.sync += o.payload.eq(payload)
         with m.Elif(adv & valid):                # it is not: the skid register takes it
             m.d.sync += kept.eq(payload)

@@ -10,7 +10,6 @@ from amaranth import Const, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .pipeline import data_register
 from .timing import Timing
 
 
@@ -40,7 +39,7 @@ def build_popcount(m: Module, bits: list[Value], stages: int, en: Value | list[V
     if not bits:
         value: Value = Const(0, 1)
         for k in range(stages):  # keep the latency uniform
-            reg = Signal(1, name=f"{name}_s{k}", reset_less=True)
+            reg = Signal(1, name=f"{name}_s{k}")
             m.d.sync += reg.eq(0)
             value = reg
         return value
@@ -64,7 +63,7 @@ def reduce_tree(m: Module, nodes: list, combine, stages: int, en: Value | list[V
         for i, node in enumerate(nodes):
             parts = node if isinstance(node, tuple) else (node,)
             regs = tuple(Signal(Value.cast(v).shape(), name=f"{name}_s{stage}_{i}"
-                                + (f"_{k}" if len(parts) > 1 else ""), reset_less=True)
+                                + (f"_{k}" if len(parts) > 1 else ""))
                          for k, v in enumerate(parts))
             with m.If(ens[i * len(ens) // len(nodes)]):
                 m.d.sync += [r.eq(v) for r, v in zip(regs, parts)]
@@ -144,9 +143,8 @@ def pipeline_valid(m: Module, valid: Value, stages: int, en: Value) -> Value:
 def output_register(m: Module, o, valid: Value, payload: Value, adv: Value) -> None:
     """The registered output of a global-enable pipeline: loads when the pipeline advances,
     holds payload and valid until the transfer (stream rules 2 and 3)."""
-    data = data_register(m, o.payload, "o_data")
     with m.If(adv):
-        m.d.sync += [o.valid.eq(valid), data.eq(payload)]
+        m.d.sync += [o.valid.eq(valid), o.payload.eq(payload)]
 
 
 def delay(m: Module, value: Value, stages: int, en: Value, name: str) -> Value:

@@ -107,14 +107,12 @@ def test_estimate_rows_and_totals():
         c = ge.coefficients()[fam]["encoder"]["lut"]
         f = ge.coefficients()[fam]["framing"]
         rows = est["estimate"][fam]["layers"]
-        # encoder: 1 channel x 2 planes x 2 bits of comparators, 2+1 registers, and its
-        # skid register (2 bits, 2+1 registers); framing: 2-bit pixels, a 2-bit counter
-        # (4 pixels: a pixel per clock, no pacer), 2 + 39 registers
-        skid = 2 * ge.coefficients()[fam]["skid"]["lut"]["mux_bits"]
-        framing = (f["lut"]["one"] + 2 * f["lut"]["data_bits"] + 2 * f["lut"]["count_bits"]
-                   + skid)
+        # encoder: 1 channel x 2 planes x 2 bits of comparators, 2+1 registers; framing:
+        # 2-bit pixels, a 2-bit counter (4 pixels: a pixel per clock, no pacer), 2 + 39
+        # registers
+        framing = f["lut"]["one"] + 2 * f["lut"]["data_bits"] + 2 * f["lut"]["count_bits"]
         assert rows["encoder"] == {"lut": round(framing + 4 * c["cmp_bits"] + c["one"]),
-                                   "ff": round(41 * f["ff"]["ff"] + 6), "bram": 0,
+                                   "ff": round(41 * f["ff"]["ff"] + 3), "bram": 0,
                                    "lutram": 0}
         total = est["estimate"][fam]["total"]
         assert total == {k: sum(r[k] for r in rows.values()) for k in ge.METRICS}
@@ -122,7 +120,7 @@ def test_estimate_rows_and_totals():
         pacer = f["lut"].get("pacer", 0) + 8 * f["lut"]["pacer_bits"]
         assert paced["estimate"][fam]["layers"]["encoder"] == {
             "lut": round(framing + pacer + 4 * c["cmp_bits"] + c["one"]),
-            "ff": round(50 * f["ff"]["ff"] + 6), "bram": 0, "lutram": 0}
+            "ff": round(50 * f["ff"]["ff"] + 3), "bram": 0, "lutram": 0}
         assert {k: v for k, v in paced["estimate"][fam]["layers"].items() if k != "encoder"} \
             == {k: v for k, v in rows.items() if k != "encoder"}
     assert list(est["estimate"]) == ["ecp5", "ice40"]
@@ -172,9 +170,8 @@ def test_blocks_and_shared_costs():
     enc = shared["encoder"]
     # the encoder and the framing checker (as in test_estimate_rows_and_totals)
     framing = f["lut"]["one"] + 2 * f["lut"]["data_bits"] + 2 * f["lut"]["count_bits"]
-    skid = 2 * ge.coefficients()["ecp5"]["skid"]["lut"]["mux_bits"]     # and its skid
-    assert enc.lut == pytest.approx(framing + skid + 4 * c["cmp_bits"] + c["one"])
-    assert (enc.ff, enc.bram, enc.lutram) == (pytest.approx(41 * f["ff"]["ff"] + 6), 0, 0)
+    assert enc.lut == pytest.approx(framing + 4 * c["cmp_bits"] + c["one"])
+    assert (enc.ff, enc.bram, enc.lutram) == (pytest.approx(41 * f["ff"]["ff"] + 3), 0, 0)
     # a plan's interval of 100 cycles: the pacer's 8 live deficit bits and its flag
     paced = pc.shared_costs(desc, "ecp5", ii=100)["encoder"]
     assert paced.lut == pytest.approx(enc.lut + f["lut"].get("pacer", 0)

@@ -104,15 +104,13 @@ def int_bits(v: int) -> int:
     return max(1, int(v).bit_length())
 
 
-def encoder_planes(desc: Description) -> int:
-    """Bits per input channel out of the encoder."""
-    return desc.encoder.planes if isinstance(desc.encoder, Thermometer) else desc.input.bits
-
-
 def encoder_block(desc: Description) -> Block:
-    """hw.encoder's comparators and output register (its skid register: skid_block)."""
-    inp, planes = desc.input, encoder_planes(desc)
-    cmp_bits = inp.channels * planes * inp.bits if isinstance(desc.encoder, Thermometer) else 0
+    inp = desc.input
+    if isinstance(desc.encoder, Thermometer):
+        planes = desc.encoder.planes
+        cmp_bits = inp.channels * planes * inp.bits
+    else:
+        planes, cmp_bits = inp.bits, 0
     return Block("encoder", {"cmp_bits": cmp_bits, "one": 1}, ff=inp.channels * planes + 1)
 
 

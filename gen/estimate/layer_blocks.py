@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from models.description import Conv, Description, MaxPool
 
-from gen.estimate.blocks import (Block, encoder_block, encoder_planes, fifo_block, framing_block,
-                                 pool_blocks, skid_block, window_block)
+from gen.estimate.blocks import (Block, encoder_block, fifo_block, framing_block, pool_blocks,
+                                 skid_block, window_block)
 from gen.estimate.engine_blocks import engine_block
 from gen.estimate.folded_blocks import dense_block, folded_block
 
@@ -49,10 +49,10 @@ def unrolled_ii(desc: Description, stages: int = 1) -> int:
 
 
 def input_blocks(desc: Description, ii: int) -> list[Block]:
-    """The encoder (with its skid register) and the top's framing checker, its pacer built
-    for `ii` (the network's initiation interval): the row `encoder` of an estimate."""
+    """The encoder and the top's framing checker, its pacer built for `ii` (the network's
+    initiation interval): the row `encoder` of an estimate."""
     inp = desc.input
-    return [encoder_block(desc), skid_block(inp.channels * encoder_planes(desc)),
+    return [encoder_block(desc),
             framing_block(inp.channels * inp.bits, inp.height * inp.width, ii)]
 
 

@@ -130,7 +130,7 @@ class StreamingDense(wiring.Component):
 
         # ---- pixel register, step counter, weight word of step t
         full = Signal()
-        pixel = Signal(self.in_channels, reset_less=True)
+        pixel = Signal(self.in_channels)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
         # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
@@ -172,7 +172,7 @@ class StreamingDense(wiring.Component):
                              wr.en.eq(write)]
                 current = rd.data
             else:
-                current = Signal(signed(acc_width), name=f"acc{lane}", reset_less=True)
+                current = Signal(signed(acc_width), name=f"acc{lane}")
                 with m.If(write):
                     m.d.sync += current.eq(total)
             m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)

@@ -137,7 +137,7 @@ class FoldedEngine(wiring.Component):
 
         # ---- window register, step counter, weight word of step t
         full = Signal()
-        win = Signal(self.window_bits, reset_less=True)
+        win = Signal(self.window_bits)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
         last_next = Signal()
@@ -181,7 +181,7 @@ class FoldedEngine(wiring.Component):
                                mask, stages, ens, lane, self.front > 0)
             first_d = delay(m, ww.get(word, ("first", lane)), stages, ens[0], f"first{lane}")
             lastc_d = delay(m, ww.get(word, ("last", lane)), stages, ens[0], f"last{lane}")
-            acc = Signal(signed(acc_width), name=f"acc{lane}", reset_less=True)
+            acc = Signal(signed(acc_width), name=f"acc{lane}")
             total = Signal(signed(acc_width), name=f"total{lane}")
             m.d.comb += total.eq(Mux(first_d, 0, acc) + contrib)
             with m.If(ens[0] & v_d):

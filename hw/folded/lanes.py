@@ -143,7 +143,7 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
         width = 1
     else:
         result, width = total, len(total)
-    reg = Signal(n * width, name=f"results{lane}", reset_less=True)
+    reg = Signal(n * width, name=f"results{lane}")
     with m.If(adv & last):
         m.d.sync += reg.eq(Cat(reg[width:], result) if n > 1 else result)
     if conv.scores is None:
@@ -258,7 +258,7 @@ def lane_sum(m: Module, conv: Conv, a, w, mask, stages: int, ens: list, lane: in
         contrib = contrib + conv.p * every
     if stages == tree:
         return contrib
-    scaled = Signal(contrib.shape(), name=f"scaled{lane}", reset_less=True)
+    scaled = Signal(contrib.shape(), name=f"scaled{lane}")
     with m.If(ens[-1]):
         m.d.sync += scaled.eq(contrib)
     return scaled

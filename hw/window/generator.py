@@ -23,7 +23,6 @@ from amaranth.lib.wiring import In, Out
 
 from ..timing import Timing
 from ..fanout import copies, group_slices
-from ..pipeline import data_register
 from .plan import PAD, WindowPlan, plan_window
 
 
@@ -329,7 +328,7 @@ class WindowGenerator(wiring.Component):
         # the column they give stays the one stage 3 needs.
         rbanks = copies(m, s2_rbank, rbank_next, len(col_groups)) if banks > 1 else []
         vmasks = copies(m, s2_vmask, vmask_next, len(col_groups))
-        column = Signal(kh * c, name="column", reset_less=True)
+        column = Signal(kh * c, name="column")
         for k, bits in enumerate(col_groups):
             for ky in range(bits.start // c, (bits.stop - 1) // c + 1):
                 lo, hi = max(bits.start, ky * c) - ky * c, min(bits.stop, (ky + 1) * c) - ky * c
@@ -344,7 +343,7 @@ class WindowGenerator(wiring.Component):
                         Mux(vmasks[k][ky], row, pad_word[lo:hi]))
 
         # ---- stage 3: shift the column in, emit a window.
-        shift = [Signal(kh * c, name=f"col{j}", reset_less=True) for j in range(p.length - 1)]
+        shift = [Signal(kh * c, name=f"col{j}") for j in range(p.length - 1)]
         taps = [column] + shift
         # `s3_shift` is only set with `s3_valid`: each group's enable is one LUT of four.
         shifted = Cat(*shift)
@@ -366,10 +365,9 @@ class WindowGenerator(wiring.Component):
             windows.append(Cat(*parts))
         pids = (copies(m, s3_pid, pid3_next, len(out_groups)) if len(p.patterns) > 1
                 else [s3_pid] * len(out_groups))
-        data = data_register(m, self.o.payload, "o_data")
         for k, bits in enumerate(out_groups):
             with m.If(frees(k)), m.Switch(pids[k]):
                 for pid, window in enumerate(windows):
                     with m.Case(pid):
-                        m.d.sync += data[bits].eq(window[bits])
+                        m.d.sync += self.o.payload[bits].eq(window[bits])
         return m
