@@ -4,11 +4,11 @@ register-to-register paths by a simple delay model. Writes bench/results/cnv_tim
 
     nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--paths N] [--keep DIR]
 
-Without --route nextpnr stops after placement (its Fmax line is then an estimate, and
-names no path): about 40 minutes here. With --route it routes too (router2; no
+nextpnr places the design (about 40 minutes here); its Fmax line is then an estimate, and
+names no path. With --route a second nextpnr routes the placed netlist (router2; no
 `--tmg-ripup`, which on a design that misses its clock reroutes for 1,500 iterations, hours
 on an 85F) and reports the routed Fmax and nextpnr's critical path, unless it is still
-running after SECONDS in all.
+routing after SECONDS.
 The paths listed come from the placed netlist (`--write`): a LUT level 0.45 ns, a carry
 0.1 ns, a block RAM's clock-to-output 4.3 ns, a register's 0.5 ns, a net 0.3 ns plus 0.07
 ns per tile between driver and load, setup 0.2 ns. Rough numbers, for finding which blocks
@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gen.synth.fmax as pnr  # noqa: E402
+from gen.common import procs  # noqa: E402
 from gen.build.design_source import network_source  # noqa: E402
 from gen.common.devices import find_device  # noqa: E402
 from gen.plan.search import plan_network  # noqa: E402
@@ -139,10 +140,12 @@ def placed_paths(placed: dict, count: int) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--route", type=float, metavar="SECONDS",
-                    help="route too, stopping nextpnr after SECONDS in all")
+                    help="route the placed design too, for at most SECONDS")
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
     ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
+    if args.route is not None and args.route <= 0:
+        raise SystemExit(f"--route {args.route:g}: give a positive number of seconds")
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         raise SystemExit(f"--keep {args.keep}: not an empty folder; give a new one")
     start = time.perf_counter()
@@ -163,35 +166,32 @@ def main() -> int:
             f"{cells.get('DP16KD', 0)} DP16KD", start)
         ports = pnr.wrapper_ports(src.verilog, src.top)
         (work / "clock.lpf").write_text(pnr.clock_constraint(ports, dev.clock_pin))
-        stage = ["--report", "report.json", "--router", "router2"] if args.route \
-            else ["--no-route"]
-        try:   # its warnings (unconstrained pins) are in the log
-            run = subprocess.run([*pnr._nextpnr(dev.family), *dev.pnr, "--json",
-                                  "netlist-ecp5.json", "--lpf", "clock.lpf",
-                                  "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
-                                  "--timing-allow-fail", *stage, "--write", "placed.json",
-                                  "-q", "-l", "place.log"], cwd=work, capture_output=True,
-                                 text=True, timeout=args.route)
-            stopped = None
-        except subprocess.TimeoutExpired:
-            run, stopped = None, f"nextpnr stopped at the {args.route:g} s limit"
-        if run is not None and run.returncode:
+        common = [*pnr._nextpnr(dev.family), *dev.pnr, "--lpf", "clock.lpf",
+                  "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
+                  "--timing-allow-fail", "-q"]
+        run = procs.run(common + ["--json", "netlist-ecp5.json", "--no-route",
+                                  "--write", "placed.json", "-l", "place.log"], cwd=work)
+        if run.returncode:   # its warnings (unconstrained pins) are in the log
             raise SystemExit(f"nextpnr failed: {run.stderr.strip()[-500:]}")
-        text = (work / "place.log").read_text()
-        placed_mhz = pnr._placed_fmax(text)
+        placed_mhz = pnr._placed_fmax((work / "place.log").read_text())
         log(f"placed: nextpnr's estimate {placed_mhz} MHz", start)
-        routed = None
-        if args.route and stopped is None:
-            rep = json.loads((work / "report.json").read_text())
-            fmax = [v["achieved"] for v in rep.get("fmax", {}).values() if v.get("achieved")]
-            routed = (round(min(fmax), 2), pnr.critical_path(rep))
-            log(f"routed: {routed[0]} MHz", start)
-        elif stopped:
-            stopped += f" while {pnr._stage(text)}"
-            log(stopped, start)
-        placed = work / "placed.json"
-        paths = placed_paths(json.loads(placed.read_text()), args.paths) \
-            if placed.exists() else []
+        paths = placed_paths(json.loads((work / "placed.json").read_text()), args.paths)
+        routed = stopped = None
+        if args.route is not None:
+            try:
+                run = procs.run(common + ["--json", "placed.json", "--no-place", "--router",
+                                          "router2", "--report", "report.json",
+                                          "-l", "route.log"], cwd=work, timeout=args.route)
+            except subprocess.TimeoutExpired:
+                stopped = f"routing stopped at the {args.route:g} s limit"
+            else:
+                if run.returncode:
+                    raise SystemExit(f"nextpnr failed: {run.stderr.strip()[-500:]}")
+                rep = json.loads((work / "report.json").read_text())
+                fmax = [v["achieved"] for v in rep.get("fmax", {}).values()
+                        if v.get("achieved")]
+                routed = (round(min(fmax), 2) if fmax else None, pnr.critical_path(rep))
+            log(stopped or f"routed: {routed[0]} MHz", start)
     if routed:
         crit = routed[1] or {}
         result = (f"nextpnr after routing: **{routed[0]} MHz** (after placement: {placed_mhz} "
@@ -206,7 +206,7 @@ def main() -> int:
              f"{cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
              f"{cells.get('DP16KD', 0)} DP16KD; {result}. Command: "
              f"`nice .venv/bin/python bench/cnv_timing.py"
-             f"{f' --route {args.route:g}' if args.route else ''}`.", ""]
+             f"{'' if args.route is None else f' --route {args.route:g}'}`.", ""]
     if paths:
         lines += ["Slowest placed paths by the simple delay model (bench/cnv_timing.py):", "",
                   "| ns | from | to | LUT levels | tiles apart |", "|---:|---|---|---:|---:|"]

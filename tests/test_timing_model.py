@@ -9,8 +9,8 @@ import pytest
 from models.factory import random_description
 from hw.dense.schedule import is_dense
 from gen.estimate.flow_model import analyse
-from gen.estimate.timing_model import (DELAYS, USABLE, Pipelining, engine_paths, meets,
-                                       mux_levels, slowest)
+from gen.estimate.timing_model import (DELAYS, USABLE, Pipelining, block_rom_ranges,
+                                       engine_paths, meets, mux_levels, slowest)
 from gen.plan.search import engine_paths_of, plan_network
 
 
@@ -82,23 +82,26 @@ def test_deep_block_rom_ranges_cost_their_multiplexer():
     checked against yosys in tests/test_estimate.py): CNV's conv5 at 4,608 steps, in
     word-register slices of 8 bits, has 9 ranges, 4 LUT levels after the block RAM, and
     misses 100 MHz on ECP5; at 576 steps (72-bit slices, one 1024 x 18 range) it meets it."""
-    from gen.estimate.timing_model import block_rom_ranges
     assert block_rom_ranges("ecp5", 4608, 130, 2) == 9
     assert block_rom_ranges("ecp5", 576, 1040, 2) == 1
     # (conv5 is a streamed dense engine: 3x3 pixels of 256 channels, chunks of 128 and 0)
+    # (its lane's thresholds: 256 words of 14 bits at PE 1, 32 at PE 8)
     base = {"simd": 128, "chunks": 3, "block_ram": True, "sparse": False, "scores": 0,
-            "input_bits": 256, "family": "ecp5", "thresholds": (256, 12)}
-    deep = engine_paths(**base, pipe=Pipelining(4, 2, 0, True), rom_words=4608, rom_bits=130)
+            "input_bits": 256, "family": "ecp5"}
+    deep = engine_paths(**base, pipe=Pipelining(4, 2, 0, True), rom_words=4608, rom_bits=130,
+                        thresholds=(256, 14))
     assert [p.luts for p in deep if p.what == "weight memory"] == [4]
     assert not meets(deep, "ecp5", 100)
     shallow = engine_paths(**base, pipe=Pipelining(4, 2, 0, True), rom_words=576,
-                           rom_bits=1040)
+                           rom_bits=1040, thresholds=(32, 14))
     assert [p.luts for p in shallow if p.what == "weight memory"] == [0]
     assert meets(shallow, "ecp5", 100)
     # below front 2 the multiplexer is in front of the chunk multiplexer
-    read = engine_paths(**base, pipe=Pipelining(4, 1, 0, True), rom_words=4608, rom_bits=130)
+    read = engine_paths(**base, pipe=Pipelining(4, 1, 0, True), rom_words=4608, rom_bits=130,
+                        thresholds=(256, 14))
     assert read[0].what.startswith("popcount") and read[0].bram
-    assert read[0].luts == engine_paths(**base, pipe=Pipelining(4, 1, 0, True))[0].luts \
+    assert read[0].luts == engine_paths(**base, pipe=Pipelining(4, 1, 0, True),
+                                        thresholds=(256, 14))[0].luts \
         + mux_levels(block_rom_ranges("ecp5", 4608, 130, 1), DELAYS["ecp5"])
 
 
