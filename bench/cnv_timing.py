@@ -4,11 +4,14 @@ register-to-register paths by a simple delay model. Writes bench/results/cnv_tim
 
     nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--paths N] [--keep DIR]
 
-nextpnr places the design (about 40 minutes here); its Fmax line is then an estimate, and
-names no path. With --route a second nextpnr routes the placed netlist (router2; no
-`--tmg-ripup`, which on a design that misses its clock reroutes for 1,500 iterations, hours
-on an 85F) and reports the routed Fmax and nextpnr's critical path, unless it is still
-routing after SECONDS.
+nextpnr places the design (about half an hour here, after 6 minutes of yosys); its Fmax
+line is then an estimate, and names no path. With --route a second nextpnr routes the
+placed netlist (router2 without `--tmg-ripup`, which reroutes a design that misses its
+clock for 1,500 iterations: 10 minutes on the 25F, far longer on the 85F) and reports the
+routed Fmax and nextpnr's critical path, unless it is still routing after SECONDS (then
+the last count of overused wires is reported). SIGINT or SIGTERM stops yosys and nextpnr
+and leaves no temporary folder.
+
 The paths listed come from the placed netlist (`--write`): a LUT level 0.45 ns, a carry
 0.1 ns, a block RAM's clock-to-output 4.3 ns, a register's 0.5 ns, a net 0.3 ns plus 0.07
 ns per tile between driver and load, setup 0.2 ns. Rough numbers, for finding which blocks
@@ -21,6 +24,7 @@ import argparse
 import collections
 import json
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -144,6 +148,9 @@ def main() -> int:
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
     ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # unwinds like an interrupt
+    if args.paths < 1:
+        raise SystemExit(f"--paths {args.paths}: give at least 1")
     if args.route is not None and args.route <= 0:
         raise SystemExit(f"--route {args.route:g}: give a positive number of seconds")
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
@@ -166,9 +173,10 @@ def main() -> int:
             f"{cells.get('DP16KD', 0)} DP16KD", start)
         ports = pnr.wrapper_ports(src.verilog, src.top)
         (work / "clock.lpf").write_text(pnr.clock_constraint(ports, dev.clock_pin))
+        # (the router goes into placed.json's settings, which win over the second run's)
         common = [*pnr._nextpnr(dev.family), *dev.pnr, "--lpf", "clock.lpf",
                   "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
-                  "--timing-allow-fail", "-q"]
+                  "--timing-allow-fail", "--router", "router2", "-q"]
         run = procs.run(common + ["--json", "netlist-ecp5.json", "--no-route",
                                   "--write", "placed.json", "-l", "place.log"], cwd=work)
         if run.returncode:   # its warnings (unconstrained pins) are in the log
@@ -179,25 +187,32 @@ def main() -> int:
         routed = stopped = None
         if args.route is not None:
             try:
-                run = procs.run(common + ["--json", "placed.json", "--no-place", "--router",
-                                          "router2", "--report", "report.json",
-                                          "-l", "route.log"], cwd=work, timeout=args.route)
+                run = procs.run(common + ["--json", "placed.json", "--no-place",
+                                          "--report", "report.json", "-l", "route.log"],
+                                cwd=work, timeout=args.route)
             except subprocess.TimeoutExpired:
-                stopped = f"routing stopped at the {args.route:g} s limit"
+                text = (work / "route.log").read_text(errors="replace") \
+                    if (work / "route.log").exists() else ""
+                left = re.findall(r"overused=(\d+)", text)
+                stopped = f"routing stopped at the {args.route:g} s limit" + (
+                    f" with {int(left[-1]):,} wires overused" if left else "")
             else:
-                if run.returncode:
-                    raise SystemExit(f"nextpnr failed: {run.stderr.strip()[-500:]}")
-                rep = json.loads((work / "report.json").read_text())
+                report = work / "report.json"
+                rep = json.loads(report.read_text()) if report.exists() else {}
                 fmax = [v["achieved"] for v in rep.get("fmax", {}).values()
                         if v.get("achieved")]
-                routed = (round(min(fmax), 2) if fmax else None, pnr.critical_path(rep))
+                if run.returncode or not fmax:
+                    stopped = "routing failed: " + pnr._fit_error(run.stderr)
+                else:
+                    routed = (round(min(fmax), 2), pnr.critical_path(rep))
             log(stopped or f"routed: {routed[0]} MHz", start)
     if routed:
-        crit = routed[1] or {}
+        crit = routed[1]
         result = (f"nextpnr after routing: **{routed[0]} MHz** (after placement: {placed_mhz} "
-                  f"MHz); critical path `{crit.get('from', {}).get('cell')}` -> "
-                  f"`{crit.get('to', {}).get('cell')}`, {crit.get('delay_ns')} ns "
-                  f"({crit.get('logic_ns')} logic, {crit.get('routing_ns')} routing)")
+                  "MHz); " + (f"critical path `{crit['from']['cell']}` -> `{crit['to']['cell']}`, "
+                              f"{crit['delay_ns']} ns ({crit['logic_ns']} logic, "
+                              f"{crit['routing_ns']} routing)" if crit else
+                              "no clock-to-clock path in nextpnr's report"))
     else:
         result = f"nextpnr after placement: **{placed_mhz} MHz** (estimate)" + (
             f"; {stopped}" if stopped else "")
