@@ -163,10 +163,11 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     # LUT level more, and the counter fans out to every bit of the ROM); then the
     # multiplexer and the XNOR.
     from_counter = not block_ram and 0 < rom_words <= ASYNC_ROM_MAX_DEPTH
-    ranges = mux_levels(block_rom_ranges(family, rom_words, rom_bits, pipe.front), d) \
+    # (a block RAM ROM's multiplexer over its packed address ranges)
+    range_luts = mux_levels(block_rom_ranges(family, rom_words, rom_bits, pipe.front), d) \
         if block_ram else 0
     head = Path("word", luts=mux_levels(chunks, d) + 1 + (from_counter and pipe.front < 2)
-                + (ranges if pipe.front < 2 else 0),
+                + (range_luts if pipe.front < 2 else 0),
                 bram=block_ram and pipe.front < 2,
                 loads=rom_bits if from_counter and pipe.front < 2 else 1)
     # After the tree: a sparse layer's scaling (behind a register of its own from two
@@ -181,7 +182,7 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
     if scaled:
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
     if block_ram and pipe.front == 2:
-        paths.append(Path("weight memory", luts=ranges, bram=True))
+        paths.append(Path("weight memory", luts=range_luts, bram=True))
     if from_counter and pipe.front == 2:
         # The word register's slices (hw.folded.memory.memory_slices), each read from its
         # copy of the counter's next value through a LUT of the ROM.
