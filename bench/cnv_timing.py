@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import re
 import signal
 import subprocess
@@ -151,7 +152,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # unwinds like an interrupt
     if args.paths < 1:
         raise SystemExit(f"--paths {args.paths}: give at least 1")
-    if args.route is not None and args.route <= 0:
+    if args.route is not None and not 0 < args.route < math.inf:
         raise SystemExit(f"--route {args.route:g}: give a positive number of seconds")
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         raise SystemExit(f"--keep {args.keep}: not an empty folder; give a new one")
