@@ -650,3 +650,35 @@ def test_sigterm_during_build_leaves_all_or_nothing(work, delay):
         assert not (work / "b").exists()
     after = _snapshot(work)
     assert {k: v for k, v in after.items() if not k.startswith("b/") and k != "b"} == before
+
+
+def test_signal_inside_a_finalizer_still_interrupts(monkeypatch, capsys):
+    """A signal whose handler runs inside a `__del__` (Python prints what a finalizer
+    raises and carries on) still stops the command: exit 130, one line, no traceback."""
+    import argparse
+    from gen.cli import entry
+
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(10_000):   # the handler runs here, inside the finalizer
+                pass
+
+    def command(args):
+        Finalized()
+        for _ in range(200):          # not interrupted: the command ends in 2 s, with 0
+            time.sleep(0.01)
+        return 0
+
+    def parser():
+        p = argparse.ArgumentParser(prog="bnngen")
+        p.add_subparsers().add_parser("slow").set_defaults(func=command)
+        return p
+
+    monkeypatch.setattr(entry, "build_parser", parser)
+    before = sys.unraisablehook
+    assert main(["slow"]) == 130
+    err = capsys.readouterr().err
+    assert err == "bnngen: interrupted\n", err
+    assert sys.unraisablehook is before
+    assert signal.getsignal(signal.SIGTERM) is not entry._on_signal

@@ -30,14 +30,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Interrupt:
+    """An interrupt in progress: the unraisable hook and SIGALRM handler it replaced
+    (`hook` is None while there is none)."""
+    hook = None
+    alarm = None
+
+
 def _on_signal(signum, frame) -> None:
     """SIGINT/SIGTERM: stop the child processes (yosys, nextpnr) at once, then unwind like
-    Ctrl-C so that every temporary folder is removed on the way out."""
+    Ctrl-C so that every temporary folder is removed on the way out. Later signals are
+    ignored: one is enough, let the cleanup finish."""
+    if _Interrupt.hook is not None:
+        return
     from gen.common import procs
+    _Interrupt.hook, sys.unraisablehook = sys.unraisablehook, _interrupt_again
+    _Interrupt.alarm = signal.signal(signal.SIGALRM, _raise_interrupt)
     procs.stop_all()
-    for sig in (signal.SIGINT, signal.SIGTERM):   # one is enough: let the cleanup finish
-        signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _interrupt_again(unraisable) -> None:
+    """The interrupt landed in a finalizer (a `__del__`), which cannot raise: Python would
+    print "Exception ignored ... Traceback" and carry on. Raise it again a moment later,
+    wherever the main thread is then."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        signal.setitimer(signal.ITIMER_REAL, 0.001)
+    else:
+        _Interrupt.hook(unraisable)
+
+
+def _interrupt_over() -> None:
+    if _Interrupt.hook is not None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, _Interrupt.alarm)
+        sys.unraisablehook, _Interrupt.hook = _Interrupt.hook, None
 
 
 def _closed_stdout() -> int:
@@ -78,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig, handler in saved.items():   # main() called in-process (tests)
             signal.signal(sig, handler)
+        _interrupt_over()
 
 
 if __name__ == "__main__":
