@@ -1,16 +1,22 @@
 """CNV-W1A1 planned at FINN's rate (32,768 cycles a frame) for 100 MHz on an ECP5-85F:
 synthesized, placed and (with --route) routed by nextpnr, and its slowest placed
-register-to-register paths by a simple delay model. Writes bench/results/cnv_timing.md.
+register-to-register paths by a simple delay model.
 
-    nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--paths N] [--keep DIR]
+    nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--objective balanced|logic]
+                                              [--placer static|heap] [--paths N] [--keep DIR]
 
-nextpnr places the design (about half an hour here, after 6 minutes of yosys); its Fmax
-line is then an estimate, and names no path. With --route a second nextpnr routes the
-placed netlist (router2 without `--tmg-ripup`, which reroutes a design that misses its
-clock for 1,500 iterations: 10 minutes on the 25F, far longer on the 85F) and reports the
-routed Fmax and nextpnr's critical path, unless it is still routing after SECONDS (then
-the last count of overused wires is reported). SIGINT or SIGTERM stops yosys and nextpnr
-and leaves no temporary folder.
+`--objective` is `bnngen plan`'s (gen/plan/search.py: "logic" spends block RAMs to keep
+LUTs and flip-flops least). The results go to bench/results/cnv_timing.md, or with
+`--objective logic` to cnv_timing_logic.md.
+
+nextpnr places the design (after 6 minutes of yosys) with its analytical `static` placer
+(about 9 minutes here; `--placer heap`, nextpnr's default, takes 24, and placed and routed
+CNV slower: BENCHMARKS.md); its Fmax line is then an estimate, and names no path. With
+--route a second nextpnr routes the placed netlist (router2 without `--tmg-ripup`, which
+reroutes a design that misses its clock for 1,500 iterations: 10 minutes on the 25F, far
+longer on the 85F) and reports the routed Fmax and nextpnr's critical path, unless it is
+still routing after SECONDS (then the last count of overused wires is reported). SIGINT
+or SIGTERM stops yosys and nextpnr and leaves no temporary folder.
 
 The paths listed come from the placed netlist (`--write`): a LUT level 0.45 ns, a carry
 0.1 ns, a block RAM's clock-to-output 4.3 ns, a register's 0.5 ns, a net 0.3 ns plus 0.07
@@ -38,7 +44,8 @@ import gen.synth.fmax as pnr  # noqa: E402
 from gen.common import procs  # noqa: E402
 from gen.build.design_source import network_source  # noqa: E402
 from gen.common.devices import find_device  # noqa: E402
-from gen.plan.search import plan_network  # noqa: E402
+from gen.plan.plan_file import plan_table  # noqa: E402
+from gen.plan.search import OBJECTIVES, plan_network  # noqa: E402
 from models.reference import cnv  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -146,6 +153,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--route", type=float, metavar="SECONDS",
                     help="route the placed design too, for at most SECONDS")
+    ap.add_argument("--objective", choices=OBJECTIVES, default="balanced",
+                    help="the planner's objective on the device (default: balanced)")
+    ap.add_argument("--placer", choices=("static", "heap"), default="static",
+                    help="nextpnr's placer (default: static)")
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
     ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
@@ -158,7 +169,8 @@ def main() -> int:
         raise SystemExit(f"--keep {args.keep}: not an empty folder; give a new one")
     start = time.perf_counter()
     desc = cnv()
-    plan = plan_network(desc, CYCLES, device=DEVICE, clock_mhz=CLOCK_MHZ)
+    plan = plan_network(desc, CYCLES, device=DEVICE, clock_mhz=CLOCK_MHZ,
+                        objective=args.objective)
     log(f"planned: II {plan.ii}, {plan.to_dict()['total']}", start)
     src = network_source(desc, plan=plan)
     log("Verilog", start)
@@ -178,7 +190,8 @@ def main() -> int:
         common = [*pnr._nextpnr(dev.family), *dev.pnr, "--lpf", "clock.lpf",
                   "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
                   "--timing-allow-fail", "--router", "router2", "-q"]
-        run = procs.run(common + ["--json", "netlist-ecp5.json", "--no-route",
+        placer = ["--placer", args.placer]
+        run = procs.run(common + placer + ["--json", "netlist-ecp5.json", "--no-route",
                                   "--write", "placed.json", "-l", "place.log"], cwd=work)
         if run.returncode:   # its warnings (unconstrained pins) are in the log
             raise SystemExit(f"nextpnr failed: {run.stderr.strip()[-500:]}")
@@ -222,15 +235,19 @@ def main() -> int:
              f"{cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
              f"{cells.get('DP16KD', 0)} DP16KD; {result}. Command: "
              f"`nice .venv/bin/python bench/cnv_timing.py"
-             f"{'' if args.route is None else f' --route {args.route:g}'}`.", ""]
+             f"{'' if args.route is None else f' --route {args.route:g}'}"
+             f"{'' if args.objective == 'balanced' else f' --objective {args.objective}'}"
+             f"{'' if args.placer == 'static' else f' --placer {args.placer}'}`.", "",
+             plan_table(plan)]
     if paths:
         lines += ["Slowest placed paths by the simple delay model (bench/cnv_timing.py):", "",
                   "| ns | from | to | LUT levels | tiles apart |", "|---:|---|---|---:|---:|"]
         lines += [f"| {p['ns']} | `{p['from'][-60:]}` ({p['from_cell']}) | "
                   f"`{p['to'][-60:]}`.{p['pin']} | {p['luts']} | {p['tiles']} |" for p in paths]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cnv_timing.md").write_text("\n".join(lines) + "\n")
-    log(f"wrote {RESULTS / 'cnv_timing.md'}", start)
+    name = "cnv_timing.md" if args.objective == "balanced" else f"cnv_timing_{args.objective}.md"
+    (RESULTS / name).write_text("\n".join(lines) + "\n")
+    log(f"wrote {RESULTS / name}", start)
     return 0
 
 

@@ -102,6 +102,7 @@ COVERAGE = {
     ("plan", "--fold-all"): "tests/test_cli_options.py::test_plan_fps_clock_family_memory_fold",
     ("plan", "--output"): "tests/test_cli_options.py::test_plan_fps_clock_family_memory_fold",
     ("plan", "--force"): "tests/test_cli_options.py::test_plan_force_replaces_a_foreign_file",
+    ("plan", "--objective"): "tests/test_plan.py::test_objective_logic_spends_brams_to_save_logic",
     ("explore", "file"): "tests/test_cli_options.py::test_explore_front_of_real_plans",
     ("explore", "--clock"): "tests/test_cli_options.py::test_explore_options",
     ("explore", "--device"): "tests/test_cli_options.py::test_explore_options",

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from models import golden
-from models.description import Conv, save
+from models.description import Conv, load, save
 from models.errors import UserError
 from models.factory import random_conv, random_description
 from hw.folded.schedule import channel_bits, field_order, fold_schedule
@@ -410,3 +410,26 @@ def test_plan_refuses_a_skid_register_on_an_unrolled_layer():
     conv["skid"] = True
     with pytest.raises(UserError, match=rf"layer .*{conv['name']}.*'skid'.*no skid register"):
         plan_from_dict(data, "p.json")
+
+
+def test_objective_logic_spends_brams_to_save_logic(tmp_path):
+    """`--objective logic` plans the shipped model on the 25F at 100 MHz with fewer LUTs and
+    flip-flops than the balanced plan, by more BRAMs, within LOGIC_FILL of the device, at
+    the same target; without a device it is refused."""
+    from gen.plan.search import LOGIC_FILL
+    cycles = target_cycles(None, 1000, 100)
+    dev = find_device("ecp5-25f")
+    desc = load("models/zoo/default.json")
+    bal = plan_network(desc, cycles, device=dev.name, clock_mhz=100)
+    assert main(["plan", "zoo:default", "--fps", "1000", "--clock", "100", "--device", "25f",
+                 "--objective", "logic", "-o", str(tmp_path / "p.json")]) == 0
+    logic = load_plan(tmp_path / "p.json")
+
+    def cells(p):
+        return p.lut_equivalent + p.total["ff"]
+    assert cells(logic) < cells(bal) and logic.total["bram"] > bal.total["bram"]
+    assert logic.lut_equivalent <= LOGIC_FILL * dev.lut
+    assert logic.total["bram"] <= LOGIC_FILL * dev.bram
+    assert logic.ii <= cycles and logic.slowest_path["meets"]
+    with pytest.raises(UserError, match="needs a device"):
+        plan_network(desc, cycles, clock_mhz=100, objective="logic")

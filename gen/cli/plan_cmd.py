@@ -13,7 +13,7 @@ from gen.common.devices import DEVICES
 from gen.common.resources import FPGA_FAMILIES as FAMILIES
 from gen.common.staging import check_output_file, write_file_atomic
 from gen.plan.plan_file import plan_table
-from gen.plan.search import STYLES, check_positive, plan_network, target_cycles
+from gen.plan.search import OBJECTIVES, STYLES, check_positive, plan_network, target_cycles
 from gen.cli.args import MODEL_HELP, model_arg
 
 
@@ -38,6 +38,10 @@ def register(sub) -> None:
                        description=__doc__)
     p.add_argument("file", type=model_arg, help=MODEL_HELP)
     add_target_options(p)
+    p.add_argument("--objective", choices=OBJECTIVES, default="balanced",
+                   help="on a --device: keep the larger of the LUT and BRAM utilizations "
+                        "least (balanced, default), or spend BRAMs to keep LUTs and "
+                        "flip-flops least (logic: shorter routes at a demanding clock)")
     p.add_argument("-o", "--output", help="write the plan JSON here (an existing file only "
                                            "if it is a plan)")
     p.add_argument("--force", action="store_true",
@@ -65,7 +69,8 @@ def run_plan(args) -> int:
         check_output_file(args.output, is_plan_file, force=args.force, inputs=[args.file])
     desc = fmt.load(args.file)
     plan = plan_network(desc, cycles, family=args.family, device=args.device,
-                        memory=args.memory, clock_mhz=args.clock, fold=args.fold_all)
+                        memory=args.memory, clock_mhz=args.clock, fold=args.fold_all,
+                        objective=args.objective)
     print(plan_table(plan), end="")
     if args.output is not None:
         write_file_atomic(args.output, json.dumps(plan.to_dict(), indent=1,

@@ -9,7 +9,8 @@ BRAM or LUT-RAM (a dense layer folded is the streaming engine of hw/dense/engine
 window of the map: its cycles per frame are the sum of its cycles per pixel). Layers do
 not compete for cycles (the network's interval is the slowest layer's), so the choice is
 per layer; on a device the plan keeps the larger of its LUT and BRAM utilizations least
-checked on the total. Then the chain's timing model (gen/estimate/flow_model.py) predicts the
+checked on the total (objective "balanced"), or spends BRAMs to keep its logic least
+(objective "logic"). Then the chain's timing model (gen/estimate/flow_model.py) predicts the
 initiation interval and latency and sizes the FIFO in front of every layer.
 """
 
@@ -226,16 +227,32 @@ def weigh(cost: Cost, family: str, device: Device | None, bram_price: float = 1.
 BRAM_PRICES = tuple(2.0 ** (k / 2) for k in range(-12, 13))
 
 
+# What the planner keeps least on a device (`select`).
+OBJECTIVES = ("balanced", "logic")
+# Objective "logic" fills a device's LUTs and BRAMs up to this fraction: a fuller one
+# places and routes poorly.
+LOGIC_FILL = 0.9
+
+
 def select(options: list[list[Option] | None], fixed: Cost, family: str,
-           device: Device | None) -> list[Option | None]:
+           device: Device | None, objective: str = "balanced") -> list[Option | None]:
     """Per layer the option to build. Without a device: the cheapest by `weigh`. On a
-    device: the choice whose larger utilization (of LUTs, LUT-RAM included, and of BRAMs,
-    with what every plan pays) is least, so that neither runs out first; found by pricing
-    BRAMs against LUTs at a range of rates, each layer taking its cheapest option at that
-    rate (ties: the smaller sum of both utilizations)."""
+    device, found by pricing BRAMs against LUTs at a range of rates, each layer taking its
+    cheapest option at that rate:
+    - "balanced": the choice whose larger utilization (of LUTs, LUT-RAM included, and of
+      BRAMs, with what every plan pays) is least, so that neither runs out first (ties: the
+      smaller sum of both);
+    - "logic": the choice with the fewest LUTs and flip-flops (each layer weighing both)
+      whose LUTs and BRAMs stay within LOGIC_FILL of the device's: BRAMs spent to save
+      logic, which is what spreads a design over the die and lengthens its routes (else,
+      as "balanced")."""
+    logic = objective == "logic"
+
     def pick(price: float) -> list[Option | None]:
         return [None if opts is None else
-                min(opts, key=lambda o: (weigh(o.cost, family, device, price), -o.steps))
+                min(opts, key=lambda o: (weigh(o.cost, family, device, price)
+                                         + (o.cost.ff / device.lut if logic else 0),
+                                         -o.steps))
                 for opts in options]
 
     if device is None:
@@ -245,17 +262,26 @@ def select(options: list[list[Option] | None], fixed: Cost, family: str,
         chosen = pick(price)
         total = sum((o.cost for o in chosen if o), fixed)
         use = (total.lut_equivalent / device.lut, total.bram / device.bram)
-        key = (max(use), sum(use))
+        key = (max(use) > LOGIC_FILL, (total.lut_equivalent + total.ff) / device.lut,
+               use[1]) if logic else (max(use), sum(use))
         if best_key is None or key < best_key:
             best, best_key = chosen, key
+    if logic and best_key[0]:
+        return select(options, fixed, family, device)
     return best
 
 
 def plan_network(desc: Description, cycles: int, *, family: str | None = None,
                  device: str | None = None, memory: str = "auto", stages: int = 1,
-                 clock_mhz: float | None = None, fold: bool = False) -> Plan:
+                 clock_mhz: float | None = None, fold: bool = False,
+                 objective: str = "balanced") -> Plan:
     """The cheapest plan whose predicted initiation interval is at most `cycles` (`fold`:
-    every convolution folded, even where unrolled would be cheaper)."""
+    every convolution folded, even where unrolled would be cheaper; `objective`: what a
+    device's plan keeps least, `select`)."""
+    if objective not in OBJECTIVES:
+        raise UserError(f"unknown objective {objective!r}: choose from {', '.join(OBJECTIVES)}")
+    if objective != "balanced" and not device:
+        raise UserError(f"objective {objective!r} needs a device (--device)")
     dev = find_device(device) if device else None
     family = check_family(dev.family if dev else (family or "ecp5"))
     if memory not in STYLES:
@@ -277,7 +303,7 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
             pixels = layer.out_shape[0] * layer.out_shape[1]
             options.append(layer_options(layer, max(1, budget // pixels), family, memory,
                                          stages, fold, shape, clock_mhz))
-        chosen = select(options, sum(fixed.values(), Cost()), family, dev)
+        chosen = select(options, sum(fixed.values(), Cost()), family, dev, objective)
         steps = {layer.name: o.flow for layer, o in zip(desc.layers, chosen) if o}
         pipes = {layer.name: (o.pipe.stages, o.pipe.argmax, o.pipe.front)
                  for layer, o in zip(desc.layers, chosen) if o}
