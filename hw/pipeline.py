@@ -7,10 +7,7 @@ path from the last `ready` to the first engine's input. With one, a second regis
 the result the output could not, and `adv` is "that register is empty": a flip-flop, so
 the ready chain ends at this engine, at no cost in latency or throughput. That flip-flop
 can then have copies (`enables`), one per group of the pipeline's registers: one net
-enabling thousands of flip-flops routes slowly (hw.fanout). The skid register itself
-drives only the output's logic, which sits by the next block; `adv` comes from a copy,
-by the pipeline: one register with loads at both ends would sit between them (CNV's conv3
-on an ECP5-85F: skid register -> output register, 12.3 ns of routing).
+enabling thousands of flip-flops routes slowly (hw.fanout).
 """
 
 from __future__ import annotations
@@ -26,21 +23,20 @@ class PipelineOutput:
     def __init__(self, m: Module, o, skid: bool = False):
         self.m, self.o, self.skid = m, o, skid
         self.adv = Signal(name="adv")
-        self._handed = 2       # copies of the skid register made so far, itself included
+        self._handed = 0       # copies of the skid register handed out by `enables`
         if skid:
             self.held = Signal(name="skid_valid")
             # its value after this cycle, for a pipeline that registers its own `ready`
             self.held_next = Signal(name="skid_valid_next")
-            # `adv` from a copy of its own: the skid register drives only the output
-            core = copies(m, self.held, self.held_next, 1, start=1)[0]
-            m.d.comb += self.adv.eq(~core)
+            m.d.comb += self.adv.eq(~self.held)
         else:
             m.d.comb += self.adv.eq(~o.valid | o.ready)
 
     def enables(self, count: int) -> list[Value]:
         """`count` nets that each carry `adv`, for `count` groups of registers: with a skid
-        register, each the inverse of a copy of it not handed out before; without one,
-        `adv` itself, which follows `ready` through logic."""
+        register, each the inverse of a copy of it not handed out before (the first copy
+        is the skid register itself); without one, `adv` itself, which follows `ready`
+        through logic."""
         if not self.skid:
             return [self.adv] * count
         held = copies(self.m, self.held, self.held_next, count, self._handed)
@@ -68,5 +64,5 @@ class PipelineOutput:
                 m.d.sync += o.valid.eq(valid)
                 with m.If(valid):
                     m.d.sync += o.payload.eq(payload)
-        with m.Elif(~held & valid):              # it is not: the skid register takes it
+        with m.Elif(adv & valid):                # it is not: the skid register takes it
             m.d.sync += kept.eq(payload)

@@ -96,14 +96,14 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
 def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, style: str,
                    steps: int, rom_width: int) -> int:
     """Flip-flops of the hw.fanout copies a folded or streamed engine keeps besides those of
-    its `ready`: with a skid register, the pipeline's copy of it and the lanes' (hw.pipeline,
-    hw.folded.lanes.lane_enables; the skid register itself drives only the output); per
-    slice of a word register after the first (hw.folded.memory.memory_slices, of the
-    `rom_width` bits the ROM keeps), the counter's next two values (one, for a ROM read
-    from the counter) and copies of `full` and, with a skid register, of `adv`."""
+    its `ready`: with a skid register, the lanes' copies of `adv` (hw.folded.lanes
+    .lane_enables; the skid register itself is the first); per slice of a word register
+    after the first (hw.folded.memory.memory_slices, of the `rom_width` bits the
+    ROM keeps), the counter's next two values (one, for a ROM read from the counter) and
+    copies of `full` and, with a skid register, of `adv`."""
     from hw.folded.lanes import lane_enable_count
     from hw.folded.memory import read_from_counter, slice_bits
-    ff = 1 + lanes * lane_enable_count(conv, simd, front > 0) if skid else 0
+    ff = lanes * lane_enable_count(conv, simd, front > 0) - 1 if skid else 0
     comb = read_from_counter(style, steps)
     if front == 2 and (style == "block" or comb):
         slices = max(1, -(-rom_width // slice_bits(style, steps)))

@@ -133,7 +133,7 @@ class StreamingDense(wiring.Component):
         pixel = Signal(self.in_channels)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
-        # the lanes' enables (copies of the skid register, hw.fanout)
+        # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
         lane_nets = lane_enables(out, conv, len(s.lanes), s.simd, self.front > 0)
         last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
                                                  self.front, full,

@@ -142,7 +142,7 @@ class FoldedEngine(wiring.Component):
         m.d.comb += fire.eq(full & adv)
         last_next = Signal()
         full_next = Mux(self.i.ready, self.i.valid, full)
-        # the lanes' enables (copies of the skid register, hw.fanout)
+        # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
         lane_nets = lane_enables(out, conv, s.pe, s.simd, self.front > 0)
         last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
                                                  self.front, full, full_next, fire, last_next)
@@ -153,10 +153,9 @@ class FoldedEngine(wiring.Component):
             ready_next = ~full_next | (~out.held_next & last_next)
             m.d.sync += ready.eq(ready_next)
             m.d.comb += self.i.ready.eq(ready)
-            # one copy of `ready` per group of the window register's bits (hw.fanout);
-            # `ready` itself goes only to the window generator, which may sit far away
+            # one copy of `ready` per group of the window register's bits (hw.fanout)
             slices = group_slices(self.window_bits)
-            loads = copies(m, ready, ready_next, len(slices), start=1)
+            loads = copies(m, ready, ready_next, len(slices))
         else:
             m.d.comb += self.i.ready.eq(~full | (fire & last_step))
             slices, loads = [slice(0, self.window_bits)], [self.i.ready]

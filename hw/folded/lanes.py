@@ -215,7 +215,8 @@ def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, fron
     `front` 2). `fire` = `full` & adv moves the counter (`full`: the engine's input
     register holds an item; `full_next`: its value after this cycle). Each slice of a word
     register (memory_slices) after the first is moved by a copy of `fire` of its
-    own, from its own copies of `full` and of the skid register (hw.fanout)."""
+    own, from its own copies of `full` and of the skid register (hw.fanout): call after
+    lane_enables, so that those are copies, not the skid register itself."""
     words = ww.encode(conv)
     registered = front == 2
     word_next = Signal(ww.width, name="word_next") if registered else None

@@ -264,9 +264,7 @@ class WindowGenerator(wiring.Component):
         shift_groups = group_slices(kh * c * (p.length - 1)) if p.length > 1 else []
         valid_next = Mux(s3_fire & s3_emit, 1, self.o.valid & ~self.o.ready)
         m.d.sync += self.o.valid.eq(valid_next)
-        # (`o.valid` itself goes only to the fed block, which may sit far away)
-        valids = copies(m, self.o.valid, valid_next, max(len(out_groups), len(shift_groups)),
-                        start=1)
+        valids = copies(m, self.o.valid, valid_next, max(len(out_groups), len(shift_groups)))
 
         def frees(k):
             """`o` is free or being read, by copy k."""
