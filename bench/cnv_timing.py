@@ -3,11 +3,13 @@ synthesized, placed and (with --route) routed by nextpnr, and its slowest placed
 register-to-register paths by a simple delay model.
 
     nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--objective balanced|logic]
-                                              [--placer static|heap] [--paths N] [--keep DIR]
+                                              [--placer static|heap] [--seed N] [--paths N]
+                                              [--keep DIR]
 
 `--objective` is `bnngen plan`'s (gen/plan/search.py: "logic" spends block RAMs to keep
 LUTs and flip-flops least). The results go to bench/results/cnv_timing.md, or with
-`--objective logic` to cnv_timing_logic.md.
+options other than their defaults (but --route) to a name of their own:
+`--objective logic --seed 2` to cnv_timing_logic_2.md.
 
 nextpnr places the design (after 6 minutes of yosys) with its analytical `static` placer
 (about 9 minutes here; `--placer heap`, nextpnr's default, takes 24, and placed and routed
@@ -157,16 +159,24 @@ def main() -> int:
                     help="the planner's objective on the device (default: balanced)")
     ap.add_argument("--placer", choices=("static", "heap"), default="static",
                     help="nextpnr's placer (default: static)")
+    ap.add_argument("--seed", type=int, help="nextpnr's seed (default: none given)")
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
     ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # unwinds like an interrupt
     if args.paths < 1:
         raise SystemExit(f"--paths {args.paths}: give at least 1")
+    if args.seed is not None and args.seed < 0:
+        raise SystemExit(f"--seed {args.seed}: give a non-negative number")
     if args.route is not None and not 0 < args.route < math.inf:
         raise SystemExit(f"--route {args.route:g}: give a positive number of seconds")
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         raise SystemExit(f"--keep {args.keep}: not an empty folder; give a new one")
+    # the options given that are not their defaults, as the command and the results' name
+    chosen = [(f"--{name}", f"{value:g}" if isinstance(value, float) else value)
+              for name, value in (("route", args.route), ("objective", args.objective),
+                                  ("placer", args.placer), ("seed", args.seed))
+              if value is not None and value != ap.get_default(name)]
     start = time.perf_counter()
     desc = cnv()
     plan = plan_network(desc, CYCLES, device=DEVICE, clock_mhz=CLOCK_MHZ,
@@ -190,7 +200,8 @@ def main() -> int:
         common = [*pnr._nextpnr(dev.family), *dev.pnr, "--lpf", "clock.lpf",
                   "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",
                   "--timing-allow-fail", "--router", "router2", "-q"]
-        placer = ["--placer", args.placer]
+        placer = ["--placer", args.placer] + ([] if args.seed is None else
+                                              ["--seed", str(args.seed)])
         run = procs.run(common + placer + ["--json", "netlist-ecp5.json", "--no-route",
                                   "--write", "placed.json", "-l", "place.log"], cwd=work)
         if run.returncode:   # its warnings (unconstrained pins) are in the log
@@ -235,9 +246,7 @@ def main() -> int:
              f"{cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
              f"{cells.get('DP16KD', 0)} DP16KD; {result}. Command: "
              f"`nice .venv/bin/python bench/cnv_timing.py"
-             f"{'' if args.route is None else f' --route {args.route:g}'}"
-             f"{'' if args.objective == 'balanced' else f' --objective {args.objective}'}"
-             f"{'' if args.placer == 'static' else f' --placer {args.placer}'}`.", "",
+             f"{''.join(f' {flag} {value}' for flag, value in chosen)}`.", "",
              plan_table(plan)]
     if paths:
         lines += ["Slowest placed paths by the simple delay model (bench/cnv_timing.py):", "",
@@ -245,7 +254,8 @@ def main() -> int:
         lines += [f"| {p['ns']} | `{p['from'][-60:]}` ({p['from_cell']}) | "
                   f"`{p['to'][-60:]}`.{p['pin']} | {p['luts']} | {p['tiles']} |" for p in paths]
     RESULTS.mkdir(exist_ok=True)
-    name = "cnv_timing.md" if args.objective == "balanced" else f"cnv_timing_{args.objective}.md"
+    name = "_".join(["cnv_timing"] + [str(value) for flag, value in chosen
+                                      if flag != "--route"]) + ".md"
     (RESULTS / name).write_text("\n".join(lines) + "\n")
     log(f"wrote {RESULTS / name}", start)
     return 0

@@ -433,3 +433,25 @@ def test_objective_logic_spends_brams_to_save_logic(tmp_path):
     assert logic.ii <= cycles and logic.slowest_path["meets"]
     with pytest.raises(UserError, match="needs a device"):
         plan_network(desc, cycles, clock_mhz=100, objective="logic")
+
+
+def test_objective_logic_stays_within_its_fill_or_plans_balanced():
+    """On made-up options on the 25F (24,288 LUTs, 56 BRAMs): "logic" takes the option with
+    less logic while it stays within LOGIC_FILL, not one past it, and when every choice
+    goes past it plans as "balanced" does."""
+    from gen.plan.cost import Cost
+    from gen.plan.search import Option, select
+    dev = find_device("ecp5-25f")
+
+    def opt(lut, bram):
+        return Option("folded", 1, 1, 1, "block", Cost(lut, lut, bram, 0))
+
+    def chosen(options, objective):
+        return select([options], Cost(), "ecp5", dev, objective)[0]
+    brams, luts, full_brams, full_luts = opt(2000, 40), opt(12000, 0), opt(1000, 55), \
+        opt(23000, 0)
+    assert chosen([brams, luts], "balanced") is luts      # 49% of the LUTs against 71% BRAM
+    assert chosen([brams, luts], "logic") is brams
+    assert chosen([full_brams, luts], "logic") is luts     # 98% of the BRAMs: past 90%
+    assert chosen([full_brams, full_luts], "logic") is chosen([full_brams, full_luts],
+                                                              "balanced") is full_luts

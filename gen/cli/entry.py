@@ -5,6 +5,7 @@ returns an exit code. A UserError becomes one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
@@ -12,6 +13,7 @@ import threading
 
 from models.errors import UserError, printable
 
+from gen.common import procs
 from gen.cli import (build_cmd, demo, explore_cmd, model_cmd, plan_cmd, report_cmd, train_cmd,
                      verify_cmd)
 
@@ -31,43 +33,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Interrupt:
-    """An interrupt in progress: the unraisable hook and SIGALRM handler it replaced
-    (`hook` is None while there is none)."""
+    """An interrupt in progress. `hook`: the unraisable hook it replaced (None while there
+    is none); `alarm`: the SIGALRM handler it replaced; `pending`: one that a finalizer
+    swallowed, to be raised again by SIGALRM; `over`: the command has returned, and a
+    signal now changes nothing."""
     hook = None
     alarm = None
+    pending = False
+    over = False
 
 
 def _on_signal(signum, frame) -> None:
     """SIGINT/SIGTERM: stop the child processes (yosys, nextpnr) at once, then unwind like
     Ctrl-C so that every temporary folder is removed on the way out. Later signals are
     ignored: one is enough, let the cleanup finish."""
-    if _Interrupt.hook is not None:
+    if _Interrupt.hook is not None or _Interrupt.over:
         return
-    from gen.common import procs
-    _Interrupt.hook, sys.unraisablehook = sys.unraisablehook, _interrupt_again
-    _Interrupt.alarm = signal.signal(signal.SIGALRM, _raise_interrupt)
+    _Interrupt.hook = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_interrupt_again, _Interrupt.hook)
+    _Interrupt.alarm = signal.signal(signal.SIGALRM, _raise_pending)
     procs.stop_all()
     raise KeyboardInterrupt
 
 
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _interrupt_again(unraisable) -> None:
+def _interrupt_again(previous, unraisable) -> None:
     """The interrupt landed in a finalizer (a `__del__`), which cannot raise: Python would
     print "Exception ignored ... Traceback" and carry on. Raise it again a moment later,
-    wherever the main thread is then."""
+    wherever the main thread is then (from any thread: the hook `previous` is bound here)."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _Interrupt.pending = True
         signal.setitimer(signal.ITIMER_REAL, 0.001)
     else:
-        _Interrupt.hook(unraisable)
+        previous(unraisable)
+
+
+def _raise_pending(signum, frame) -> None:
+    if _Interrupt.pending:
+        _Interrupt.pending = False
+        raise KeyboardInterrupt
 
 
 def _interrupt_over() -> None:
+    """Put back what an interrupt replaced. A command that finished before its swallowed
+    interrupt came round again keeps its result: its output is whole."""
     if _Interrupt.hook is not None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, _Interrupt.alarm)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if _Interrupt.alarm is None
+                      else _Interrupt.alarm)
         sys.unraisablehook, _Interrupt.hook = _Interrupt.hook, None
 
 
@@ -84,6 +96,7 @@ def _closed_stdout() -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     saved = {}
+    _Interrupt.over = False
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             saved[sig] = signal.signal(sig, _on_signal)
@@ -103,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("bnngen: error: out of memory", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, procs.Stopped):   # (a tool refused once stopping)
         print("bnngen: interrupted", file=sys.stderr)
         return 130
     finally:
+        _Interrupt.over, _Interrupt.pending = True, False   # first: nothing may raise now
         for sig, handler in saved.items():   # main() called in-process (tests)
             signal.signal(sig, handler)
         _interrupt_over()

@@ -13,7 +13,8 @@ from gen.common.devices import DEVICES
 from gen.common.resources import FPGA_FAMILIES as FAMILIES
 from gen.common.staging import check_output_file, write_file_atomic
 from gen.plan.plan_file import plan_table
-from gen.plan.search import OBJECTIVES, STYLES, check_positive, plan_network, target_cycles
+from gen.plan.search import (LOGIC_FILL, OBJECTIVES, STYLES, check_positive, plan_network,
+                             target_cycles)
 from gen.cli.args import MODEL_HELP, model_arg
 
 
@@ -72,6 +73,9 @@ def run_plan(args) -> int:
                         memory=args.memory, clock_mhz=args.clock, fold=args.fold_all,
                         objective=args.objective)
     print(plan_table(plan), end="")
+    if args.objective == "logic" and plan.device and not plan.within(LOGIC_FILL):
+        print(f"bnngen: note: no plan keeps LUTs and BRAMs within {LOGIC_FILL:.0%} of "
+              f"{plan.device}: planned as --objective balanced", file=sys.stderr)
     if args.output is not None:
         write_file_atomic(args.output, json.dumps(plan.to_dict(), indent=1,
                                                   allow_nan=False) + "\n")

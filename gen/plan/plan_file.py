@@ -77,8 +77,13 @@ class Plan:
 
     @property
     def fits(self) -> bool:
-        return self.budget is None or (self.lut_equivalent <= self.budget["lut"]
-                                       and self.total["bram"] <= self.budget["bram"])
+        return self.within(1.0)
+
+    def within(self, fraction: float) -> bool:
+        """Whether the LUTs and BRAMs take at most `fraction` of the device's (no device:
+        True)."""
+        return self.budget is None or (self.lut_equivalent <= fraction * self.budget["lut"]
+                                       and self.total["bram"] <= fraction * self.budget["bram"])
 
     @property
     def fps(self) -> float | None:

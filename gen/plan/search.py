@@ -238,34 +238,33 @@ def select(options: list[list[Option] | None], fixed: Cost, family: str,
            device: Device | None, objective: str = "balanced") -> list[Option | None]:
     """Per layer the option to build. Without a device: the cheapest by `weigh`. On a
     device, found by pricing BRAMs against LUTs at a range of rates, each layer taking its
-    cheapest option at that rate:
+    cheapest option at that rate (plan_network checks `objective` and the device):
     - "balanced": the choice whose larger utilization (of LUTs, LUT-RAM included, and of
       BRAMs, with what every plan pays) is least, so that neither runs out first (ties: the
       smaller sum of both);
-    - "logic": the choice with the fewest LUTs and flip-flops (each layer weighing both)
-      whose LUTs and BRAMs stay within LOGIC_FILL of the device's: BRAMs spent to save
-      logic, which is what spreads a design over the die and lengthens its routes (else,
-      as "balanced")."""
-    logic = objective == "logic"
-
-    def pick(price: float) -> list[Option | None]:
+    - "logic": the choice with the fewest LUTs and flip-flops (each layer weighing its
+      flip-flops too, or not) whose LUTs and BRAMs stay within LOGIC_FILL of the device's:
+      BRAMs spent to save logic, which is what spreads a design over the die and
+      lengthens its routes; when no choice stays within, as "balanced"."""
+    def pick(price: float, flip_flops: bool = False) -> list[Option | None]:
         return [None if opts is None else
                 min(opts, key=lambda o: (weigh(o.cost, family, device, price)
-                                         + (o.cost.ff / device.lut if logic else 0),
+                                         + (o.cost.ff / device.lut if flip_flops else 0),
                                          -o.steps))
                 for opts in options]
 
     if device is None:
         return pick(1.0)
+    logic = objective == "logic"
     best, best_key = None, None
     for price in BRAM_PRICES:
-        chosen = pick(price)
-        total = sum((o.cost for o in chosen if o), fixed)
-        use = (total.lut_equivalent / device.lut, total.bram / device.bram)
-        key = (max(use) > LOGIC_FILL, (total.lut_equivalent + total.ff) / device.lut,
-               use[1]) if logic else (max(use), sum(use))
-        if best_key is None or key < best_key:
-            best, best_key = chosen, key
+        for chosen in (pick(price), pick(price, True)) if logic else (pick(price),):
+            total = sum((o.cost for o in chosen if o), fixed)
+            use = (total.lut_equivalent / device.lut, total.bram / device.bram)
+            key = (max(use) > LOGIC_FILL, (total.lut_equivalent + total.ff) / device.lut,
+                   use[1]) if logic else (max(use), sum(use))
+            if best_key is None or key < best_key:
+                best, best_key = chosen, key
     if logic and best_key[0]:
         return select(options, fixed, family, device)
     return best
@@ -281,7 +280,7 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     if objective not in OBJECTIVES:
         raise UserError(f"unknown objective {objective!r}: choose from {', '.join(OBJECTIVES)}")
     if objective != "balanced" and not device:
-        raise UserError(f"objective {objective!r} needs a device (--device)")
+        raise UserError(f"--objective {objective} needs a device (--device)")
     dev = find_device(device) if device else None
     family = check_family(dev.family if dev else (family or "ecp5"))
     if memory not in STYLES:
