@@ -12,8 +12,8 @@ options other than their defaults (but --route) to a name of their own:
 `--objective logic --seed 2` to cnv_timing_logic_2.md.
 
 nextpnr places the design (after 6 minutes of yosys) with its analytical `static` placer
-(about 9 minutes here; `--placer heap`, nextpnr's default, takes 24, and placed and routed
-CNV slower: BENCHMARKS.md); its Fmax line is then an estimate, and names no path. With
+(9-12 minutes here; `--placer heap`, nextpnr's default, took 24, and the balanced plan
+then routed at 56.9 MHz, not 70.3); its Fmax line is then an estimate, and names no path. With
 --route a second nextpnr routes the placed netlist (router2 without `--tmg-ripup`, which
 reroutes a design that misses its clock for 1,500 iterations: 10 minutes on the 25F, far
 longer on the 85F) and reports the routed Fmax and nextpnr's critical path, unless it is
