@@ -661,6 +661,7 @@ def test_signal_inside_a_finalizer_still_interrupts(monkeypatch, capsys, then):
     handler and hook it replaced."""
     import argparse
     from gen.cli import entry
+    from gen.common import procs
     landed = []
 
     class Finalized:
@@ -682,6 +683,8 @@ def test_signal_inside_a_finalizer_still_interrupts(monkeypatch, capsys, then):
         return p
 
     monkeypatch.setattr(entry, "build_parser", parser)
+    # the handler stops every tool for the rest of the process: not for the next tests
+    monkeypatch.setattr(procs, "_stopping", False)
     before = (sys.unraisablehook, signal.getsignal(signal.SIGTERM),
               signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGALRM))
     code = main(["slow"])
