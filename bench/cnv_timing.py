@@ -9,7 +9,8 @@ register-to-register paths by a simple delay model.
 `--objective` is `bnngen plan`'s (gen/plan/search.py: "logic" spends block RAMs to keep
 LUTs and flip-flops least). The results go to bench/results/cnv_timing.md, or with
 options other than their defaults (but --route) to a name of their own:
-`--objective logic --seed 2` to cnv_timing_logic_2.md.
+`--objective logic --seed 2` to cnv_timing_logic_seed2.md, and without --route to
+cnv_timing_placed.md.
 
 nextpnr places the design (after 6 minutes of yosys) with its analytical `static` placer
 (9-12 minutes here; `--placer heap`, nextpnr's default, took 24, and the balanced plan
@@ -159,7 +160,8 @@ def main() -> int:
                     help="the planner's objective on the device (default: balanced)")
     ap.add_argument("--placer", choices=("static", "heap"), default="static",
                     help="nextpnr's placer (default: static)")
-    ap.add_argument("--seed", type=int, help="nextpnr's seed (default: none given)")
+    ap.add_argument("--seed", type=int,
+                    help="nextpnr's placement seed (default: none given)")
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
     ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
@@ -254,8 +256,9 @@ def main() -> int:
         lines += [f"| {p['ns']} | `{p['from'][-60:]}` ({p['from_cell']}) | "
                   f"`{p['to'][-60:]}`.{p['pin']} | {p['luts']} | {p['tiles']} |" for p in paths]
     RESULTS.mkdir(exist_ok=True)
-    name = "_".join(["cnv_timing"] + [str(value) for flag, value in chosen
-                                      if flag != "--route"]) + ".md"
+    name = "_".join(["cnv_timing"] + [f"seed{value}" if flag == "--seed" else str(value)
+                                      for flag, value in chosen if flag != "--route"]
+                    + ([] if routed or stopped else ["placed"])) + ".md"
     (RESULTS / name).write_text("\n".join(lines) + "\n")
     log(f"wrote {RESULTS / name}", start)
     return 0

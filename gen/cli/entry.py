@@ -95,35 +95,45 @@ def _closed_stdout() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    saved = {}
-    _Interrupt.over = False
-    if threading.current_thread() is threading.main_thread():
+    # Signals are the main thread's: main() called in another thread leaves them alone,
+    # and one called inside another (tests) puts back the state it found.
+    ours = threading.current_thread() is threading.main_thread()
+    saved, outer = {}, _Interrupt.over
+    if ours:
+        _Interrupt.over = False
         for sig in (signal.SIGINT, signal.SIGTERM):
             saved[sig] = signal.signal(sig, _on_signal)
     try:
-        code = int(args.func(args) or 0)
-        sys.stdout.flush()
-        return code
-    except UserError as e:
-        print(f"bnngen: error: {printable(str(e))}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return _closed_stdout()
-    except OSError as e:   # the environment's: a name too long, a full disk, ...
-        where = f"{e.filename}: " if e.filename else ""
-        print(printable(f"bnngen: error: {where}{e.strerror or e}"), file=sys.stderr)
-        return 1
-    except MemoryError:
-        print("bnngen: error: out of memory", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, procs.Stopped):   # (a tool refused once stopping)
+        try:
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()
+            return code
+        except UserError as e:
+            print(f"bnngen: error: {printable(str(e))}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            return _closed_stdout()
+        except OSError as e:   # the environment's: a name too long, a full disk, ...
+            where = f"{e.filename}: " if e.filename else ""
+            print(printable(f"bnngen: error: {where}{e.strerror or e}"), file=sys.stderr)
+            return 1
+        except MemoryError:
+            print("bnngen: error: out of memory", file=sys.stderr)
+            return 1
+    # (also an interrupt that comes while an error above is reported; a tool refused once
+    # stopping)
+    except (KeyboardInterrupt, procs.Stopped):
+        if ours:
+            _Interrupt.over, _Interrupt.pending = True, False   # nothing may raise now
         print("bnngen: interrupted", file=sys.stderr)
         return 130
     finally:
-        _Interrupt.over, _Interrupt.pending = True, False   # first: nothing may raise now
-        for sig, handler in saved.items():   # main() called in-process (tests)
-            signal.signal(sig, handler)
-        _interrupt_over()
+        if ours:
+            _Interrupt.over, _Interrupt.pending = True, False
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+            _interrupt_over()
+            _Interrupt.over = outer
 
 
 if __name__ == "__main__":

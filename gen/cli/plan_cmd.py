@@ -74,8 +74,8 @@ def run_plan(args) -> int:
                         objective=args.objective)
     print(plan_table(plan), end="")
     if args.objective == "logic" and plan.device and not plan.within(LOGIC_FILL):
-        print(f"bnngen: note: no plan keeps LUTs and BRAMs within {LOGIC_FILL:.0%} of "
-              f"{plan.device}: planned as --objective balanced", file=sys.stderr)
+        print(f"bnngen: note: the plan takes more than {LOGIC_FILL:.0%} of {plan.device}'s "
+              "LUTs or BRAMs", file=sys.stderr)
     if args.output is not None:
         write_file_atomic(args.output, json.dumps(plan.to_dict(), indent=1,
                                                   allow_nan=False) + "\n")
