@@ -3,14 +3,19 @@ synthesized, placed and (with --route) routed by nextpnr, and its slowest placed
 register-to-register paths by a simple delay model.
 
     nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--objective balanced|logic]
+                                              [--floorplan none|stream]
                                               [--placer static|heap] [--seed N] [--paths N]
                                               [--keep DIR]
 
 `--objective` is `bnngen plan`'s (gen/plan/search.py: "logic" spends block RAMs to keep
 LUTs and flip-flops least). The results go to bench/results/cnv_timing.md, or with
 options other than their defaults (but --route) to a name of their own:
-`--objective logic --seed 2` to cnv_timing_logic_seed2.md, and without --route to
-cnv_timing_placed.md.
+`--objective logic --seed 2` to cnv_timing_logic_seed2.md, `--objective logic --floorplan
+stream` to cnv_timing_logic_floorplan.md, and without --route to cnv_timing_placed.md.
+
+`--floorplan stream` pins each layer's block RAMs to neighbouring sites, in stream order
+(gen/synth/floorplan.py), before nextpnr places the rest; `none` (the default) leaves every
+site to nextpnr, which spreads a layer's RAMs, and with them its logic, across the die.
 
 nextpnr places the design (after 6 minutes of yosys) with its analytical `static` placer
 (9-12 minutes here; `--placer heap`, nextpnr's default, took 24, and the balanced plan
@@ -47,6 +52,7 @@ import gen.synth.fmax as pnr  # noqa: E402
 from gen.common import procs  # noqa: E402
 from gen.build.design_source import network_source  # noqa: E402
 from gen.common.devices import find_device  # noqa: E402
+from gen.synth.floorplan import ebr_sites, pin_block_rams  # noqa: E402
 from gen.plan.plan_file import plan_table  # noqa: E402
 from gen.plan.search import OBJECTIVES, plan_network  # noqa: E402
 from models.reference import cnv  # noqa: E402
@@ -158,6 +164,9 @@ def main() -> int:
                     help="route the placed design too, for at most SECONDS")
     ap.add_argument("--objective", choices=OBJECTIVES, default="balanced",
                     help="the planner's objective on the device (default: balanced)")
+    ap.add_argument("--floorplan", choices=("none", "stream"), default="none",
+                    help="none: nextpnr places the block RAMs; stream: pinned per layer "
+                         "in stream order (default: none)")
     ap.add_argument("--placer", choices=("static", "heap"), default="static",
                     help="nextpnr's placer (default: static)")
     ap.add_argument("--seed", type=int,
@@ -177,7 +186,8 @@ def main() -> int:
     # the options given that are not their defaults, as the command and the results' name
     chosen = [(f"--{name}", f"{value:g}" if isinstance(value, float) else value)
               for name, value in (("route", args.route), ("objective", args.objective),
-                                  ("placer", args.placer), ("seed", args.seed))
+                                  ("floorplan", args.floorplan), ("placer", args.placer),
+                                  ("seed", args.seed))
               if value is not None and value != ap.get_default(name)]
     start = time.perf_counter()
     desc = cnv()
@@ -196,6 +206,15 @@ def main() -> int:
         cells, _ = pnr._synth_netlist(str(work), dev.family)
         log(f"yosys: {cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
             f"{cells.get('DP16KD', 0)} DP16KD", start)
+        if args.floorplan == "stream":
+            netlist = json.loads((work / "netlist-ecp5.json").read_text())
+            pinned = pin_block_rams(netlist, [name for name, _ in src.layers], dev,
+                                    prefix=f"{pnr.CORE}.")
+            if not pinned:
+                raise SystemExit(f"no floorplan: {cells.get('DP16KD', 0)} block RAMs, "
+                                 f"{len(ebr_sites(dev))} known sites on {DEVICE}")
+            (work / "netlist-ecp5.json").write_text(json.dumps(netlist))
+            log(f"floorplan: {len(pinned)} block RAMs pinned in stream order", start)
         ports = pnr.wrapper_ports(src.verilog, src.top)
         (work / "clock.lpf").write_text(pnr.clock_constraint(ports, dev.clock_pin))
         # (the router goes into placed.json's settings, which win over the second run's)
@@ -256,7 +275,8 @@ def main() -> int:
         lines += [f"| {p['ns']} | `{p['from'][-60:]}` ({p['from_cell']}) | "
                   f"`{p['to'][-60:]}`.{p['pin']} | {p['luts']} | {p['tiles']} |" for p in paths]
     RESULTS.mkdir(exist_ok=True)
-    name = "_".join(["cnv_timing"] + [f"seed{value}" if flag == "--seed" else str(value)
+    name = "_".join(["cnv_timing"] + [f"seed{value}" if flag == "--seed" else
+                                      "floorplan" if flag == "--floorplan" else str(value)
                                       for flag, value in chosen if flag != "--route"]
                     + ([] if routed or stopped else ["placed"])) + ".md"
     (RESULTS / name).write_text("\n".join(lines) + "\n")

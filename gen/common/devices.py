@@ -24,6 +24,11 @@ class Device:
     io: int = 0                   # user I/O pins of the package
     clock_pin: str = ""           # ECP5: a primary clock input of the package (nextpnr
     # may fail to route a clock that enters anywhere else to the global network)
+    # ECP5: the block RAM sites' rows (Y) and columns (X), for a floorplan
+    # (gen/synth/floorplan.py): nextpnr's bel X<x>/Y<y>/EBR<k % 4> for the k-th column, the
+    # RAMs coming in groups of four (the chip database's MIB_EBR0/2/4/6 tiles)
+    ebr_rows: tuple[int, ...] = ()
+    ebr_columns: tuple[int, ...] = ()
 
 
 # GW1NR-LV9QN88P (Tang Nano 9K): the package's I/O pins without a configuration function
@@ -42,7 +47,10 @@ DEVICES = {d.name: d for d in (
     Device("ecp5-25f", "ecp5", 24288, 56, 24288, ("--25k", "--package", "CABGA256"), io=197,
            clock_pin="P6"),
     Device("ecp5-85f", "ecp5", 83640, 208, 83640, ("--85k", "--package", "CABGA381"), io=205,
-           clock_pin="G2"),
+           clock_pin="G2", ebr_rows=(22, 46, 70, 82), ebr_columns=(
+               4, 6, 8, 10, 13, 15, 17, 19, 22, 24, 26, 28, 31, 33, 35, 37, 40, 42, 44, 46,
+               49, 51, 53, 55, 58, 60, 62, 64, 69, 71, 73, 75, 78, 80, 82, 84, 87, 89, 91, 93,
+               96, 98, 100, 102, 105, 107, 109, 111, 114, 116, 118, 120)),
     Device("gowin-gw1nr9", "gowin", 8640, 26, 6480,
            ("--device", "GW1NR-LV9QN88PC6/I5", "--vopt", "family=GW1N-9C"),
            GW1NR9_QN88P_PINS, len(GW1NR9_QN88P_PINS)),
