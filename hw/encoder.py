@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from models.description import Bitplanes, Thermometer
 
+from .pipeline import PipelineOutput
 from .timing import Timing
 
 
@@ -31,6 +32,8 @@ class Encoder(wiring.Component):
     channels, bits : C input channels of B-bit samples.
     encoder : `Thermometer` or `Bitplanes` from the description.
     runtime : thermometer thresholds in run-time writable registers (adds `cfg`).
+    skid : a skid register at the output (hw.pipeline): `i.ready` is then a flip-flop, and
+        the input framing's handshake does not wait on the first layer's.
     pixels : pixels per frame (only for `timing`).
 
     Attributes
@@ -41,7 +44,7 @@ class Encoder(wiring.Component):
     """
 
     def __init__(self, channels: int, bits: int, encoder, *, runtime: bool = False,
-                 pixels: int = 1):
+                 pixels: int = 1, skid: bool = False):
         if not isinstance(encoder, (Thermometer, Bitplanes)):
             raise TypeError(f"encoder must be Thermometer or Bitplanes, not {encoder!r}")
         if runtime and not isinstance(encoder, Thermometer):
@@ -49,7 +52,7 @@ class Encoder(wiring.Component):
         if channels < 1 or not 1 <= bits <= 16:
             raise ValueError(f"need channels >= 1 and 1 <= bits <= 16, got {channels}, {bits}")
         self.channels, self.bits, self.encoder, self.runtime = channels, bits, encoder, runtime
-        self.pixels = pixels
+        self.pixels, self.skid = pixels, bool(skid)
         self.planes = encoder.planes if isinstance(encoder, Thermometer) else bits
         members = {"i": In(stream.Signature(channels * bits)),
                    "o": Out(stream.Signature(channels * self.planes))}
@@ -67,7 +70,8 @@ class Encoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        adv = ~self.o.valid | self.o.ready
+        output = PipelineOutput(m, self.o, self.skid)
+        adv = output.adv
         m.d.comb += self.i.ready.eq(adv)
         c_n, b, p_n = self.channels, self.bits, self.planes
         samples = [self.i.payload[c * b:(c + 1) * b] for c in range(c_n)]
@@ -90,6 +94,9 @@ class Encoder(wiring.Component):
             out = [samples[c][k] for c in range(c_n) for k in range(b)]
         word = Signal(c_n * p_n)
         m.d.comb += [word[k].eq(bit) for k, bit in enumerate(out)]
-        with m.If(adv):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(word)]
+        if self.skid:
+            output.put(self.i.valid, word)
+        else:
+            with m.If(adv):
+                m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(word)]
         return m

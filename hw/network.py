@@ -58,6 +58,9 @@ class ConvLayer(wiring.Component):
         windowed = needs_window(conv) if windowed is None else windowed
         self.window = (WindowGenerator(h, w, c, conv.kernel, conv.stride, conv.padding,
                                        conv.pad_bit) if windowed else None)
+        if self.window is not None:
+            self.window.ready_next = getattr(self.engine, "ready_next", None)
+            self.window.pipelined = bool(getattr(self.engine, "skid", False))
         super().__init__({"i": In(stream.Signature(c)),
                           "o": self.engine.signature.members["o"]})
 
@@ -132,6 +135,7 @@ class Network(wiring.Component):
         hw.folded.planned.PlannedNetwork); default: every layer unrolled.
     control : add the AXI4-Lite control port (hw/control.py, `s_axil_*`); with a
         thermometer encoder its thresholds become run-time registers behind it.
+    encoder_skid : a skid register at the encoder's output (hw.encoder).
 
     Attributes
     ----------
@@ -142,7 +146,8 @@ class Network(wiring.Component):
     """
 
     def __init__(self, desc: Description, stages: int = 1, runtime_thresholds: bool = False,
-                 layers: list | None = None, control: bool = False):
+                 layers: list | None = None, control: bool = False,
+                 encoder_skid: bool = False):
         self.desc = desc
         inp = desc.input
         self.control = None
@@ -156,7 +161,7 @@ class Network(wiring.Component):
                                    [int(v) for v in th], inp.bits)
             runtime_thresholds = bool(th)
         self.encoder = Encoder(inp.channels, inp.bits, desc.encoder, runtime=runtime_thresholds,
-                               pixels=inp.height * inp.width)
+                               pixels=inp.height * inp.width, skid=encoder_skid)
         self.layers = layers if layers is not None else [
             layer_block(layer, shape, stages)
             for layer, shape in zip(desc.layers, desc.layer_inputs())]

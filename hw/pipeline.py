@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, Value
 
-from .fanout import copies
+from .fanout import copies, group_slices
+
+
+def output_groups(width: int) -> list[slice]:
+    """The groups of a `width`-bit output (and skid) register behind a skid register, each
+    enabled through its own copies of `valid` and of the skid register (its bits load from
+    one or the other: two loads a bit)."""
+    return group_slices(width, 2)
 
 
 class PipelineOutput:
@@ -53,16 +60,27 @@ class PipelineOutput:
                 m.d.sync += o.payload.eq(payload)
             return
         held = self.held
-        kept = Signal(len(Value.cast(o.payload)), name="skid_payload")
         free = ~o.valid | o.ready                # the output register is free
         m.d.comb += self.held_next.eq(Mux(free, 0, held | valid))
         m.d.sync += held.eq(self.held_next)
-        with m.If(free):
-            with m.If(held):
-                m.d.sync += [o.payload.eq(kept), o.valid.eq(1)]
-            with m.Else():
-                m.d.sync += o.valid.eq(valid)
-                with m.If(valid):
-                    m.d.sync += o.payload.eq(payload)
-        with m.Elif(adv & valid):                # it is not: the skid register takes it
-            m.d.sync += kept.eq(payload)
+        valid_next = Mux(free, held | valid, o.valid)
+        m.d.sync += o.valid.eq(valid_next)
+        # Per group of bits, its own copies of `valid` and of the skid register (hw.fanout):
+        # a wide output register's enable follows the consumer's `ready`, and one net to all
+        # its bits routed slower than 100 MHz (CNV's fc7, 512 bits). The output loads
+        # whenever free, the skid register whenever empty, valid or not: each enable is one
+        # LUT of flip-flops, and only a group's few LUTs wait for `ready`.
+        payload, data = Value.cast(payload), Value.cast(o.payload)
+        groups = output_groups(len(data))
+        valids = copies(m, o.valid, valid_next, len(groups))
+        helds = [held]
+        if len(groups) > 1:
+            first = max(1, self._handed)
+            helds = copies(m, held, self.held_next, len(groups), first)
+            self._handed = first + len(groups)
+        kept = Signal(len(payload), name="skid_payload")
+        for bits, v, h in zip(groups, valids, helds):
+            with m.If(~v | o.ready):
+                m.d.sync += data[bits].eq(Mux(h, kept[bits], payload[bits]))
+            with m.If(~h):                       # the skid register matters once held
+                m.d.sync += kept[bits].eq(payload[bits])

@@ -46,6 +46,7 @@ class BinaryMaxPool(wiring.Component):
     def __init__(self, height: int, width: int, channels: int, kernel, stride,
                  skid: bool = False):
         self.window = WindowGenerator(height, width, channels, kernel, stride)
+        self.window.pipelined = bool(skid)
         self.reduce = WindowOr(kernel[0] * kernel[1], channels, skid)
         self.channels = channels
         super().__init__({"i": In(stream.Signature(channels)),

@@ -36,9 +36,16 @@ def _flip_flops(text: str, top: str) -> int:
     return classify("ecp5", cells)["ff"]
 
 
-def _window_generator():
+def _window_generator(pipelined: bool = False):
+    """(pipelined, copy 0, `o.valid` itself, enables no group: one copy per group)"""
     from hw.window.generator import WindowGenerator
-    return WindowGenerator(4, 5, 48, (3, 3), (1, 1), (1, 1)), "o__valid", 9 * 48
+    block = WindowGenerator(4, 5, 48, (3, 3), (1, 1), (1, 1))
+    block.pipelined = pipelined
+    return block, "o__valid", 9 * 48, 0 if pipelined else 1
+
+
+def _pipelined_window_generator():
+    return _window_generator(True)
 
 
 def _skid_engine():
@@ -50,20 +57,26 @@ def _skid_engine():
                        kernel=(3, 3), stride=(1, 1), padding=(1, 1), groups=1,
                        domain="bipolar", prune=0.0)
     # one lane: two lanes' copies of `adv` also keep apart registers the lanes share
-    return FoldedEngine(conv, pe=1, simd=96, skid=True), "ready", 9 * 32
+    return FoldedEngine(conv, pe=1, simd=96, skid=True), "ready", 9 * 32, 1
 
 
-@pytest.mark.parametrize("make", [_window_generator, _skid_engine],
-                         ids=["window-valid", "engine-ready"])
+@pytest.mark.parametrize("make", [_window_generator, _pipelined_window_generator,
+                                  _skid_engine],
+                         ids=["window-valid", "pipelined-window-valid", "engine-ready"])
 def test_the_copies_survive_synthesis(make):
     """A block's copies of its control registers: as many more flip-flops as the copies
     have bits, against the same Verilog without `keep` (which yosys merges)."""
-    block, register, width = make()
+    block, register, width, itself = make()
     text = verilog.convert(block, name="blk")
     found = re.findall(r"reg (?:\[(\d+):0\] )?\\?(\w+)_copy\d+ ", text)
     assert [name for _, name in found if name == register] == \
-        [register] * (len(group_slices(width)) - 1)
+        [register] * (len(group_slices(width)) - itself)
     bits = sum(int(top or 0) + 1 for top, _ in found)
+    # and a window generator's bank selects: a register per group for each row it covers
+    banks = re.findall(r"reg (?:\[(\d+):0\] )?\\?bank(\d+)_g\d+ ", text)
+    first = {ky: top for top, ky in reversed(banks)}     # one register per row is no copy
+    bits += sum(int(top or 0) + 1 for top, _ in banks) - sum(
+        int(top or 0) + 1 for top in first.values())
     merged = re.sub(r"\(\* keep = 32'd1 \*\)\s*", "", text)
     assert _flip_flops(text, "blk") - _flip_flops(merged, "blk") == bits
 
@@ -83,7 +96,7 @@ def test_chunk_id_copies_only_behind_a_word_register(memory, front, copied):
     """`front` 2 makes the weight word a register, whatever the memory (a LUT ROM of a few
     words too, read from the counter's next value), and copies the chunk ids per group;
     below `front` 2 a LUT ROM is read from the step counter itself: no register to copy."""
-    block, _, _ = _skid_engine()
+    block, _, _, _ = _skid_engine()
     from hw.folded.engine import FoldedEngine
     engine = FoldedEngine(block.conv, pe=2, simd=96, front=front, memory=memory)
     assert engine.steps <= 16
@@ -96,31 +109,14 @@ def test_each_lane_has_its_own_enables():
     enabled by copies of the skid register, one per LANE_LOADS_PER_BIT * simd / GROUP_BITS
     flip-flops, that enable no other lane's: in the netlist after yosys's `opt` (which
     merges copies the project's scripts do not keep)."""
-    import json
-    import subprocess
     from collections import defaultdict
 
-    from gen.synth.scripts import KEEP_COPIES
-    from gen.synth.yosys import yosys_executable
     from hw.folded.engine import FoldedEngine
     from hw.folded.lanes import LANE_LOADS_PER_BIT
-    block, _, _ = _skid_engine()
+    block, _, _, _ = _skid_engine()
     pe, simd = 3, 96
-    text = verilog.convert(FoldedEngine(block.conv, pe=pe, simd=simd, skid=True, front=1),
-                           name="blk")
-    work = Path(tempfile.mkdtemp(prefix="bnngen-test-"))
-    try:
-        (work / "blk.v").write_text(text)
-        subprocess.run([*yosys_executable(), "-q", "-p",
-                        f"read_verilog blk.v; {KEEP_COPIES}; opt; write_json blk.json"],
-                       cwd=work, check=True)
-        netlist = json.loads((work / "blk.json").read_text())["modules"]["blk"]
-    finally:
-        shutil.rmtree(work)
-    names = {}
-    for name, net in netlist["netnames"].items():
-        for bit in net["bits"]:
-            names.setdefault(bit, name)
+    netlist, names = _opt_netlist(FoldedEngine(block.conv, pe=pe, simd=simd, skid=True,
+                                               front=1))
     enables = defaultdict(set)
     for cell in netlist["cells"].values():
         pins = cell["connections"]
@@ -142,7 +138,7 @@ def test_memory_slices_take_no_more_block_rams():
     (`front` 1 reads it unsliced)."""
     from hw.folded.engine import FoldedEngine
     from hw.folded.memory import memory_slices
-    block, _, _ = _skid_engine()
+    block, _, _, _ = _skid_engine()
     engines = [FoldedEngine(block.conv, pe=4, simd=72, front=front, memory="block", skid=True)
                for front in (2, 1)]
     sliced = engines[0]
@@ -201,3 +197,61 @@ def test_estimated_copies_are_the_engines(kind, front, skid, memory):
     text = verilog.convert(engine, name="blk")
     assert _copy_bits(text) == expected
     assert expected > 0 or not skid
+
+
+def _opt_netlist(block) -> tuple[dict, dict]:
+    """yosys's netlist of `block` after `opt` (which merges copies the project's scripts
+    do not keep), and a name per net bit."""
+    import json
+    import subprocess
+
+    from gen.synth.scripts import KEEP_COPIES
+    from gen.synth.yosys import yosys_executable
+    work = Path(tempfile.mkdtemp(prefix="bnngen-test-"))
+    try:
+        (work / "blk.v").write_text(verilog.convert(block, name="blk"))
+        subprocess.run([*yosys_executable(), "-q", "-p",
+                        f"read_verilog blk.v; {KEEP_COPIES}; opt; write_json blk.json"],
+                       cwd=work, check=True)
+        netlist = json.loads((work / "blk.json").read_text())["modules"]["blk"]
+    finally:
+        shutil.rmtree(work)
+    names = {}
+    for name, net in netlist["netnames"].items():
+        for bit in net["bits"]:
+            names.setdefault(bit, name)
+    return netlist, names
+
+
+def _enable_loads(block) -> dict:
+    """Per register (the name of its Q bits): enable net -> how many of its flip-flops."""
+    from collections import Counter, defaultdict
+    netlist, names = _opt_netlist(block)
+    loads = defaultdict(Counter)
+    for cell in netlist["cells"].values():
+        pins = cell["connections"]
+        if {"EN", "Q"} <= set(pins):
+            for q in pins["Q"]:
+                loads[names[q]][names[pins["EN"][0]]] += 1
+    return loads
+
+
+def test_wide_output_and_input_registers_have_enables_per_group():
+    """A streamed engine with a skid register and 200 outputs: its output register loads
+    per group of 64 bits, each by a LUT of copies of its own (hw.pipeline.output_groups);
+    with its weight word a register (`front` 2), `ready` is a register, and its 300-bit
+    pixel register loads per group of GROUP_BITS by that register and copies of it.
+    Without the groups one enable net reaches every bit (CNV's fc7: 512)."""
+    import numpy as np
+
+    from hw.dense.engine import StreamingDense
+    from hw.pipeline import output_groups
+    from models.factory import random_conv
+    conv = random_conv(np.random.default_rng(5), "d", (1, 1, 300), out_channels=200,
+                       groups=1, dense=True, domain="bipolar", prune=0.0)
+    loads = _enable_loads(StreamingDense(conv, 1, 100, front=2, skid=True))
+    out = loads["o__payload"]
+    assert sum(out.values()) == 200 and len(out) == len(output_groups(200)) == 4
+    assert max(out.values()) <= 64
+    assert loads["pixel"] == {"i__ready": 100, "ready_copy1": 100, "ready_copy2": 100}
+    assert len(group_slices(300)) == 3

@@ -114,10 +114,13 @@ def encoder_block(desc: Description) -> Block:
     return Block("encoder", {"cmp_bits": cmp_bits, "one": 1}, ff=inp.channels * planes + 1)
 
 
-def window_block(in_shape, kernel, stride, padding) -> Block:
+def window_block(in_shape, kernel, stride, padding, pipelined: bool = False,
+                 ready_copies: bool = False) -> Block:
     """hw.window.generator.WindowGenerator: kh line buffers of W x C bits, a shift register of
     (length-1) columns of kh*C bits, an output register of kh*kw*C bits chosen among the
-    plan's patterns, and row/column counters."""
+    plan's patterns, and row/column counters; `pipelined` (its block has a skid register:
+    the generator's `pipelined`), more copies, and with `ready_copies` (in front of an
+    engine with a skid register) copies of the register behind its `ready`."""
     h, w, c = in_shape
     p = plan_window(h, w, tuple(kernel), tuple(stride), tuple(padding))
     kh, kw = p.kernel
@@ -153,11 +156,35 @@ def window_block(in_shape, kernel, stride, padding) -> Block:
     # and subtract, and the kh-way row multiplexers fill their LUTs unevenly.
     feats["odd_bank_bits"] = kh * c if kh > 1 and kh & (kh - 1) else 0
     ff = out_bits + kh * c + shift_bits + counter_bits + kh + 8   # window, column, shift
+    ff += _window_copies(p, c, pipelined, ready_copies)
     # Row ky reads bank (r_rbank + ky) mod kh: a kh-way multiplexer per output bit (the
     # fitted `mux_luts`); `rotation` where r_rbank takes more than one value (else yosys
     # proves it constant and the multiplexers go), for the estimator's LUT6 packing.
     return Block("window", feats, ff=ff, memories=[(w, c)] * kh, muxes=[(kh * c, kh)],
                  rotation=(kh * c, kh) if row_rotations(p) > 1 else None)
+
+
+def _window_copies(p, c: int, pipelined: bool, ready_copies: bool) -> int:
+    """Flip-flops of the copies (hw.fanout) a pipelined window generator keeps beyond an
+    unpipelined one's (whose copies the fitted terms carry): per group of its wide
+    registers a copy of stage 3's hold, and of `valid` one more (copy 0 then enables no
+    group); per group of the column register the bank of each row it covers, not a copy
+    of the bank rotation; copies of the column counters that address wide line buffers;
+    with `ready_copies`, the consumer's `ready` register and a copy per group."""
+    from hw.fanout import GROUP_BITS, group_slices
+    if not pipelined:
+        return 0
+    kh, kw = p.kernel
+    count = max(len(group_slices(kh * kw * c)),
+                len(group_slices(kh * c * (p.length - 1))) if p.length > 1 else 0)
+    ff = 1 + count + (count + 1 if ready_copies else 0)
+    columns = group_slices(kh * c)
+    if p.banks > 1 and row_rotations(p) > 1:
+        rows = sum((g.stop - 1) // c - g.start // c + 1 for g in columns)
+        ff += (rows - len(columns)) * int_bits(p.banks - 1)
+    if p.banks * c > GROUP_BITS:
+        ff += int_bits(max(p.width, 2) - 1) + int_bits(max(p.period, 2) - 1)
+    return ff
 
 
 def row_rotations(p) -> int:
@@ -178,7 +205,7 @@ def reduce_block(channels: int, taps: int) -> Block:
 
 def pool_blocks(pool: MaxPool, shape, skid: bool = False) -> list[Block]:
     """hw.pool: a window generator and its OR per channel (with a skid register)."""
-    return [window_block(shape, pool.kernel, pool.stride, (0, 0)),
+    return [window_block(shape, pool.kernel, pool.stride, (0, 0), skid),
             reduce_block(shape[2], pool.kernel[0] * pool.kernel[1])] + (
         [skid_block(shape[2])] if skid else [])
 
@@ -194,8 +221,12 @@ def fifo_block(width: int, depth: int) -> Block:
 def skid_block(width: int) -> Block:
     """hw.pipeline's skid register on a `width`-bit output: a register per bit, and a 2:1
     multiplexer per bit in front of the output register (costed a LUT a bit, not
-    fitted)."""
-    return Block("skid", {"mux_bits": width}, ff=width + 1)
+    fitted); on a wide output, per group of its bits (hw.pipeline.output_groups) copies of
+    `valid` and of the skid register."""
+    from hw.pipeline import output_groups
+    groups = len(output_groups(width))
+    return Block("skid", {"mux_bits": width},
+                 ff=width + 1 + (2 * groups - 1 if groups > 1 else 0))
 
 
 def framing_block(width: int, pixels: int, ii: int) -> Block:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from models.description import Conv
 
+from hw.fanout import group_slices
+
+
 from gen.estimate.blocks import Block, int_bits, popcount_profile, wide_adder_bits
 from gen.estimate.engine_blocks import argmax_register_bits, result_score_width
 
@@ -46,6 +49,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += _rom_registers(logic) + _word_register(front, shape.word_width)
     ff += copy_registers(conv, pe, simd, front, skid, pick_style(memory, shape.steps,
                          shape.word_width), shape.steps, shape.word_width)
+    ff += result_copies(conv, lanes, acc, skid)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, logic_roms=logic)
 
@@ -89,8 +93,19 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += _rom_registers(logic) + _word_register(front, shape.rom_width)
     ff += copy_registers(conv, len(lanes), simd, front, skid, pick_style(
         memory, shape.steps, shape.word_width), shape.steps, shape.rom_width)
+    ff += result_copies(conv, lanes, acc, skid)
+    if skid and front == 2:       # `ready` in a register, a copy per group of the pixel's bits
+        ff += len(group_slices(cg * conv.groups))
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, banks=banks, logic_roms=logic)
+
+
+def result_copies(conv: Conv, lanes, acc: int, skid: bool) -> int:
+    """hw.folded.lanes.lane_results: with a skid register, a wide lane register's copies of
+    it, one per group of the register's bits (results, or a scores layer's sums)."""
+    width = 1 if conv.scores is None else acc
+    counts = [len(group_slices(len(lane) * width)) for lane in lanes]
+    return sum(n for n in counts if n > 1) if skid else 0
 
 
 def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, style: str,

@@ -37,7 +37,9 @@ def conv_blocks(conv: Conv, shape, stages: int = 1, choice=None) -> list[Block]:
               if folded else engine_block(conv, stages, argmax)]
     blocks += engine_skid(conv, folded and choice.skid)
     if needs_window(conv):
-        blocks.insert(0, window_block(shape, conv.kernel, conv.stride, conv.padding))
+        pipelined = bool(folded and choice.skid)
+        blocks.insert(0, window_block(shape, conv.kernel, conv.stride, conv.padding,
+                                      pipelined, ready_copies=pipelined))
     return blocks
 
 
@@ -48,12 +50,14 @@ def unrolled_ii(desc: Description, stages: int = 1) -> int:
     return analyse(desc, {}, stages).ii
 
 
-def input_blocks(desc: Description, ii: int) -> list[Block]:
-    """The encoder and the top's framing checker, its pacer built for `ii` (the network's
-    initiation interval): the row `encoder` of an estimate."""
+def input_blocks(desc: Description, ii: int, skid: bool = False) -> list[Block]:
+    """The encoder (with a skid register in a network pipelined for a clock:
+    hw.folded.planned) and the top's framing checker, its pacer built for `ii` (the
+    network's initiation interval): the row `encoder` of an estimate."""
     inp = desc.input
-    return [encoder_block(desc),
-            framing_block(inp.channels * inp.bits, inp.height * inp.width, ii)]
+    enc = encoder_block(desc)
+    return [enc] + ([skid_block(enc.ff - 1)] if skid else []) + [
+        framing_block(inp.channels * inp.bits, inp.height * inp.width, ii)]
 
 
 def layer_blocks(desc: Description, stages: int = 1, choices: dict | None = None,
@@ -67,7 +71,7 @@ def layer_blocks(desc: Description, stages: int = 1, choices: dict | None = None
             raise ValueError("a planned network's blocks need the plan's II")
         ii = unrolled_ii(desc, stages)
     choices = choices or {}
-    out = [("encoder", input_blocks(desc, ii))]
+    out = [("encoder", input_blocks(desc, ii, any(c.skid for c in choices.values())))]
     for layer, shape in zip(desc.layers, desc.layer_inputs()):
         choice = choices.get(layer.name)
         if isinstance(layer, MaxPool):

@@ -69,9 +69,10 @@ def blocks_cost(blocks: list[Block], family: str) -> Cost:
     return total
 
 
-def input_cost(desc: Description, family: str, ii: int) -> Cost:
-    """The encoder and the framing checker, its input pacer built for `ii`."""
-    return blocks_cost(input_blocks(desc, ii), family)
+def input_cost(desc: Description, family: str, ii: int, skid: bool = False) -> Cost:
+    """The encoder (with a skid register: `skid`) and the framing checker, its input pacer
+    built for `ii`."""
+    return blocks_cost(input_blocks(desc, ii, skid), family)
 
 
 def shared_costs(desc: Description, family: str, clock_mhz: float | None = None,

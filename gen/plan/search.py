@@ -314,7 +314,6 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
     fifos = {name: d for name, d in depths.items() if d}
     if fifos:   # the FIFOs' own cycles, in the interval and latency the plan states
         flow = analyse(desc, steps, stages, pipes=pipes, fifos=fifos)
-    fixed["encoder"] = input_cost(desc, family, flow.ii)
     layers = []
     for layer, opt, shape in zip(desc.layers, chosen, desc.layer_inputs()):
         depth = depths.get(layer.name, 0)
@@ -331,6 +330,8 @@ def plan_network(desc: Description, cycles: int, *, family: str | None = None,
                                     **(opt.cost + fifo).rounded(), stages=opt.pipe.stages,
                                     argmax_stages=opt.pipe.argmax, front=opt.pipe.front,
                                     skid=opt.pipe.skid))
+    # the encoder gets a skid register where any layer has one (hw.folded.planned)
+    fixed["encoder"] = input_cost(desc, family, flow.ii, any(lp.skid for lp in layers))
     # Totals as `bnngen estimate` makes them: the sum of the rounded rows.
     rows = [fixed["encoder"].rounded()] + [
         {k: getattr(lp, k) for k in ("lut", "ff", "bram", "lutram")} for lp in layers]

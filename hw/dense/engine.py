@@ -36,9 +36,9 @@ from amaranth.lib.wiring import In, Out
 from models.description import Conv
 
 from ..engine import check_stages, result_layout
-from ..folded.lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_enables,
-                            lane_results, lane_sum, signed_width, sum_bounds,
-                            weight_word)
+from ..folded.lanes import (check_front, chunk_muxes, engine_depth, engine_output,
+                            input_register, lane_enables, lane_results, lane_sum,
+                            signed_width, sum_bounds, weight_word)
 from ..folded.memory import MEMORY_STYLES, pick_style
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
@@ -135,14 +135,17 @@ class StreamingDense(wiring.Component):
         m.d.comb += fire.eq(full & adv)
         # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
         lane_nets = lane_enables(out, conv, len(s.lanes), s.simd, self.front > 0)
+        full_next = Mux(self.i.ready, self.i.valid, full)
         last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
-                                                 self.front, full,
-                                                 Mux(self.i.ready, self.i.valid, full), fire)
+                                                 self.front, full, full_next, fire)
         pixel_end = ww.get(word, ("end",))
-
-        m.d.comb += self.i.ready.eq(~full | (fire & pixel_end))
-        with m.If(self.i.ready):     # valid or not, as in hw.folded (`full` says which)
-            m.d.sync += [pixel.eq(self.i.payload), full.eq(self.i.valid)]
+        # `ready`, with a skid register and the weight word a register, in a register as in
+        # hw.folded.engine, set from the next cycle's pixel register, skid register and word
+        registered = self.skid and word_next is not None
+        input_register(m, self.i, full, pixel, ~full | (fire & pixel_end),
+                       Signal(name="ready_next") if registered else None,
+                       (~full_next | (~out.held_next & ww.get(word_next, ("end",))))
+                       if registered else None)
 
         # ---- per lane: chunk, XNOR/AND, popcount, accumulator, result in turn
         muxed = chunk_muxes(m, self._chunk_values(pixel), ww, word, word_next)
@@ -178,7 +181,7 @@ class StreamingDense(wiring.Component):
             m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)
             results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
                                         v_d & final_d, ens[0], self.front,
-                                        self.memory_style))
+                                        self.memory_style, out))
 
         engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, out,
                       self.argmax_stages)

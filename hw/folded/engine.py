@@ -32,12 +32,12 @@ from amaranth.lib.wiring import In, Out
 from models.description import Conv
 
 from ..engine import check_stages, result_layout
-from ..fanout import copies, group_slices
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
-from .lanes import (check_front, chunk_muxes, engine_depth, engine_output, lane_enables,
-                    lane_results, lane_sum, signed_width, sum_bounds, weight_word)
+from .lanes import (check_front, chunk_muxes, engine_depth, engine_output, input_register,
+                    lane_enables, lane_results, lane_sum, signed_width, sum_bounds,
+                    weight_word)
 from .memory import MEMORY_STYLES, pick_style
 from .schedule import field_order, fold_schedule
 from .word import WeightWord
@@ -65,6 +65,8 @@ class FoldedEngine(wiring.Component):
     i : stream of kh*kw*C_in-bit windows.
     o : stream of C_out-bit pixels, or of `result_layout(conv)` for a scores layer.
     schedule : the `FoldSchedule`; `steps` cycles per window.
+    ready_next : with `skid`, what `i.ready` (a register then) holds after this cycle: the
+        window generator in front keeps copies of that register (hw.window.generator).
     """
 
     def __init__(self, conv: Conv, pe: int = 1, simd: int | None = None, stages: int = 1,
@@ -90,6 +92,7 @@ class FoldedEngine(wiring.Component):
         out = result_layout(conv) if conv.scores is not None else conv.out_channels
         super().__init__({"i": In(stream.Signature(self.window_bits)),
                           "o": Out(stream.Signature(out))})
+        self.ready_next = Signal(name="ready_next") if self.skid else None
 
     @property
     def steps(self) -> int:
@@ -146,26 +149,11 @@ class FoldedEngine(wiring.Component):
         lane_nets = lane_enables(out, conv, s.pe, s.simd, self.front > 0)
         last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
                                                  self.front, full, full_next, fire, last_next)
-        if self.skid:
-            # `ready` in a register, set from the next cycle's window register, skid
-            # register and last step: the window generator in front waits on a flip-flop.
-            ready = Signal(init=1, name="ready")
-            ready_next = ~full_next | (~out.held_next & last_next)
-            m.d.sync += ready.eq(ready_next)
-            m.d.comb += self.i.ready.eq(ready)
-            # one copy of `ready` per group of the window register's bits (hw.fanout)
-            slices = group_slices(self.window_bits)
-            loads = copies(m, ready, ready_next, len(slices))
-        else:
-            m.d.comb += self.i.ready.eq(~full | (fire & last_step))
-            slices, loads = [slice(0, self.window_bits)], [self.i.ready]
-        # Loaded whenever ready, valid or not (`full` says which): the wide register's
-        # enable then needs no input signal, only this engine's state.
-        with m.If(self.i.ready):
-            m.d.sync += full.eq(self.i.valid)
-        for bits, load in zip(slices, loads):
-            with m.If(load):
-                m.d.sync += win[bits].eq(self.i.payload[bits])
+        # `ready`, with a skid register in a register set from the next cycle's window
+        # register, skid register and last step: the window generator waits on a flip-flop
+        input_register(m, self.i, full, win, ~full | (fire & last_step),
+                       self.ready_next if self.skid else None,
+                       (~full_next | (~out.held_next & last_next)) if self.skid else None)
 
         # ---- per lane: chunk, XNOR/AND, popcount
         muxed = chunk_muxes(m, self._chunk_values(win), ww, word, word_next)
@@ -188,7 +176,7 @@ class FoldedEngine(wiring.Component):
                 m.d.sync += acc.eq(total)
             lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
                                          v_d & final_d, ens[0], self.front,
-                                         self.memory_style))
+                                         self.memory_style, out))
 
         engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, out,
                       self.argmax_stages)

@@ -100,8 +100,34 @@ def chunk_muxes(m: Module, chunks: list, ww, word, word_next=None) -> list:
     return muxed
 
 
+def input_register(m: Module, i, full: Signal, reg: Signal, comb_ready, ready_next=None,
+                   next_value=None) -> None:
+    """An engine's input register `reg` (and `full`, whether it holds an item), loaded
+    whenever `i.ready`, valid or not: its wide enable needs no input signal, only the
+    engine's state. `i.ready` is `comb_ready`; or, given `ready_next` (a Signal, driven
+    here with `next_value`: what `comb_ready` will be after this cycle), a register, with a
+    copy per group of `reg`'s bits (hw.fanout), so that the producer waits on a flip-flop."""
+    width = len(reg)
+    if ready_next is not None:
+        ready = Signal(init=1, name="ready")
+        m.d.comb += ready_next.eq(next_value)
+        m.d.sync += ready.eq(ready_next)
+        m.d.comb += i.ready.eq(ready)
+        slices = group_slices(width)
+        loads = copies(m, ready, ready_next, len(slices))
+    else:
+        m.d.comb += i.ready.eq(comb_ready)
+        slices, loads = [slice(0, width)], [i.ready]
+    with m.If(i.ready):
+        m.d.sync += full.eq(i.valid)
+    for bits, load in zip(slices, loads):
+        with m.If(load):
+            m.d.sync += reg[bits].eq(i.payload[bits])
+
+
 def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
-                 adv, front: int = 0, weight_style: str = "distributed") -> list:
+                 adv, front: int = 0, weight_style: str = "distributed",
+                 out: PipelineOutput | None = None) -> list:
     """A lane's per-channel result registers (bits, or sums for a scores layer), whole from
     the cycle after the final step, in `channels` order: the order in which the lane
     finishes its channels (`last`: the current op is a channel's last). A threshold layer compares
@@ -111,7 +137,9 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
     is read a step ahead into a register (threshold_memory), so that its read (a block
     RAM's clock-to-output, or a deep LUT ROM's multiplexer tree) ends in a flip-flop
     instead of running on into the comparison: the lane finishes its channels in order,
-    all of them by each final step, so a counter that wraps replaces the count."""
+    all of them by each final step, so a counter that wraps replaces the count. `out`: the
+    engine's output, for more enables (copies of its skid register) of a wide lane
+    register."""
     n = len(channels)
     if n == 0:
         return []
@@ -144,8 +172,15 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
     else:
         result, width = total, len(total)
     reg = Signal(n * width, name=f"results{lane}")
-    with m.If(adv & last):
-        m.d.sync += reg.eq(Cat(reg[width:], result) if n > 1 else result)
+    shifted = Cat(reg[width:], result) if n > 1 else result
+    # a wide lane register (CNV's fc7: 512 results) shifts by one enable per group of its
+    # bits, each from a copy of the skid register of its own (hw.fanout)
+    groups = group_slices(n * width)
+    ens = ([adv] if out is None or not out.skid or len(groups) == 1
+           else out.enables(len(groups)))
+    for bits, en in zip(groups if len(ens) > 1 else [slice(0, n * width)], ens):
+        with m.If(en & last):
+            m.d.sync += reg[bits].eq(shifted[bits])
     if conv.scores is None:
         return [reg[k] for k in range(n)]
     return [reg[k * width:(k + 1) * width].as_signed() for k in range(n)]

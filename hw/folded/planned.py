@@ -135,4 +135,6 @@ class PlannedNetwork(Network):
         self.choices = dict(choices)
         super().__init__(desc, stages, runtime_thresholds, layers=[
             planned_block(layer, shape, choices.get(layer.name), stages)
-            for layer, shape in zip(desc.layers, desc.layer_inputs())], control=control)
+            for layer, shape in zip(desc.layers, desc.layer_inputs())], control=control,
+            # pipelined for a clock: the encoder's `ready` in a register too
+            encoder_skid=any(c.skid for c in self.choices.values()))

@@ -16,83 +16,18 @@ depends on state only, so the ready chain of a network breaks at every window ge
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..timing import Timing
-from ..fanout import copies, group_slices
+from ..fanout import GROUP_BITS, copies, group_slices
+from .flags import ColumnFlags, RowGap, add_mod, lookup
 from .plan import PAD, WindowPlan, plan_window
 
 
 TRANSPARENT_MAX_BITS = 12
-
-
-def _lookup(table: list, index, width: int):
-    """table[index] as a bit-select of one constant: a continuous assignment, which Icarus
-    evaluates at time 0 (an `always @*` case on a register that has not changed yet stays X
-    there)."""
-    word = 0
-    for k, v in enumerate(table):
-        word |= int(v) << (k * width)
-    const = Const(word, max(1, len(table) * width + width))
-    return const.word_select(index, width)
-
-
-def _add_mod(a, c: int, modulus: int):
-    """(a + c) mod `modulus` for 0 <= a, c < modulus."""
-    if modulus == 1 or c % modulus == 0:
-        return a
-    s = a + (c % modulus)
-    return Mux(s >= modulus, s - modulus, s)
-
-
-class _Gap:
-    """A difference of row counters, d: +1 as an input row completes (`row_in`), -step[oy]
-    as the read side leaves output row oy (`row_out`). Its sign and zero are flag registers
-    (`neg`, `zero`), set from the four values d can take next (d, d + 1, and with
-    e = d - step[oy], kept alongside, e and e + 1), so that the events only select."""
-
-    def __init__(self, m: Module, name: str, init: int, step: list[int], oy, reach: int,
-                 row_in, row_out):
-        shape = signed(reach.bit_length() + 1)
-        bits = max(abs(v) for v in step).bit_length() + 1
-
-        def step_of(table):
-            return _lookup([v % (1 << bits) for v in table], oy, bits).as_signed()
-
-        d = Signal(shape, init=init, name=f"{name}_d")
-        e = Signal(shape, init=init - step[0], name=f"{name}_e")
-        self.neg = Signal(init=init < 0, name=f"{name}_neg")
-        self.zero = Signal(init=init == 0, name=f"{name}_zero")
-        m.d.sync += [
-            d.eq(d + row_in - Mux(row_out, step_of(step), 0)),
-            e.eq(e + row_in - Mux(row_out, step_of(step[1:] + step[:1]), 0)),
-            self.neg.eq(Mux(row_out, Mux(row_in, e < -1, e[-1]),
-                            Mux(row_in, d < -1, self.neg))),
-            self.zero.eq(Mux(row_out, Mux(row_in, e == -1, e == 0),
-                             Mux(row_in, d == -1, self.zero)))]
-
-
-class _Columns:
-    """The write column w_x against the read step r_t, as flag registers set from what they
-    will be after this cycle's moves (each counter steps by one or wraps to 0):
-    `before_read` = w_x < min(r_t, w), `after_read` = w_x > r_t."""
-
-    def __init__(self, m: Module, w: int, w_x, r_t, w_fire, w_wrap, r_fire, r_wrap):
-        self.before_read = Signal(name="col_before_read")
-        self.after_read = Signal(name="col_after_read")
-        lt = w_x < r_t
-        # Cases by (write moves, read moves); a wrapped counter is 0.
-        before = Mux(w_fire,
-                     Mux(w_wrap, Mux(r_fire, ~r_wrap, r_t != 0),
-                         Mux(r_fire, ~r_wrap & lt, w_x + 1 < r_t)),
-                     Mux(r_fire, ~r_wrap & (w_x <= r_t), self.before_read))
-        after = Mux(r_fire & r_wrap, Mux(w_fire, ~w_wrap, w_x != 0),
-                    Mux(w_fire, ~w_wrap & Mux(r_fire, ~lt & (w_x != r_t), ~lt),
-                        Mux(r_fire, w_x > r_t + 1, self.after_read)))
-        m.d.sync += [self.before_read.eq(before), self.after_read.eq(after)]
 
 
 class WindowGenerator(wiring.Component):
@@ -109,6 +44,14 @@ class WindowGenerator(wiring.Component):
     i : stream of C-bit pixels, raster order, frames back to back.
     o : stream of kh*kw*C-bit windows, raster order of the Ho x Wo output positions.
     plan : the `WindowPlan` the read side follows.
+    ready_next : None, or the next value of the register that drives `o.ready` (set by the
+        block that connects the two, before elaboration): the generator then keeps copies
+        of that register, one per group of its wide registers, instead of routing the one
+        `o.ready` net to every group's enable (hw.fanout).
+    pipelined : False, or (set like `ready_next`, for a block pipelined for a clock) the
+        row counters' next values chosen by the handshake's events, not computed after
+        them (`RowGap`), at some LUTs more; and more copies: of stage 3's hold and of the
+        banks per group, of the column counters for wide line buffers' addresses.
     """
 
     def __init__(self, height: int, width: int, channels: int, kernel, stride=(1, 1),
@@ -129,6 +72,8 @@ class WindowGenerator(wiring.Component):
         kh, kw = self.plan.kernel
         super().__init__({"i": In(stream.Signature(channels)),
                           "o": Out(stream.Signature(kh * kw * channels))})
+        self.ready_next = None
+        self.pipelined = False
 
     @property
     def timing(self) -> Timing:
@@ -171,7 +116,7 @@ class WindowGenerator(wiring.Component):
         # covers rows gtop .. gtop + kh - 1 (some of them padding) and needs input up to row
         # greq = its last real row (`lasts`). The rules compare w_g with gtop + banks and
         # with greq, and the write column w_x with the read step r_t. Every comparison the
-        # handshakes use is a flag register (`_Gap`, `_Columns`), set from what it will be
+        # handshakes use is a flag register (`RowGap`, `ColumnFlags`), set from what it will be
         # after this cycle's events, so that `ready` and the read side's issue are one LUT
         # from flip-flops: no adder, no comparator in the handshake.
         tops = [oy * sy - ph for oy in range(ho)]
@@ -205,26 +150,36 @@ class WindowGenerator(wiring.Component):
         r_wrap = r_t == period - 1
         row_in = w_fire & w_wrap
         row_out = fire1 & r_wrap
-        room = _Gap(m, "room", -banks - tops[0], step_top, r_oy, reach, row_in, row_out)
-        need = _Gap(m, "need", -lasts[0], step_req, r_oy, reach, row_in, row_out)
-        cols = _Columns(m, w, w_x, r_t, w_fire, w_wrap, fire1, r_wrap)
+        room = RowGap(m, "room", -banks - tops[0], step_top, r_oy, reach, row_in, row_out,
+                    self.pipelined)
+        need = RowGap(m, "need", -lasts[0], step_req, r_oy, reach, row_in, row_out,
+                    self.pipelined)
+        cols = ColumnFlags(m, w, w_x, r_t, w_fire, w_wrap, fire1, r_wrap)
         # The read step needs input (a column of a row that is not all padding).
         needs_data = Signal(init=w > 0 and lasts[0] >= 0, name="needs_data")
         real = [last >= 0 for last in lasts]
         m.d.sync += needs_data.eq(Mux(
-            fire1, Mux(r_wrap, _lookup(real[1:] + real[:1], r_oy, 1),
-                       (r_t + 1 < w) & _lookup(real, r_oy, 1)), needs_data))
+            fire1, Mux(r_wrap, lookup(real[1:] + real[:1], r_oy, 1),
+                       (r_t + 1 < w) & lookup(real, r_oy, 1)), needs_data))
 
         # Row g overwrites row g - banks: allowed once the read side is past that row, or
         # on the read side's top row for the columns it has already read.
         write_ok = room.neg | (room.zero & cols.before_read)
         m.d.comb += [self.i.ready.eq(write_ok), w_fire.eq(self.i.valid & write_ok)]
+        # Wide line buffers' addresses are copies of the column counters: their many loads
+        # (a LUT-RAM's every cell) then do not slow the counters' compares (hw.fanout).
+        w_addr, r_addr = w_x, r_t
+        if self.pipelined and banks * c > GROUP_BITS:
+            w_addr = Signal.like(w_x, name="w_addr", attrs={"keep": 1})
+            m.d.sync += w_addr.eq(Mux(w_fire, Mux(w_wrap, 0, w_x + 1), w_x))
+            r_addr = Signal.like(r_t, name="r_addr", attrs={"keep": 1})
+            m.d.sync += r_addr.eq(Mux(fire1, Mux(r_wrap, 0, r_t + 1), r_t))
         for b, wp in enumerate(wports):
-            m.d.comb += [wp.addr.eq(w_x), wp.data.eq(self.i.payload),
+            m.d.comb += [wp.addr.eq(w_addr), wp.data.eq(self.i.payload),
                          wp.en.eq(w_fire & (w_bank == b))]
         with m.If(w_fire):
             with m.If(w_wrap):
-                m.d.sync += [w_x.eq(0), w_bank.eq(_add_mod(w_bank, 1, banks))]
+                m.d.sync += [w_x.eq(0), w_bank.eq(add_mod(w_bank, 1, banks))]
             with m.Else():
                 m.d.sync += w_x.eq(w_x + 1)
 
@@ -234,11 +189,11 @@ class WindowGenerator(wiring.Component):
 
         npat = max(2, len(p.patterns))
         pid_bits = (npat - 1).bit_length()
-        cur_has = _lookup([x is not None for x in p.current], r_t, 1)
-        cur_pid = _lookup([x or 0 for x in p.current], r_t, pid_bits)
-        sp_has = _lookup([x is not None for x in p.spilled], r_t, 1)
-        sp_pid = _lookup([x or 0 for x in p.spilled], r_t, pid_bits)
-        fl_pid = _lookup(list(p.flushed) or [0], r_flushed, pid_bits)
+        cur_has = lookup([x is not None for x in p.current], r_t, 1)
+        cur_pid = lookup([x or 0 for x in p.current], r_t, pid_bits)
+        sp_has = lookup([x is not None for x in p.spilled], r_t, 1)
+        sp_pid = lookup([x or 0 for x in p.spilled], r_t, pid_bits)
+        fl_pid = lookup(list(p.flushed) or [0], r_flushed, pid_bits)
         emit_cur = cur_has
         emit_sp = sp_has & ((r_oy != 0) | (r_t >= r_flushed))
 
@@ -251,7 +206,12 @@ class WindowGenerator(wiring.Component):
         s2_rbank = Signal.like(r_rbank)
         s3_valid, s3_emit, s3_shift = Signal(), Signal(), Signal()
         s3_pid = Signal(range(npat))
-        s3_fire = s3_valid & (~s3_emit | ~self.o.valid | self.o.ready)
+        # `o.ready`, or copies of the register behind it (`ready_next`), one per group
+        ready = [self.o.ready]
+        if self.ready_next is not None:
+            ready = [Signal(init=1, name="o_ready")]
+            m.d.sync += ready[0].eq(self.ready_next)
+        s3_fire = s3_valid & (~s3_emit | ~self.o.valid | ready[0])
         s2_fire = s2_valid & (~s3_valid | s3_fire)
         free = ~s2_valid | s2_fire
         m.d.comb += fire1.eq(free & dep_ok)
@@ -262,23 +222,37 @@ class WindowGenerator(wiring.Component):
         out_groups = group_slices(window_bits)
         col_groups = group_slices(kh * c)
         shift_groups = group_slices(kh * c * (p.length - 1)) if p.length > 1 else []
-        valid_next = Mux(s3_fire & s3_emit, 1, self.o.valid & ~self.o.ready)
+        valid_next = Mux(s3_fire & s3_emit, 1, self.o.valid & ~ready[0])
         m.d.sync += self.o.valid.eq(valid_next)
-        valids = copies(m, self.o.valid, valid_next, max(len(out_groups), len(shift_groups)))
+        count = max(len(out_groups), len(shift_groups))
+        # pipelined, copy 0 (`o.valid` itself, which the consumer and this handshake read)
+        # enables no group
+        valids = copies(m, self.o.valid, valid_next, count + self.pipelined)[self.pipelined:]
+        if self.ready_next is not None:
+            ready = copies(m, ready[0], self.ready_next, count + 1)[1:]
 
         def frees(k):
             """`o` is free or being read, by copy k."""
-            return ~valids[k % len(valids)] | self.o.ready
+            return ~valids[k % len(valids)] | ready[k % len(ready)]
+
+        # Stage 3 holds an emission; pipelined, a register and a copy per group of it,
+        # beside s3_valid and s3_emit (set below), which the handshake reads.
+        holds = [s3_valid & s3_emit]
+        if self.pipelined:
+            hold_next = Mux(s2_fire, s2_emit, Mux(s3_fire, 0, s3_valid & s3_emit))
+            hold = Signal(name="s3_hold")
+            m.d.sync += hold.eq(hold_next)
+            holds = copies(m, hold, hold_next, count)
 
         def moves(k):
             """Stage 3 is empty or moves on, by copy k."""
-            return ~s3_valid | ~s3_emit | frees(k)
+            return ~holds[k % len(holds)] | frees(k)
         # While the next frame's first row waits for input, send the previous frame's
         # spilled windows with emission-only steps.
         flush_go = free & ~dep_ok & (r_oy == 0) & (r_t == 0) & (r_flushed < flush)
         for b, rp in enumerate(rports):
             fire1_b = (~s2_valid | moves(b)) & dep_ok if len(valids) > 1 else fire1
-            m.d.comb += [rp.addr.eq(r_t), rp.en.eq(fire1_b)]
+            m.d.comb += [rp.addr.eq(r_addr), rp.en.eq(fire1_b)]
 
         # The selects of stage 2 (bank rotation, real rows) and stage 3 (pattern), whose next
         # values are named so that each group of the wide registers gets its own copies
@@ -290,7 +264,7 @@ class WindowGenerator(wiring.Component):
             m.d.sync += [s2_valid.eq(1), s2_emit.eq(emit_cur | emit_sp), s2_shift.eq(1)]
             m.d.comb += [pid_next.eq(Mux(emit_cur, cur_pid, sp_pid)), rbank_next.eq(r_rbank)]
             # the rows of the kernel that are real input rows, not padding
-            m.d.comb += vmask_next.eq(_lookup(
+            m.d.comb += vmask_next.eq(lookup(
                 [sum(1 << ky for ky in range(kh) if 0 <= top + ky < h) for top in tops],
                 r_oy, kh))
         with m.Elif(flush_go):
@@ -312,12 +286,12 @@ class WindowGenerator(wiring.Component):
                 m.d.sync += r_t.eq(0)
                 with m.If(r_oy == ho - 1):
                     m.d.sync += [r_oy.eq(0),
-                                 r_fbank.eq(_add_mod(r_fbank, h % banks, banks)),
-                                 r_rbank.eq(_add_mod(r_fbank, (h - ph) % banks, banks)),
+                                 r_fbank.eq(add_mod(r_fbank, h % banks, banks)),
+                                 r_rbank.eq(add_mod(r_fbank, (h - ph) % banks, banks)),
                                  r_flushed.eq(0)]
                 with m.Else():
                     m.d.sync += [r_oy.eq(r_oy + 1),
-                                 r_rbank.eq(_add_mod(r_rbank, sy % banks, banks))]
+                                 r_rbank.eq(add_mod(r_rbank, sy % banks, banks))]
             with m.Else():
                 m.d.sync += r_t.eq(r_t + 1)
 
@@ -326,7 +300,8 @@ class WindowGenerator(wiring.Component):
         # rows. Loaded whenever stage 3 is free, a step there or not (`s3_valid` says
         # which): the read registers and the selects change only as a step is issued, so
         # the column they give stays the one stage 3 needs.
-        rbanks = copies(m, s2_rbank, rbank_next, len(col_groups)) if banks > 1 else []
+        rbanks = (copies(m, s2_rbank, rbank_next, len(col_groups))
+                  if banks > 1 and not self.pipelined else [])
         vmasks = copies(m, s2_vmask, vmask_next, len(col_groups))
         column = Signal(kh * c, name="column")
         for k, bits in enumerate(col_groups):
@@ -334,9 +309,16 @@ class WindowGenerator(wiring.Component):
                 lo, hi = max(bits.start, ky * c) - ky * c, min(bits.stop, (ky + 1) * c) - ky * c
                 if banks == 1:
                     row = rports[0].data[lo:hi]
+                elif self.pipelined:
+                    # the bank of row ky, in a register of the group's own (no adder
+                    # between it and the multiplexer)
+                    bank = Signal(range(banks), name=f"bank{ky}_g{k}",
+                                  init=(s2_rbank.init + ky) % banks, attrs={"keep": 1})
+                    m.d.sync += bank.eq(add_mod(rbank_next, ky, banks))
+                    row = Array(rp.data[lo:hi] for rp in rports)[bank]
                 else:
                     bank = Signal(range(banks), name=f"bank{ky}_g{k}")
-                    m.d.comb += bank.eq(_add_mod(rbanks[k], ky, banks))
+                    m.d.comb += bank.eq(add_mod(rbanks[k], ky, banks))
                     row = Array(rp.data[lo:hi] for rp in rports)[bank]
                 with m.If(moves(k)):
                     m.d.sync += column[ky * c + lo:ky * c + hi].eq(
