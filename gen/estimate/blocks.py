@@ -169,9 +169,9 @@ def _window_copies(p, c: int, pipelined: bool, ready_copies: bool) -> int:
     unpipelined one's (whose copies the fitted terms carry): per group of its wide
     registers a copy of stage 3's hold, and of `valid` one more (copy 0 then enables no
     group); per group of the column register the bank of each row it covers, not a copy
-    of the bank rotation; with `ready_copies`, the consumer's `ready` register and a copy
-    per group."""
-    from hw.fanout import group_slices
+    of the bank rotation; copies of the column counters that address wide line buffers;
+    with `ready_copies`, the consumer's `ready` register and a copy per group."""
+    from hw.fanout import GROUP_BITS, group_slices
     if not pipelined:
         return 0
     kh, kw = p.kernel
@@ -182,6 +182,8 @@ def _window_copies(p, c: int, pipelined: bool, ready_copies: bool) -> int:
     if p.banks > 1 and row_rotations(p) > 1:
         rows = sum((g.stop - 1) // c - g.start // c + 1 for g in columns)
         ff += (rows - len(columns)) * int_bits(p.banks - 1)
+    if p.banks * c > GROUP_BITS:
+        ff += int_bits(max(p.width, 2) - 1) + int_bits(max(p.period, 2) - 1)
     return ff
 
 

@@ -22,7 +22,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..timing import Timing
-from ..fanout import copies, group_slices
+from ..fanout import GROUP_BITS, copies, group_slices
 from .flags import ColumnFlags, RowGap, add_mod, lookup
 from .plan import PAD, WindowPlan, plan_window
 
@@ -50,8 +50,8 @@ class WindowGenerator(wiring.Component):
         `o.ready` net to every group's enable (hw.fanout).
     pipelined : False, or (set like `ready_next`, for a block pipelined for a clock) the
         row counters' next values chosen by the handshake's events, not computed after
-        them (`RowGap`), at some LUTs more; and more copies: of stage 3's hold, and of the
-        banks per group.
+        them (`RowGap`), at some LUTs more; and more copies: of stage 3's hold and of the
+        banks per group, of the column counters for wide line buffers' addresses.
     """
 
     def __init__(self, height: int, width: int, channels: int, kernel, stride=(1, 1),
@@ -166,8 +166,16 @@ class WindowGenerator(wiring.Component):
         # on the read side's top row for the columns it has already read.
         write_ok = room.neg | (room.zero & cols.before_read)
         m.d.comb += [self.i.ready.eq(write_ok), w_fire.eq(self.i.valid & write_ok)]
+        # Wide line buffers' addresses are copies of the column counters: their many loads
+        # (a LUT-RAM's every cell) then do not slow the counters' compares (hw.fanout).
+        w_addr, r_addr = w_x, r_t
+        if self.pipelined and banks * c > GROUP_BITS:
+            w_addr = Signal.like(w_x, name="w_addr", attrs={"keep": 1})
+            m.d.sync += w_addr.eq(Mux(w_fire, Mux(w_wrap, 0, w_x + 1), w_x))
+            r_addr = Signal.like(r_t, name="r_addr", attrs={"keep": 1})
+            m.d.sync += r_addr.eq(Mux(fire1, Mux(r_wrap, 0, r_t + 1), r_t))
         for b, wp in enumerate(wports):
-            m.d.comb += [wp.addr.eq(w_x), wp.data.eq(self.i.payload),
+            m.d.comb += [wp.addr.eq(w_addr), wp.data.eq(self.i.payload),
                          wp.en.eq(w_fire & (w_bank == b))]
         with m.If(w_fire):
             with m.If(w_wrap):
@@ -244,7 +252,7 @@ class WindowGenerator(wiring.Component):
         flush_go = free & ~dep_ok & (r_oy == 0) & (r_t == 0) & (r_flushed < flush)
         for b, rp in enumerate(rports):
             fire1_b = (~s2_valid | moves(b)) & dep_ok if len(valids) > 1 else fire1
-            m.d.comb += [rp.addr.eq(r_t), rp.en.eq(fire1_b)]
+            m.d.comb += [rp.addr.eq(r_addr), rp.en.eq(fire1_b)]
 
         # The selects of stage 2 (bank rotation, real rows) and stage 3 (pattern), whose next
         # values are named so that each group of the wide registers gets its own copies
