@@ -50,10 +50,13 @@ CONFIGS = [
     ("thr-block", (2, 2, 3), layer(out_channels=24, groups=1, domain="bipolar", prune=0.0),
      1, 3, 2),
     ("thr-logic", (2, 2, 4), layer(out_channels=24, groups=2, domain="sparse"), 1, 2, 2),
-    # a block RAM word of several slices, each read by its own counter and fire (front 2,
-    # skid)
+    # a block RAM word of several slices, each read by its own counter and fire (front 2 and
+    # up, skid)
     ("wide-block", (2, 2, 64), layer(out_channels=8, groups=1, domain="bipolar",
                                      prune=0.0), 4, 64, 1),
+    # six lanes read one chunk multiplexer: two copies of its register (front 3, no skid)
+    ("lane-copies", (2, 2, 8), layer(out_channels=12, groups=1, domain="bipolar", prune=0.0),
+     6, 4, 0),
 ]
 MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block"}
 # The pruning measurement: a layer, and the same with half its (o, i) blocks pruned.
@@ -76,9 +79,9 @@ def unit_conv(cfg) -> Conv:
 def make_unit(cfg):
     from hw.dense.engine import StreamingDense
     _, _, _, pe, simd, stages = cfg
-    name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
+    name = cfg[0]   # every front (none, leaves, + weight word, + chunks), argmax stages 1..3
     return StreamingDense(unit_conv(cfg), pe, simd, stages, MEMORY.get(name, "auto"),
-                          argmax_stages=stages + 1, front=(stages + len(name)) % 3,
+                          argmax_stages=stages + 1, front=(stages + len(name)) % 4,
                           skid=len(name) % 2 == 0)
 
 

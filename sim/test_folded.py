@@ -59,10 +59,15 @@ CONFIGS = [
     # a window of two enable groups (hw.fanout), with the skid's `ready` copies
     ("wide-win", (3, 3, 16), layer(out_channels=4, kernel=(3, 3), padding=(1, 1),
                                    stride=(1, 1), groups=1, domain="bipolar", prune=0.0), 2, 48, 1),
-    # a block RAM word of several slices, each read by its own counter and fire (front 2, skid)
+    # a block RAM word of several slices, each read by its own counter and fire (front 2 and
+    # up, skid)
     ("wide-block", (3, 3, 16), layer(out_channels=8, kernel=(3, 3), padding=(1, 1),
                                      stride=(1, 1), groups=1, domain="bipolar", prune=0.0),
      4, 72, 1),
+    # six lanes read one chunk multiplexer: two copies of its register (front 3, skid)
+    ("lanes-copied", (3, 3, 4), layer(out_channels=12, kernel=(3, 3), padding=(1, 1),
+                                      stride=(1, 1), groups=1, domain="bipolar", prune=0.0),
+     6, 12, 3),
 ]
 MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block"}
 
@@ -84,9 +89,9 @@ def unit_conv(cfg) -> Conv:
 def make_unit(cfg):
     from hw.folded.engine import FoldedEngine
     _, _, _, pe, simd, stages = cfg
-    name = cfg[0]   # every front (none, leaves, + weight word), argmax stages 1..3
+    name = cfg[0]   # every front (none, leaves, + weight word, + chunks), argmax stages 1..3
     return FoldedEngine(unit_conv(cfg), pe, simd, stages, MEMORY.get(name, "auto"),
-                        argmax_stages=stages + 1, front=(stages + len(name)) % 3,
+                        argmax_stages=stages + 1, front=(stages + len(name)) % 4,
                         skid=len(name) % 2 == 0)
 
 

@@ -163,7 +163,7 @@ def _copy_bits(text: str) -> int:
 
 
 @pytest.mark.parametrize("kind", ["folded", "dense"])
-@pytest.mark.parametrize("front", [0, 1, 2])
+@pytest.mark.parametrize("front", [0, 1, 2, 3])
 @pytest.mark.parametrize("skid", [False, True])
 @pytest.mark.parametrize("memory", ["block", "distributed"])
 def test_estimated_copies_are_the_engines(kind, front, skid, memory):
@@ -194,6 +194,8 @@ def test_estimated_copies_are_the_engines(kind, front, skid, memory):
                                                     True)) > 1
     expected = copy_registers(conv, lanes, engine.simd, front, skid, memory, engine.steps,
                               kept)
+    if front == 3 and skid:    # the chunk registers' copies (one column, four lanes)
+        expected += len(group_slices(engine.simd))
     text = verilog.convert(engine, name="blk")
     assert _copy_bits(text) == expected
     assert expected > 0 or not skid
@@ -255,3 +257,36 @@ def test_wide_output_and_input_registers_have_enables_per_group():
     assert max(out.values()) <= 64
     assert loads["pixel"] == {"i__ready": 100, "ready_copy1": 100, "ready_copy2": 100}
     assert len(group_slices(300)) == 3
+
+
+@pytest.mark.parametrize("kind", ["folded", "dense"])
+def test_chunk_registers_cost_what_the_estimate_says(kind):
+    """`front` 3 registers each multiplexer column's chunk once per LANES_PER_COPY lanes
+    that read it (six lanes here: two copies, hw.fanout), each lane's weights, and a cycle
+    more of the valid and first/last chains: the flip-flops yosys keeps grow by what
+    gen.estimate counts over `front` 2."""
+    import numpy as np
+
+    from gen.estimate.folded_blocks import dense_block, folded_block
+    from hw.dense.engine import StreamingDense
+    from hw.fanout import lane_copies
+    from hw.folded.engine import FoldedEngine
+    from models.factory import random_conv
+    rng = np.random.default_rng(4)
+    if kind == "folded":
+        conv = random_conv(rng, "c", (3, 3, 8), out_channels=12, kernel=(3, 3),
+                           stride=(1, 1), padding=(1, 1), groups=1, domain="bipolar",
+                           prune=0.0)
+        make, estimate, simd = FoldedEngine, folded_block, 24
+    else:
+        conv = random_conv(rng, "d", (2, 2, 32), out_channels=12, groups=1, dense=True,
+                           domain="bipolar", prune=0.0)
+        make, estimate, simd = StreamingDense, dense_block, 16
+    engines = [make(conv, 6, simd, 2, "block", front=front, skid=True) for front in (2, 3)]
+    assert engines[1].word.lane_mux == [0] * 6 and lane_copies(6) == 2
+    text = verilog.convert(engines[1], name="blk")
+    assert re.search(rf"reg \[{simd - 1}:0\] chunk0_r1 ", text)
+    grown = _flip_flops(text, "blk") - _flip_flops(verilog.convert(engines[0], name="blk"),
+                                                   "blk")
+    ests = [estimate(conv, 6, simd, "block", 2, front=front, skid=True).ff for front in (2, 3)]
+    assert grown == ests[1] - ests[0] > 2 * simd + 6 * simd

@@ -276,7 +276,7 @@ BAD_PLANS = [
     ("layer-stages-huge", _plan_layer("stages", 2 ** 40), ["p.json", "conv0", "'stages'"]),
     ("argmax-stages-negative", _plan_layer("argmax_stages", -1),
      ["p.json", "conv0", "'argmax_stages'"]),
-    ("front-3", lambda d: _plan_layer("front", 3, _folded(d))(d), ["p.json", "'front'"]),
+    ("front-4", lambda d: _plan_layer("front", 4, _folded(d))(d), ["p.json", "'front'"]),
     ("front-string", lambda d: _plan_layer("front", "2", _folded(d))(d), ["p.json", "'front'"]),
     ("skid-string", _plan_layer("skid", "yes"), ["p.json", "conv0", "'skid'"]),
     ("slowest-path-garbled", lambda d: {**d, "slowest_path": {"ns": "x"}},

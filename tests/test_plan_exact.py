@@ -142,7 +142,7 @@ BAD = [
     (edit(["layers", 0, "stages"], 65), f"{L0}: field 'stages': 65 is outside 0..64"),
     (edit(["layers", 0, "argmax_stages"], 65), f"{L0}: field 'argmax_stages': 65 is outside "
      "0..64"),
-    (edit(["layers", 0, "front"], 3), f"{L0}: field 'front': 3 is outside 0..2"),
+    (edit(["layers", 0, "front"], 4), f"{L0}: field 'front': 4 is outside 0..3"),
     (edit(["layers", 2, "front"], 1), "plan: layer #2 'out': field 'front': 1 is outside 0..0"),
     (edit(["layers", 0, "skid"], 1), f"{L0}: field 'skid': expected true or false, got an "
      "integer"),

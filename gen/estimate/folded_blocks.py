@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from models.description import Conv
 
-from hw.fanout import group_slices
+from hw.fanout import group_slices, lane_copies
 
 
 from gen.estimate.blocks import Block, int_bits, popcount_profile, wide_adder_bits
@@ -34,6 +34,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     scaled = conv.domain == "sparse" and stages >= 2    # hw.folded.lanes.lane_sum
     first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
     regs += acc * scaled
+    stages += front > 2          # front 3: the chunk registers' cycle
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
     # The wide adders of trees of 64+ leaves apart, as in the unrolled engine.
     wide = wide_adder_bits(simd)
@@ -50,6 +51,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += copy_registers(conv, pe, simd, front, skid, pick_style(memory, shape.steps,
                          shape.word_width), shape.steps, shape.word_width)
     ff += result_copies(conv, lanes, acc, skid)
+    ff += chunk_registers(front, simd, shape.column_lanes, pe, shape.needs_mask, skid)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, logic_roms=logic)
 
@@ -62,6 +64,7 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     when its channels interleave over the pixels; per lane a threshold read in turn and one
     comparator (or the sums of a scores layer), a shift register of results; the weight ROM; the
     pixel register."""
+    from hw.dense.schedule import slot_bits
     from hw.dense.shape import dense_shape
     from hw.folded.lanes import signed_width, sum_bounds
     from hw.folded.memory import pick_style
@@ -76,6 +79,7 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     scaled = conv.domain == "sparse" and stages >= 2    # hw.folded.lanes.lane_sum
     first, later, regs = popcount_profile(simd, stages - scaled, front > 0)
     regs += acc * scaled
+    stages += front > 2          # front 3: the chunk registers' cycle
     trees = len(lanes) * (2 if conv.domain == "sparse" and conv.p else 1)
     # The wide adders of trees of 64+ leaves apart, as in the unrolled engine.
     wide = wide_adder_bits(simd)
@@ -84,8 +88,10 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
              "leaf_bits": len(lanes) * simd * (2 if shape.needs_mask else 1),
              "step_bits": int_bits(shape.steps), "one": 1}
     banks = [(len(lane), acc) for lane, banked in zip(lanes, shape.banked) if banked]
+    # (a banked lane's slot travels with its first/last flags)
+    slots = sum(slot_bits(lane, banked) for lane, banked in zip(lanes, shape.banked))
     ff = (cg * conv.groups + 1 + int_bits(shape.steps) + trees * regs + 2 * stages * (pe + 1)
-          + sum(acc for banked in shape.banked if not banked))
+          + stages * slots + sum(acc for banked in shape.banked if not banked))
     # yosys keeps only the ROM bits that vary from step to step.
     roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width)
     ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
@@ -94,7 +100,8 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += copy_registers(conv, len(lanes), simd, front, skid, pick_style(
         memory, shape.steps, shape.word_width), shape.steps, shape.rom_width)
     ff += result_copies(conv, lanes, acc, skid)
-    if skid and front == 2:       # `ready` in a register, a copy per group of the pixel's bits
+    ff += chunk_registers(front, simd, shape.column_lanes, len(lanes), shape.needs_mask, skid)
+    if skid and front >= 2:       # `ready` in a register, a copy per group of the pixel's bits
         ff += len(group_slices(cg * conv.groups))
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, banks=banks, logic_roms=logic)
@@ -106,6 +113,18 @@ def result_copies(conv: Conv, lanes, acc: int, skid: bool) -> int:
     width = 1 if conv.scores is None else acc
     counts = [len(group_slices(len(lane) * width)) for lane in lanes]
     return sum(n for n in counts if n > 1) if skid else 0
+
+
+def chunk_registers(front: int, simd: int, column_lanes, lanes: int, mask: bool,
+                    skid: bool) -> int:
+    """`front` 3 (hw.folded.lanes.chunk_registers, lane_weights): per multiplexer column a
+    register of `simd` bits for each LANES_PER_COPY lanes that read it (with a skid
+    register, a copy of it per group of a register's bits), and each lane's weights (and
+    mask) in a register."""
+    if front < 3:
+        return 0
+    regs = sum(lane_copies(n) for n in column_lanes)
+    return regs * (simd + skid * len(group_slices(simd))) + lanes * simd * (1 + mask)
 
 
 def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, style: str,
@@ -120,7 +139,7 @@ def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, st
     from hw.folded.memory import read_from_counter, slice_bits
     ff = lanes * lane_enable_count(conv, simd, front > 0) - 1 if skid else 0
     comb = read_from_counter(style, steps)
-    if front == 2 and (style == "block" or comb):
+    if front >= 2 and (style == "block" or comb):
         slices = max(1, -(-rom_width // slice_bits(style, steps)))
         ff += (slices - 1) * ((1 if comb else 2) * int_bits(max(steps, 2) - 1) + 1 + skid)
     return ff
@@ -146,8 +165,10 @@ def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
         feats["result_bits"] = sum(len(lane) for lane in lanes)
         roms.extend((n, tw + 1) for n in in_block)
         feats["step_bits"] += sum(int_bits(n - 1) for n in ahead)
-        ff = sum(len(lane) + int_bits(len(lane) + 1) for lane in lanes) + conv.out_channels + 1
-        return ff + sum(tw + 1 + 3 * int_bits(n - 1) - int_bits(n + 1) for n in ahead)
+        # per lane its results and its count of finished channels (range(n))
+        ff = sum(len(lane) + (len(lane) - 1).bit_length() for lane in lanes)
+        ff += conv.out_channels + 1
+        return ff + sum(tw + 1 + 3 * int_bits(n - 1) - (n - 1).bit_length() for n in ahead)
     sw = result_score_width(conv)
     feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
     feats["score_bits"] = conv.out_channels * sw
@@ -175,8 +196,8 @@ def _rom_registers(logic_roms: list[tuple[int, int]]) -> int:
 
 
 def _word_register(front: int, width: int) -> int:
-    """hw.folded.memory.stepped_memory's word register (`front` 2)."""
-    return width if front == 2 else 0
+    """hw.folded.memory.stepped_memory's word register (`front` 2 and 3)."""
+    return width if front >= 2 else 0
 
 
 def kh_kw_c(conv: Conv) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hw.fanout import GROUP_BITS
+from hw.fanout import GROUP_BITS, LANES_PER_COPY, lane_copies
 from hw.folded.lanes import FRONTS, threshold_memory
 from hw.folded.memory import ASYNC_ROM_MAX_DEPTH, slice_bits
 from hw.popcount import register_levels, tree_levels
@@ -41,7 +41,9 @@ class Delays:
     (entry, a dozen bits, exit), a block RAM's clock-to-output, each with typical routing;
     `fanout`: routing per doubling of a net's loads past 16; `adder`: a popcount tree's
     level above the second (a carry chain of 3 bits or more, and the route into the next
-    one); `mux_ways`: multiplexer ways one LUT level resolves."""
+    one); `spread`: routing per doubling past 2 of the lanes of 64 bits or more a net
+    reaches that lie apart (each by the block RAMs of its weights; `lane_spread`);
+    `mux_ways`: multiplexer ways one LUT level resolves."""
 
     reg: float
     lut: float
@@ -49,17 +51,22 @@ class Delays:
     bram: float
     fanout: float
     adder: float
+    spread: float
     mux_ways: int = 2
 
 
 # ECP5's `adder`: conv4's popcount levels 5-8 of the shipped model's 100 MHz plan routed
-# in 11.4 ns (2.4 logic); the other families' are ECP5's scaled by their LUT delay.
+# in 11.4 ns (2.4 logic); its `spread`: CNV's chunk multiplexers routed to their lanes'
+# leaf registers on an ECP5-85F in 12.6 ns (conv5, 16 lanes of 64 bits), 10.7 (conv1, 8 of
+# 117) and 10.0 (conv2, 4 of 90), and the shipped model's on an ECP5-25F in 8.8 (conv0, 32
+# of 12 over 13 block RAMs), against 7.9 without it. The other families' are ECP5's scaled
+# by their LUT delay.
 DELAYS = {
-    "ecp5": Delays(reg=1.5, lut=1.6, carry=1.6, bram=5.6, fanout=0.6, adder=2.5),
-    "ice40": Delays(reg=2.0, lut=2.8, carry=2.6, bram=5.0, fanout=0.9, adder=4.4),
-    "gowin": Delays(reg=1.5, lut=1.7, carry=1.8, bram=6.0, fanout=0.6, adder=2.7),
+    "ecp5": Delays(reg=1.5, lut=1.6, carry=1.6, bram=5.6, fanout=0.6, adder=2.5, spread=1.6),
+    "ice40": Delays(reg=2.0, lut=2.8, carry=2.6, bram=5.0, fanout=0.9, adder=4.4, spread=2.8),
+    "gowin": Delays(reg=1.5, lut=1.7, carry=1.8, bram=6.0, fanout=0.6, adder=2.7, spread=1.7),
     "xilinx": Delays(reg=0.8, lut=0.6, carry=0.9, bram=2.6, fanout=0.3, adder=0.9,
-                     mux_ways=4),
+                     spread=0.6, mux_ways=4),
 }
 # A popcount's first levels (sums of at most 3 bits) map to LUTs.
 LUT_LEVELS = 2
@@ -79,8 +86,8 @@ class Pipelining:
 
 @dataclass(frozen=True)
 class Path:
-    """One register-to-register path: what it passes through, and the loads of its last
-    net."""
+    """One register-to-register path: what it passes through, the loads of its last net
+    and their `spread` over an engine's lanes (lane_spread)."""
 
     what: str
     luts: int = 0
@@ -88,11 +95,18 @@ class Path:
     bram: bool = False
     loads: int = 1
     adders: int = 0
+    spread: float = 0.0
 
     def ns(self, d: Delays) -> float:
         fan = d.fanout * max(0.0, math.log2(self.loads / 16)) if self.loads > 16 else 0.0
         return (d.reg + self.luts * d.lut + self.carries * d.carry + self.adders * d.adder
-                + fan + (d.bram if self.bram else 0))
+                + fan + self.spread * d.spread + (d.bram if self.bram else 0))
+
+
+def lane_spread(lanes: int, simd: int) -> float:
+    """Doublings of `lanes` lanes of `simd` bits that lie apart, past 2, a lane of fewer
+    than 64 bits counting for its part (small lanes pack together): `Delays.spread` each."""
+    return math.log2(lanes / 2) * min(1.0, simd / 64) if lanes > 2 else 0.0
 
 
 def mux_levels(ways: int, d: Delays) -> int:
@@ -110,11 +124,12 @@ def tree_paths(levels: int, stages: int, leaves: bool, head: Path, tail: Path,
         lo, hi = bounds[k], bounds[k + 1]
         adders = max(0, hi - max(lo, LUT_LEVELS))
         out.append(Path(f"{what} {lo}..{hi}", start.luts + (hi - lo - adders), start.carries,
-                        start.bram, start.loads, adders=adders))
+                        start.bram, start.loads, adders=adders, spread=start.spread))
         start = Path("reg")
     last = out.pop()
     out.append(Path(last.what, last.luts + tail.luts, last.carries + tail.carries,
-                    last.bram or tail.bram, last.loads, adders=last.adders))
+                    last.bram or tail.bram, last.loads, adders=last.adders,
+                    spread=last.spread))
     return out
 
 
@@ -139,37 +154,46 @@ def block_rom_ranges(family: str, words: int, bits: int, front: int) -> int:
     bits: 9 ranges, 4 LUT levels between the block RAM and the word register as placed)."""
     if words <= 1:
         return 1
-    width = min(bits, slice_bits("block", words)) if front == 2 else bits
+    width = min(bits, slice_bits("block", words)) if front >= 2 else bits
     return map_rom(family, words, max(1, width)).slices
 
 
 def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: int,
                  input_bits: int, pipe: Pipelining, family: str,
                  output_bits: int = 1, rom_words: int = 0, rom_bits: int = 0,
-                 thresholds: tuple[int, int] = (0, 0)) -> list[Path]:
+                 thresholds: tuple[int, int] = (0, 0), readers: int = 1) -> list[Path]:
     """Paths of a folded or streamed engine: `simd`-bit lanes behind a `chunks`-way
-    multiplexer, weights in a ROM of `rom_words` words of `rom_bits` (0: not known), in
-    block RAM or not, a sparse layer's q*count + p*all, `scores`
-    classes (0: a threshold layer, whose longest lane reads `thresholds` = (words, bits)
-    in turn), an input register of `input_bits` and an output
-    register of `output_bits`; and the handshake
-    that loads that register: from the downstream block's state through this engine's
-    enable (and the upstream window generator's, which takes this engine's ready), or,
-    with a skid register, from this engine's own state."""
+    multiplexer (`readers`: the most lanes that read one), weights in a ROM of
+    `rom_words` words of `rom_bits` (0: not known), in block RAM or not, a sparse layer's
+    q*count + p*all, `scores` classes (0: a threshold layer, whose longest lane reads
+    `thresholds` = (words, bits) in turn), an input register of `input_bits` and an output
+    register of `output_bits`; and the handshake that loads that register: from the
+    downstream block's state through this engine's enable (and the upstream window
+    generator's, which takes this engine's ready), or, with a skid register, from this
+    engine's own state."""
     d = DELAYS[family]
     # The word straight from a block RAM, from a register (a LUT ROM of more than
     # ASYNC_ROM_MAX_DEPTH words registers its read; `front` 2 any word), or below `front` 2
     # from the step counter itself through a LUT ROM of up to ASYNC_ROM_MAX_DEPTH words (a
     # LUT level more, and the counter fans out to every bit of the ROM); then the
-    # multiplexer and the XNOR.
+    # multiplexer and the XNOR in each lane that reads it; with `front` 3 the multiplexer
+    # into a register, a copy by each few lanes (hw.folded.lanes.chunk_registers), and
+    # from it the XNOR.
     from_counter = not block_ram and 0 < rom_words <= ASYNC_ROM_MAX_DEPTH
+    # (the readers that lie apart: a lane lies by the block RAMs of its weights)
+    apart = min(readers, map_rom(family, rom_words, rom_bits).bram) \
+        if block_ram and rom_words > 0 and rom_bits > 0 else 1
     # (a block RAM ROM's multiplexer over its packed address ranges)
     range_luts = mux_levels(block_rom_ranges(family, rom_words, rom_bits, pipe.front), d) \
         if block_ram else 0
     head = Path("word", luts=mux_levels(chunks, d) + 1 + (from_counter and pipe.front < 2)
                 + (range_luts if pipe.front < 2 else 0),
                 bram=block_ram and pipe.front < 2,
-                loads=rom_bits if from_counter and pipe.front < 2 else 1)
+                loads=rom_bits if from_counter and pipe.front < 2 else 1,
+                spread=lane_spread(apart, simd))
+    if pipe.front > 2:
+        head = Path("chunk register", luts=1,
+                    spread=lane_spread(min(apart, LANES_PER_COPY), simd))
     # After the tree: a sparse layer's scaling (behind a register of its own from two
     # stages: hw.folded.lanes.lane_sum), the accumulator, the threshold read and compare (or a
     # scores layer's sum) into the result register.
@@ -181,9 +205,12 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
                        Path("scale", carries=2) if scaled else tail, "popcount")
     if scaled:
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
-    if block_ram and pipe.front == 2:
+    if pipe.front > 2:
+        paths.append(Path("chunk multiplexer", luts=mux_levels(chunks, d),
+                          spread=lane_spread(lane_copies(apart), simd)))
+    if block_ram and pipe.front >= 2:
         paths.append(Path("weight memory", luts=range_luts, bram=True))
-    if from_counter and pipe.front == 2:
+    if from_counter and pipe.front >= 2:
         # The word register's slices (hw.folded.memory.memory_slices), each read from its
         # copy of the counter's next value through a LUT of the ROM.
         paths.append(Path("weight memory", luts=1, loads=min(max(1, rom_bits), GROUP_BITS)))
@@ -277,16 +304,18 @@ def meets(paths: list[Path], family: str, clock_mhz: float) -> bool:
 
 
 def candidates(paths_of, family: str, clock_mhz: float | None, stages: int, folded: bool,
-               scores: bool) -> list[Pipelining]:
+               scores: bool, readers: int = 1) -> list[Pipelining]:
     """The pipelinings worth pricing for an engine whose paths `paths_of(Pipelining)` gives:
     without a clock, `stages` and nothing else; with one, per front and skid (folded
-    engines) the fewest popcount stages, with the fewest argmax stages, that meet it; when
-    none does, the one whose slowest path is shortest (the fewest registers among
-    equals)."""
+    engines; `front` 3, whose chunk registers cut the route to lanes apart, only where
+    more than two lanes read a multiplexer, `readers`) the fewest popcount stages, with
+    the fewest argmax stages, that meet it; when none does, the one whose slowest path is
+    shortest (the fewest registers among equals)."""
     if clock_mhz is None:
         return [Pipelining(stages)]
     out, every = [], []
-    for front, skid in ([(f, s) for f in FRONTS for s in (False, True)] if folded
+    fronts = [f for f in FRONTS if f < 3 or readers > 2]
+    for front, skid in ([(f, s) for f in fronts for s in (False, True)] if folded
                         else [(0, False)]):
         for s in range(MAX_STAGES + 1):
             pipes = [Pipelining(s, front, a, skid) for a in range(MAX_STAGES + 1 if scores

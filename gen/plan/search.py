@@ -23,9 +23,10 @@ from functools import cache
 from models.description import Conv, Description, content_hash
 from models.errors import UserError
 from hw.dense.schedule import dense_pixel_steps, is_dense
+from hw.dense.shape import dense_shape
 from hw.engine import result_layout
 from hw.folded.lanes import threshold_width
-from hw.folded.schedule import assign_lanes, live_chunks
+from hw.folded.schedule import assign_lanes, fold_shape, live_chunks
 
 from gen.common.devices import Device, find_device
 from gen.estimate.flow_model import analyse
@@ -95,6 +96,15 @@ def pe_options(conv: Conv) -> list[int]:
     return sorted(set(divisors(conv.out_channels)) | {conv.out_channels})
 
 
+def column_readers(conv: Conv, pe: int, simd: int, dense: bool) -> int:
+    """The most lanes of an engine option that read one chunk multiplexer column (at most
+    `pe`; two or fewer cost no spread, gen.estimate.timing_model)."""
+    if pe <= 2:
+        return pe
+    shape = dense_shape(conv, pe, simd) if dense else fold_shape(conv, pe, simd)
+    return max(shape.column_lanes)
+
+
 class StepTable:
     """fold_steps for every (pe, simd) of a layer, sharing the chunk analysis per simd; for a
     streamed dense layer its cycles per frame (`flow`: per pixel)."""
@@ -105,6 +115,10 @@ class StepTable:
     @cache  # noqa: B019 - one table per planning run
     def counts(self, simd: int) -> tuple[int, ...]:
         return tuple(len(c) for c in live_chunks(self.conv, simd))
+
+    @cache  # noqa: B019 - one table per planning run
+    def readers(self, pe: int, simd: int) -> int:
+        return column_readers(self.conv, pe, simd, self.dense)
 
     @cache  # noqa: B019 - one table per planning run
     def flow(self, pe: int, simd: int) -> int | tuple[int, ...]:
@@ -131,9 +145,10 @@ class Option:
 
 
 def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
-                    family: str, pe: int = 1, steps: int = 0):
+                    family: str, pe: int = 1, steps: int = 0, readers: int = 1):
     """Pipelining -> the register-to-register paths of one engine option
-    (gen.estimate.timing_model); `pe` and `steps` size a weight ROM in LUTs."""
+    (gen.estimate.timing_model); `pe` and `steps` size a weight ROM in LUTs, `readers`
+    (column_readers) spread a chunk multiplexer's output."""
     sparse = conv.domain == "sparse"
     classes = conv.out_channels if conv.scores is not None else 0
     if engine == "unrolled":
@@ -147,19 +162,20 @@ def engine_paths_of(conv: Conv, engine: str, simd: int, style: str, dense: bool,
     thresholds = (0, 0) if classes else (-(-conv.out_channels // pe), threshold_width(conv) + 1)
     return lambda pipe: engine_paths(simd, chunks, style == "block", sparse, classes,
                                      input_bits, pipe, family, output_bits, rom_words,
-                                     pe * (simd + 2), thresholds)
+                                     pe * (simd + 2), thresholds, readers)
 
 
 def pipelined(conv: Conv, engine: str, pe: int, simd: int, style: str, family: str,
               in_shape, dense: bool, stages: int,
-              clock_mhz: float | None, steps: int = 0) -> tuple[Pipelining, list, bool]:
+              clock_mhz: float | None, steps: int = 0,
+              readers: int = 1) -> tuple[Pipelining, list, bool]:
     """The cheapest pipelining of one engine option that meets the clock (None: `stages`
     popcount stages, nothing else), the option's blocks built so, and whether it meets the
     clock (no clock: True)."""
-    paths_of = engine_paths_of(conv, engine, simd, style, dense, family, pe, steps)
+    paths_of = engine_paths_of(conv, engine, simd, style, dense, family, pe, steps, readers)
     best = None
     for pipe in candidates(paths_of, family, clock_mhz, stages, engine == "folded",
-                           conv.scores is not None):
+                           conv.scores is not None, readers):
         blocks = option_blocks(conv, engine, pe, simd, style, pipe, in_shape)
         cost = blocks_cost(blocks, family)
         key = (cost.lut_equivalent, cost.ff)
@@ -200,7 +216,8 @@ def layer_options(conv: Conv, limit_steps: int, family: str, memory: str = "auto
                 continue
             for style in styles:
                 pipe, blocks, ok = pipelined(conv, "folded", pe, simd, style, family,
-                                             in_shape, dense, stages, clock_mhz, steps)
+                                             in_shape, dense, stages, clock_mhz, steps,
+                                             table.readers(pe, simd))
                 if memory == "auto" and deep_rom_bits(blocks) > LOGIC_ROM_MAX_BITS:
                     continue
                 out.append(Option("folded", pe, simd, steps, style,
@@ -360,8 +377,10 @@ def _slowest_path(desc: Description, chosen: list, family: str,
             paths = window_paths(layer_window(layer, shape), shape[2], 0 if skid else 2)
         else:
             dense = is_dense(layer, shape)
+            readers = column_readers(layer, opt.pe, opt.simd, dense) \
+                if opt.engine == "folded" else 1
             paths = engine_paths_of(layer, opt.engine, opt.simd, opt.memory, dense,
-                                    family, opt.pe, opt.steps)(opt.pipe)
+                                    family, opt.pe, opt.steps, readers)(opt.pipe)
             if not (dense and opt.engine == "folded"):   # a streamed dense layer has none
                 paths += window_paths(layer_window(layer, shape), shape[2],
                                       0 if opt.pipe.skid else 3)

@@ -36,9 +36,9 @@ from amaranth.lib.wiring import In, Out
 from models.description import Conv
 
 from ..engine import check_stages, result_layout
-from ..folded.lanes import (check_front, chunk_muxes, engine_depth, engine_output,
-                            input_register, lane_enables, lane_results, lane_sum,
-                            signed_width, sum_bounds, weight_word)
+from ..folded.lanes import (check_front, chunk_muxes, chunk_registers, engine_depth,
+                            engine_output, input_register, lane_enables, lane_results,
+                            lane_sum, lane_weights, signed_width, sum_bounds, weight_word)
 from ..folded.memory import MEMORY_STYLES, pick_style
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
@@ -149,15 +149,18 @@ class StreamingDense(wiring.Component):
 
         # ---- per lane: chunk, XNOR/AND, popcount, accumulator, result in turn
         muxed = chunk_muxes(m, self._chunk_values(pixel), ww, word, word_next)
-        stages = self.stages + (self.front > 0)      # the leaves' register first
+        pre = self.front > 2                         # a cycle for the chunk registers
+        chunks = (chunk_registers(m, muxed, ww.lane_mux, out) if pre
+                  else [muxed[k] for k in ww.lane_mux])
+        stages = self.stages + (self.front > 0) + pre    # the leaves' register first
         v_d = pipeline_valid(m, fire, stages, adv)
         final_d = delay(m, fire & last_step, stages, adv, "final")
         acc_width = signed_width(*sum_bounds(conv))
         results = []
         for (lane, channels), ens in zip(enumerate(s.lanes), lane_nets):
-            mask = ww.get(word, ("m", lane)) if s.needs_mask else None
-            contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
-                               mask, stages, ens, lane, self.front > 0)
+            w, mask = lane_weights(m, ww, word, lane, s.needs_mask, ens, pre)
+            contrib = lane_sum(m, conv, chunks[lane], w, mask, stages - pre, ens, lane,
+                               self.front > 0)
             first_d, last_d = (
                 delay(m, ww.get(word, (key, lane)), stages, ens[0], f"{key}{lane}")
                 for key in ("first", "last"))
@@ -180,7 +183,7 @@ class StreamingDense(wiring.Component):
                     m.d.sync += current.eq(total)
             m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)
             results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
-                                        v_d & final_d, ens[0], self.front,
+                                        ens[0], self.front,
                                         self.memory_style, out))
 
         engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, out,

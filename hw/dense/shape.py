@@ -3,6 +3,7 @@ columns, word width and the ROM's varying bits (for the estimator and the planne
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,8 @@ class DenseShape:
     mux_columns: int
     needs_mask: bool
     word_width: int
-    rom_width: int      # the word's bits that are not constant over the steps (yosys drops
+    rom_width: int      # the word's bits that vary over the steps (yosys drops the rest)
+    column_lanes: tuple[int, ...] = ()    # per multiplexer column, the lanes that read it
 
 
 def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
@@ -45,6 +47,7 @@ def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
     ops = lane_ops(live, lanes, conv.out_channels_per_group, pixel_steps)
     banked = [lane_banked(op) for op in ops]
     columns = {tuple(op["chunk"].tolist()): op["chunk"] for op in ops}
+    readers = collections.Counter(tuple(op["chunk"].tolist()) for op in ops)
     mask = chunks_need_mask(conv, live, simd)
     id_width = max(1, (conv.groups * n).bit_length())
     width = 1 + len(columns) * id_width + sum(
@@ -71,4 +74,5 @@ def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
         varying += _varying_bits(op["slot"], slot_bits(lane, b))
     return DenseShape(steps=sum(pixel_steps), lanes=tuple(map(tuple, lanes)),
                       banked=tuple(banked), mux_columns=len(columns), needs_mask=mask,
-                      word_width=width, rom_width=varying)
+                      word_width=width, rom_width=varying,
+                      column_lanes=tuple(readers[key] for key in columns))

@@ -10,7 +10,9 @@ never visits a pruned block). Pipeline:
 - one memory word per step holds, per lane, the chunk id, the chunk's weights (and its mask
   when a visited chunk holds pruned weights) and first/last flags; it is read one cycle
   ahead (synchronous read, so yosys can put it in BRAM);
-- per lane: chunk mux, XNOR/AND, popcount tree (`stages` registers), accumulator;
+- per lane: chunk mux (with `front` 3 into registers near the lanes, and the weights into a
+  register of their own: a cycle), XNOR/AND, popcount tree (`stages` registers),
+  accumulator;
 - on a channel's last chunk the lane compares the sum with its threshold (a small per-lane
   memory, read by the lane's channel counter) or keeps the sum (scores layer), and shifts
   the result into a lane register; the cycle after the window's last step loads the output
@@ -35,9 +37,9 @@ from ..engine import check_stages, result_layout
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
-from .lanes import (check_front, chunk_muxes, engine_depth, engine_output, input_register,
-                    lane_enables, lane_results, lane_sum, signed_width, sum_bounds,
-                    weight_word)
+from .lanes import (check_front, chunk_muxes, chunk_registers, engine_depth, engine_output,
+                    input_register, lane_enables, lane_results, lane_sum, lane_weights,
+                    signed_width, sum_bounds, weight_word)
 from .memory import MEMORY_STYLES, pick_style
 from .schedule import field_order, fold_schedule
 from .word import WeightWord
@@ -56,7 +58,8 @@ class FoldedEngine(wiring.Component):
         (LUT-RAM) or "logic".
     argmax_stages : register stages inside a scores layer's argmax tree.
     front : registers in front of the popcounts (`FRONTS`): 1 on the XNOR/AND leaves (one
-        cycle), 2 also on the weight word, read a step ahead (no cycle).
+        cycle), 2 also on the weight word, read a step ahead (no cycle), 3 also on the
+        chunks, a copy per few lanes, and on the lanes' weights (one cycle).
     skid : a skid register at the output, so that `adv` is a flip-flop and the ready chain
         ends here (hw.pipeline; no cycle).
 
@@ -157,16 +160,19 @@ class FoldedEngine(wiring.Component):
 
         # ---- per lane: chunk, XNOR/AND, popcount
         muxed = chunk_muxes(m, self._chunk_values(win), ww, word, word_next)
-        stages = self.stages + (self.front > 0)      # the leaves' register first
+        pre = self.front > 2                         # a cycle for the chunk registers
+        chunks = (chunk_registers(m, muxed, ww.lane_mux, out) if pre
+                  else [muxed[k] for k in ww.lane_mux])
+        stages = self.stages + (self.front > 0) + pre    # the leaves' register first
         v_d = pipeline_valid(m, fire, stages, adv)
         final_d = delay(m, fire & last_step, stages, adv, "final")
         lo, hi = sum_bounds(self.conv)
         acc_width = signed_width(lo, hi)
         lane_out = []
         for lane, ens in enumerate(lane_nets):
-            mask = ww.get(word, ("m", lane)) if s.needs_mask else None
-            contrib = lane_sum(m, conv, muxed[ww.lane_mux[lane]], ww.get(word, ("w", lane)),
-                               mask, stages, ens, lane, self.front > 0)
+            w, mask = lane_weights(m, ww, word, lane, s.needs_mask, ens, pre)
+            contrib = lane_sum(m, conv, chunks[lane], w, mask, stages - pre, ens, lane,
+                               self.front > 0)
             first_d = delay(m, ww.get(word, ("first", lane)), stages, ens[0], f"first{lane}")
             lastc_d = delay(m, ww.get(word, ("last", lane)), stages, ens[0], f"last{lane}")
             acc = Signal(signed(acc_width), name=f"acc{lane}")
@@ -175,7 +181,7 @@ class FoldedEngine(wiring.Component):
             with m.If(ens[0] & v_d):
                 m.d.sync += acc.eq(total)
             lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
-                                         v_d & final_d, ens[0], self.front,
+                                         ens[0], self.front,
                                          self.memory_style, out))
 
         engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, out,

@@ -11,22 +11,25 @@ from amaranth.lib.memory import Memory
 from models.description import Conv
 
 from ..engine import scores_output, sum_range
-from ..fanout import copies, group_slices
+from ..fanout import LANES_PER_COPY, copies, group_slices, lane_copies
 from ..pipeline import PipelineOutput
 from ..popcount import build_popcount
 from .memory import ASYNC_ROM_MAX_DEPTH, memory_slices, pick_style, stepped_memory
 
 
-FRONTS = (0, 1, 2)   # registers in front of the popcount: none, the leaves, + the weight word
+# registers in front of the popcount: none, the leaves, + the weight word, + the chunks (and
+# the lanes' weights: a cycle of their own)
+FRONTS = (0, 1, 2, 3)
 
 
 def engine_depth(stages: int, scores: bool, argmax_stages: int = 0, front: int = 0) -> int:
     """Register stages of a folded or streamed engine from its input register (window or
     pixel) to its output, the output included: the input register, the leaves' register
     (`front` >= 1; the weight word's register of `front` 2 is read a step ahead, so it
-    adds none), the popcount's stages, the lanes' result registers, the output register
-    (a scores layer: the score registers, the argmax's stages, then the output register)."""
-    return 2 + (front > 0) + stages + (2 + argmax_stages if scores else 1)
+    adds none; `front` 3's chunk registers one), the popcount's stages, the lanes' result
+    registers, the output register (a scores layer: the score registers, the argmax's
+    stages, then the output register)."""
+    return 2 + (front > 0) + (front > 2) + stages + (2 + argmax_stages if scores else 1)
 
 
 def check_front(front) -> int:
@@ -100,6 +103,44 @@ def chunk_muxes(m: Module, chunks: list, ww, word, word_next=None) -> list:
     return muxed
 
 
+def chunk_registers(m: Module, muxed: list, lane_mux: list, out: PipelineOutput) -> list:
+    """`front` 3: per lane, its chunk (`muxed`, per multiplexer column) from a register, one
+    per column and group of LANES_PER_COPY lanes that read it (hw.fanout), so that the
+    multiplexer's output reaches a wide engine's lanes in a cycle of its own (CNV's conv5:
+    16 lanes, across the blocks RAMs of their weights). Each group of a register's bits
+    loads through a copy of `adv` of its own (hw.pipeline)."""
+    chunks = [None] * len(lane_mux)
+    for k, value in enumerate(muxed):
+        readers = [lane for lane, column in enumerate(lane_mux) if column == k]
+        for g in range(lane_copies(len(readers))):
+            reg = Signal(len(value), name=f"chunk{k}_r{g}")
+            slices = group_slices(len(value))
+            for bits, en in zip(slices, out.enables(len(slices))):
+                with m.If(en):
+                    m.d.sync += reg[bits].eq(value[bits])
+            for lane in readers[g * LANES_PER_COPY:(g + 1) * LANES_PER_COPY]:
+                chunks[lane] = reg
+    return chunks
+
+
+def lane_weights(m: Module, ww, word, lane: int, needs_mask: bool, ens: list,
+                 registered: bool) -> tuple:
+    """A lane's weights and mask (None without one) of the step's `word`: with `front` 3
+    from a register of their own, a cycle later as the chunks are (chunk_registers), its
+    bits in as many groups as the lane has nets `ens` (lane_enables), one each."""
+    keys = [("w", lane)] + ([("m", lane)] if needs_mask else [])
+    fields = [ww.get(word, key) for key in keys]
+    if registered:
+        regs = [Signal(len(f), name=f"{key[0]}{lane}_r") for f, key in zip(fields, keys)]
+        for value, reg in zip(fields, regs):
+            size = -(-len(value) // len(ens))
+            for k, en in enumerate(ens[:-(-len(value) // size)]):
+                with m.If(en):
+                    m.d.sync += reg[k * size:(k + 1) * size].eq(value[k * size:(k + 1) * size])
+        fields = regs
+    return fields[0], (fields[1] if needs_mask else None)
+
+
 def input_register(m: Module, i, full: Signal, reg: Signal, comb_ready, ready_next=None,
                    next_value=None) -> None:
     """An engine's input register `reg` (and `full`, whether it holds an item), loaded
@@ -125,19 +166,20 @@ def input_register(m: Module, i, full: Signal, reg: Signal, comb_ready, ready_ne
             m.d.sync += reg[bits].eq(i.payload[bits])
 
 
-def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
-                 adv, front: int = 0, weight_style: str = "distributed",
+def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, adv,
+                 front: int = 0, weight_style: str = "distributed",
                  out: PipelineOutput | None = None) -> list:
     """A lane's per-channel result registers (bits, or sums for a scores layer), whole from
     the cycle after the final step, in `channels` order: the order in which the lane
     finishes its channels (`last`: the current op is a channel's last). A threshold layer compares
     `total` with the finishing channel's threshold, read from a small per-lane memory by a
-    count of finished channels, so one comparator serves the lane; the results shift into
-    a lane register. With `front` 2 a memory of more than ASYNC_ROM_MAX_DEPTH thresholds
-    is read a step ahead into a register (threshold_memory), so that its read (a block
-    RAM's clock-to-output, or a deep LUT ROM's multiplexer tree) ends in a flip-flop
-    instead of running on into the comparison: the lane finishes its channels in order,
-    all of them by each final step, so a counter that wraps replaces the count. `out`: the
+    count of finished channels that wraps (the lane finishes all its channels, in order, by
+    each final step: no reset, whose net would reach every lane), so one comparator serves
+    the lane; the results shift into a lane register. With `front` 2 a memory of more than
+    ASYNC_ROM_MAX_DEPTH thresholds is read a step ahead into a register
+    (threshold_memory), so that its read (a block RAM's clock-to-output, or a deep LUT
+    ROM's multiplexer tree) ends in a flip-flop instead of running on into the
+    comparison. `out`: the
     engine's output, for more enables (copies of its skid register) of a wide lane
     register."""
     n = len(channels)
@@ -156,14 +198,12 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, final,
         else:
             tmem = Memory(shape=tw + 1, depth=n, init=init)
             m.submodules[f"thresholds{lane}"] = tmem
-            ordinal = Signal(range(n + 1), name=f"ord{lane}")
+            ordinal = Signal(range(n), name=f"ord{lane}")
             rp = tmem.read_port(domain="comb")
             m.d.comb += rp.addr.eq(ordinal)
             data = rp.data
-            with m.If(adv & final):
-                m.d.sync += ordinal.eq(0)
-            with m.Elif(adv & last):
-                m.d.sync += ordinal.eq(ordinal + 1)
+            with m.If(adv & last):
+                m.d.sync += ordinal.eq(Mux(ordinal == n - 1, 0, ordinal + 1))
         tau = data[:tw].as_signed()
         flip = data[tw]
         result = Signal(name=f"bit{lane}")
@@ -253,7 +293,7 @@ def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, fron
     own, from its own copies of `full` and of the skid register (hw.fanout): call after
     lane_enables, so that those are copies, not the skid register itself."""
     words = ww.encode(conv)
-    registered = front == 2
+    registered = front >= 2
     word_next = Signal(ww.width, name="word_next") if registered else None
     bits = memory_slices(style, words, ww.width, registered)
     slices = None

@@ -170,6 +170,7 @@ class FoldShape:
     mux_columns: int
     needs_mask: bool
     word_width: int
+    column_lanes: tuple[int, ...] = ()    # per multiplexer column, the lanes that read it
 
 
 def fold_shape(conv: Conv, pe: int, simd: int) -> FoldShape:
@@ -181,10 +182,11 @@ def fold_shape(conv: Conv, pe: int, simd: int) -> FoldShape:
     lanes = assign_lanes([len(c) for c in chunks], pe)
     steps = max(1, max(sum(len(chunks[o]) for o in lane) for lane in lanes))
     zero = conv.groups * per_group
-    columns = set()
+    columns: dict[tuple, int] = {}      # lanes per multiplexer column
     for lane in lanes:
         col = [(o // og) * per_group + int(c) for o in lane for c in chunks[o]]
-        columns.add(tuple(col + [zero] * (steps - len(col))))
+        key = tuple(col + [zero] * (steps - len(col)))
+        columns[key] = columns.get(key, 0) + 1
     needs_mask = False
     if conv.domain == "bipolar" and conv.mask is not None:
         kept = channel_bits(conv.kept).astype(bool)
@@ -197,4 +199,5 @@ def fold_shape(conv: Conv, pe: int, simd: int) -> FoldShape:
     id_width = max(1, zero.bit_length())
     width = len(columns) * id_width + pe * (simd * (2 if needs_mask else 1) + 2)
     return FoldShape(steps=steps, lanes_used=sum(1 for lane in lanes if lane),
-                     mux_columns=len(columns), needs_mask=needs_mask, word_width=width)
+                     mux_columns=len(columns), needs_mask=needs_mask, word_width=width,
+                     column_lanes=tuple(columns.values()))
