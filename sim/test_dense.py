@@ -26,7 +26,7 @@ def layer(**options) -> dict:
 
 # (name, in_shape, conv options, pe, simd, stages): both domains (P_all or not), groups,
 # masks inside chunks, whole-channel pruning, a partial last chunk, lanes holding several
-# channels or none, scores and thresholds, stage counts 0..2.
+# channels or none, scores and thresholds, stage counts 0..3.
 CONFIGS = [
     ("bip", (3, 3, 8), layer(out_channels=6, groups=1, domain="bipolar", prune=0.0), 2, 3, 1),
     ("bip-groups-mask", (2, 3, 6), layer(out_channels=4, groups=2, domain="bipolar",
@@ -59,6 +59,8 @@ CONFIGS = [
      6, 4, 0),
 ]
 MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block"}
+# the registers a unit is there for (the others: `(stages + len(name)) % 4`)
+FRONT = {"thr-block": 2, "thr-logic": 2, "wide-block": 2}
 # The pruning measurement: a layer, and the same with half its (o, i) blocks pruned.
 II_LAYER = ((3, 3, 8), layer(out_channels=4, groups=1, domain="bipolar", prune=0.0), 2, 1, 1)
 UNITS = CONFIGS + [("ii-dense", *II_LAYER), ("ii-pruned", *II_LAYER)]
@@ -81,8 +83,8 @@ def make_unit(cfg):
     _, _, _, pe, simd, stages = cfg
     name = cfg[0]   # every front (none, leaves, + weight word, + chunks), argmax stages 1..3
     return StreamingDense(unit_conv(cfg), pe, simd, stages, MEMORY.get(name, "auto"),
-                          argmax_stages=stages + 1, front=(stages + len(name)) % 4,
-                          skid=len(name) % 2 == 0)
+                          argmax_stages=stages + 1,
+                          front=FRONT.get(name, (stages + len(name)) % 4), skid=len(name) % 2 == 0)
 
 
 def run_dense(unit: int, simulator: str, frames: int, gap: float, stall: float, seed: int = 1):

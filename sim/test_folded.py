@@ -35,7 +35,7 @@ def layer(**options) -> dict:
 
 
 # (name, in_shape, conv options, pe, simd, stages): every domain, grouping, pruning kind,
-# a scores layer, a partial last chunk, masks inside chunks, stage counts 0..2.
+# a scores layer, a partial last chunk, masks inside chunks, stage counts 0..3.
 CONFIGS = [
     ("bip-dense", (4, 4, 4), layer(out_channels=6, kernel=(3, 3), padding=(1, 1),
                                    stride=(1, 1), groups=1, domain="bipolar", prune=0.0), 2, 9, 1),
@@ -70,6 +70,8 @@ CONFIGS = [
      6, 12, 3),
 ]
 MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block"}
+# the registers a unit is there for (the others: `(stages + len(name)) % 4`)
+FRONT = {"thr-block": 2, "thr-logic": 2, "wide-block": 2}
 
 
 # The two layers of the pruning measurement: dense, and the same with half its blocks pruned.
@@ -91,8 +93,8 @@ def make_unit(cfg):
     _, _, _, pe, simd, stages = cfg
     name = cfg[0]   # every front (none, leaves, + weight word, + chunks), argmax stages 1..3
     return FoldedEngine(unit_conv(cfg), pe, simd, stages, MEMORY.get(name, "auto"),
-                        argmax_stages=stages + 1, front=(stages + len(name)) % 4,
-                        skid=len(name) % 2 == 0)
+                        argmax_stages=stages + 1,
+                        front=FRONT.get(name, (stages + len(name)) % 4), skid=len(name) % 2 == 0)
 
 
 def make_conv(name: str, in_shape, opts: dict, seed: int) -> Conv:

@@ -302,6 +302,10 @@ def test_fold_shape_matches_schedule():
         word = WeightWord(sched)
         assert (shape.steps, shape.mux_columns, shape.needs_mask, shape.word_width) == \
             (sched.steps, len(word.mux_columns), sched.needs_mask, word.width)
+        # per multiplexer column, the lanes with a channel that read it (front 3's copies)
+        assert shape.column_lanes == tuple(
+            sum(1 for lane, c in enumerate(word.lane_mux) if c == k and sched.lanes[lane])
+            for k in range(len(word.mux_columns)))
 
 
 def test_dense_shape_matches_schedule():
@@ -321,6 +325,8 @@ def test_dense_shape_matches_schedule():
                 shape.word_width) == (sched.steps, sched.lanes, len(word.mux_columns),
                                       sched.needs_mask, word.width)
         assert sum(sched.pixel_steps) == sched.steps
+        assert shape.column_lanes == tuple(word.lane_mux.count(k)
+                                           for k in range(len(word.mux_columns)))
         words = word.encode(conv)
         ones, every = 0, (1 << word.width) - 1
         for w in words:

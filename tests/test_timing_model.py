@@ -10,7 +10,9 @@ from models.factory import random_description
 from hw.dense.schedule import is_dense
 from gen.estimate.flow_model import analyse
 from gen.estimate.timing_model import (DELAYS, USABLE, Pipelining, block_rom_ranges,
-                                       candidates, engine_paths, meets, mux_levels, slowest)
+                                       candidates, engine_paths, lane_spread, meets,
+                                       mux_levels, slowest)
+from gen.estimate.memory_map import map_rom
 from gen.plan.search import column_readers, engine_paths_of, plan_network
 
 
@@ -145,12 +147,13 @@ def test_lanes_apart_cost_routing_and_chunk_registers_cut_it():
     """A chunk multiplexer that CNV's conv5's 16 lanes of 64 bits read, their weights in 63
     block RAMs, routes past 100 MHz on ECP5 (12.6 ns measured) with the word in a register
     (`front` 2), and within it with the multiplexer in registers by the lanes (`front` 3);
-    two lanes, or weights in LUTs, lie together; narrow lanes count for their part."""
+    two lanes, or weights in LUTs, lie together, and lanes over fewer block RAMs lie in as
+    many places."""
     d = DELAYS["ecp5"]
 
-    def head(front, readers=16, block_ram=True, simd=64):
-        paths = engine_paths(simd, 5, block_ram, False, 0, 256, Pipelining(3, front, 0, True),
-                             "ecp5", 256, 576, 16 * (simd + 2), (16, 8), readers)
+    def head(front, readers=16, block_ram=True, rom_bits=16 * 66):
+        paths = engine_paths(64, 5, block_ram, False, 0, 256, Pipelining(3, front, 0, True),
+                             "ecp5", 256, 576, rom_bits, (16, 8), readers)
         return {p.what: p.ns(d) for p in paths}
 
     budget = USABLE * 1000 / 100
@@ -162,7 +165,14 @@ def test_lanes_apart_cost_routing_and_chunk_registers_cut_it():
     together = d.reg + 4 * d.lut
     assert head(2, readers=2)["popcount 0..0"] == head(2, block_ram=False)["popcount 0..0"] \
         == pytest.approx(together)
-    assert head(2, simd=16)["popcount 0..0"] == pytest.approx(together + 3 * d.spread / 4)
+    # 16 lanes whose weights fill 2 block RAMs: two places; each of the 4 register copies
+    # by its lanes
+    assert map_rom("ecp5", 576, 32).bram == 2
+    assert head(2, rom_bits=32)["popcount 0..0"] == pytest.approx(together)
+    assert head(3, rom_bits=32)["popcount 0..0"] == pytest.approx(d.reg + d.lut)
+    assert head(3, rom_bits=32)["chunk multiplexer"] == pytest.approx(d.reg + 3 * d.lut)
+    # a lane under 64 bits counts for its part
+    assert lane_spread(16, 64) == 3 and lane_spread(16, 16) == 0.75 and lane_spread(2, 64) == 0
     # `front` 3 is priced only where more than two lanes read a multiplexer
 
     def fronts(readers):

@@ -51,7 +51,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += copy_registers(conv, pe, simd, front, skid, pick_style(memory, shape.steps,
                          shape.word_width), shape.steps, shape.word_width)
     ff += result_copies(conv, lanes, acc, skid)
-    ff += chunk_registers(front, simd, shape.column_lanes, pe, shape.needs_mask, skid)
+    ff += chunk_registers(front, simd, shape.column_lanes, len(lanes), shape.needs_mask, skid)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, logic_roms=logic)
 

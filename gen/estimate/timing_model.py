@@ -41,9 +41,9 @@ class Delays:
     (entry, a dozen bits, exit), a block RAM's clock-to-output, each with typical routing;
     `fanout`: routing per doubling of a net's loads past 16; `adder`: a popcount tree's
     level above the second (a carry chain of 3 bits or more, and the route into the next
-    one); `spread`: routing per doubling past 2 of the lanes of 64 bits or more a net
-    reaches that lie apart (each by the block RAMs of its weights; `lane_spread`);
-    `mux_ways`: multiplexer ways one LUT level resolves."""
+    one); `spread`: routing per doubling past 2 of the lanes a net reaches that lie apart
+    (each by the block RAMs of its weights; `lane_spread`); `mux_ways`: multiplexer ways
+    one LUT level resolves."""
 
     reg: float
     lut: float
@@ -57,10 +57,9 @@ class Delays:
 
 # ECP5's `adder`: conv4's popcount levels 5-8 of the shipped model's 100 MHz plan routed
 # in 11.4 ns (2.4 logic); its `spread`: CNV's chunk multiplexers routed to their lanes'
-# leaf registers on an ECP5-85F in 12.6 ns (conv5, 16 lanes of 64 bits), 10.7 (conv1, 8 of
-# 117) and 10.0 (conv2, 4 of 90), and the shipped model's on an ECP5-25F in 8.8 (conv0, 32
-# of 12 over 13 block RAMs), against 7.9 without it. The other families' are ECP5's scaled
-# by their LUT delay.
+# leaf registers on an ECP5-85F in 12.6 ns (conv5, 16 lanes), 10.7 (conv1, 8) and 10.0
+# (conv2, 4), against the 7.9 the model gives without it. The other families' are ECP5's
+# scaled by their LUT delay.
 DELAYS = {
     "ecp5": Delays(reg=1.5, lut=1.6, carry=1.6, bram=5.6, fanout=0.6, adder=2.5, spread=1.6),
     "ice40": Delays(reg=2.0, lut=2.8, carry=2.6, bram=5.0, fanout=0.9, adder=4.4, spread=2.8),
@@ -104,8 +103,9 @@ class Path:
 
 
 def lane_spread(lanes: int, simd: int) -> float:
-    """Doublings of `lanes` lanes of `simd` bits that lie apart, past 2, a lane of fewer
-    than 64 bits counting for its part (small lanes pack together): `Delays.spread` each."""
+    """Doublings past 2 of `lanes` lanes of `simd` bits that lie apart: `Delays.spread`
+    each, a lane of fewer than 64 bits counting for its part (narrow lanes are small and
+    pack together: an assumption; every lane measured had 64 bits or more)."""
     return math.log2(lanes / 2) * min(1.0, simd / 64) if lanes > 2 else 0.0
 
 
@@ -191,9 +191,11 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
                 bram=block_ram and pipe.front < 2,
                 loads=rom_bits if from_counter and pipe.front < 2 else 1,
                 spread=lane_spread(apart, simd))
+    # (front 3: the registers lie by their lanes, each by as many of them as lie apart)
+    copies = lane_copies(readers)
     if pipe.front > 2:
         head = Path("chunk register", luts=1,
-                    spread=lane_spread(min(apart, LANES_PER_COPY), simd))
+                    spread=lane_spread(min(LANES_PER_COPY, -(-apart // copies)), simd))
     # After the tree: a sparse layer's scaling (behind a register of its own from two
     # stages: hw.folded.lanes.lane_sum), the accumulator, the threshold read and compare (or a
     # scores layer's sum) into the result register.
@@ -207,7 +209,7 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
     if pipe.front > 2:
         paths.append(Path("chunk multiplexer", luts=mux_levels(chunks, d),
-                          spread=lane_spread(lane_copies(apart), simd)))
+                          spread=lane_spread(min(copies, apart), simd)))
     if block_ram and pipe.front >= 2:
         paths.append(Path("weight memory", luts=range_luts, bram=True))
     if from_counter and pipe.front >= 2:

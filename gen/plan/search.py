@@ -102,7 +102,7 @@ def column_readers(conv: Conv, pe: int, simd: int, dense: bool) -> int:
     if pe <= 2:
         return pe
     shape = dense_shape(conv, pe, simd) if dense else fold_shape(conv, pe, simd)
-    return max(shape.column_lanes)
+    return max((*shape.column_lanes, 1))
 
 
 class StepTable:

@@ -150,7 +150,7 @@ class StreamingDense(wiring.Component):
         # ---- per lane: chunk, XNOR/AND, popcount, accumulator, result in turn
         muxed = chunk_muxes(m, self._chunk_values(pixel), ww, word, word_next)
         pre = self.front > 2                         # a cycle for the chunk registers
-        chunks = (chunk_registers(m, muxed, ww.lane_mux, out) if pre
+        chunks = (chunk_registers(m, muxed, ww.lane_mux, out, [True] * len(s.lanes)) if pre
                   else [muxed[k] for k in ww.lane_mux])
         stages = self.stages + (self.front > 0) + pre    # the leaves' register first
         v_d = pipeline_valid(m, fire, stages, adv)

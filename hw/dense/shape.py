@@ -33,7 +33,7 @@ class DenseShape:
     needs_mask: bool
     word_width: int
     rom_width: int      # the word's bits that vary over the steps (yosys drops the rest)
-    column_lanes: tuple[int, ...] = ()    # per multiplexer column, the lanes that read it
+    column_lanes: tuple[int, ...]    # per multiplexer column, the lanes that read it
 
 
 def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:

@@ -103,17 +103,22 @@ def chunk_muxes(m: Module, chunks: list, ww, word, word_next=None) -> list:
     return muxed
 
 
-def chunk_registers(m: Module, muxed: list, lane_mux: list, out: PipelineOutput) -> list:
+def chunk_registers(m: Module, muxed: list, lane_mux: list, out: PipelineOutput,
+                    live: list[bool]) -> list:
     """`front` 3: per lane, its chunk (`muxed`, per multiplexer column) from a register, one
-    per column and group of LANES_PER_COPY lanes that read it (hw.fanout), so that the
+    per column and group of LANES_PER_COPY live lanes that read it (hw.fanout; a lane
+    without a channel reads the multiplexer itself, and yosys drops it), so that the
     multiplexer's output reaches a wide engine's lanes in a cycle of its own (CNV's conv5:
-    16 lanes, across the blocks RAMs of their weights). Each group of a register's bits
+    16 lanes, across the block RAMs of their weights). Each group of a register's bits
     loads through a copy of `adv` of its own (hw.pipeline)."""
-    chunks = [None] * len(lane_mux)
+    chunks = [muxed[column] for column in lane_mux]
     for k, value in enumerate(muxed):
-        readers = [lane for lane, column in enumerate(lane_mux) if column == k]
-        for g in range(lane_copies(len(readers))):
-            reg = Signal(len(value), name=f"chunk{k}_r{g}")
+        readers = [lane for lane, column in enumerate(lane_mux) if column == k and live[lane]]
+        copied = lane_copies(len(readers))
+        for g in range(copied):
+            # `keep`: without a skid register the copies share an input and an enable
+            reg = Signal(len(value), name=f"chunk{k}_r{g}",
+                         attrs={"keep": 1} if copied > 1 else {})
             slices = group_slices(len(value))
             for bits, en in zip(slices, out.enables(len(slices))):
                 with m.If(en):
@@ -175,13 +180,12 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, adv,
     `total` with the finishing channel's threshold, read from a small per-lane memory by a
     count of finished channels that wraps (the lane finishes all its channels, in order, by
     each final step: no reset, whose net would reach every lane), so one comparator serves
-    the lane; the results shift into a lane register. With `front` 2 a memory of more than
-    ASYNC_ROM_MAX_DEPTH thresholds is read a step ahead into a register
+    the lane; the results shift into a lane register. With `front` 2 or 3 a memory of more
+    than ASYNC_ROM_MAX_DEPTH thresholds is read a step ahead into a register
     (threshold_memory), so that its read (a block RAM's clock-to-output, or a deep LUT
-    ROM's multiplexer tree) ends in a flip-flop instead of running on into the
-    comparison. `out`: the
-    engine's output, for more enables (copies of its skid register) of a wide lane
-    register."""
+    ROM's multiplexer tree) ends in a flip-flop instead of running on into the comparison.
+    `out`: the engine's output, for more enables (copies of its skid register) of a wide
+    lane register."""
     n = len(channels)
     if n == 0:
         return []

@@ -170,7 +170,7 @@ class FoldShape:
     mux_columns: int
     needs_mask: bool
     word_width: int
-    column_lanes: tuple[int, ...] = ()    # per multiplexer column, the lanes that read it
+    column_lanes: tuple[int, ...]    # per multiplexer column, the lanes with a channel that read it
 
 
 def fold_shape(conv: Conv, pe: int, simd: int) -> FoldShape:
@@ -182,11 +182,11 @@ def fold_shape(conv: Conv, pe: int, simd: int) -> FoldShape:
     lanes = assign_lanes([len(c) for c in chunks], pe)
     steps = max(1, max(sum(len(chunks[o]) for o in lane) for lane in lanes))
     zero = conv.groups * per_group
-    columns: dict[tuple, int] = {}      # lanes per multiplexer column
+    columns: dict[tuple, int] = {}      # lanes with a channel per multiplexer column
     for lane in lanes:
         col = [(o // og) * per_group + int(c) for o in lane for c in chunks[o]]
         key = tuple(col + [zero] * (steps - len(col)))
-        columns[key] = columns.get(key, 0) + 1
+        columns[key] = columns.get(key, 0) + bool(lane)
     needs_mask = False
     if conv.domain == "bipolar" and conv.mask is not None:
         kept = channel_bits(conv.kept).astype(bool)
