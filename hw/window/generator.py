@@ -151,9 +151,9 @@ class WindowGenerator(wiring.Component):
         row_in = w_fire & w_wrap
         row_out = fire1 & r_wrap
         room = RowGap(m, "room", -banks - tops[0], step_top, r_oy, reach, row_in, row_out,
-                    self.pipelined)
+                      self.pipelined)
         need = RowGap(m, "need", -lasts[0], step_req, r_oy, reach, row_in, row_out,
-                    self.pipelined)
+                      self.pipelined)
         cols = ColumnFlags(m, w, w_x, r_t, w_fire, w_wrap, fire1, r_wrap)
         # The read step needs input (a column of a row that is not all padding).
         needs_data = Signal(init=w > 0 and lasts[0] >= 0, name="needs_data")
