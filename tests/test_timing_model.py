@@ -143,6 +143,28 @@ def test_window_paths_in_the_plan():
     assert max(p.loads for p in paths) == GROUP_BITS
 
 
+def test_front_3_puts_the_comparison_a_cycle_after_the_adder():
+    """With `front` 3 a lane's sum enters a register before its threshold comparison
+    (hw.folded.lanes.lane_results): the path that ends the popcount tree with the
+    accumulator loses the comparison's carry chain, which becomes a path of its own; a
+    scores layer compares nothing there."""
+    d = DELAYS["ecp5"]
+
+    def paths(front, scores=0):
+        return engine_paths(64, 5, True, False, scores, 256, Pipelining(3, front, 0, True),
+                            "ecp5", 256, 576, 16 * 66, (16, 8), 16)
+
+    def accumulate(front, scores=0):     # the tree's last path, into the accumulator
+        return [p for p in paths(front, scores) if p.what.startswith("popcount")][-1]
+
+    assert accumulate(2).carries == 2 and accumulate(3).carries == 1
+    assert [p.what for p in paths(2)].count("compare") == 0
+    compare = [p for p in paths(3) if p.what == "compare"]
+    assert [p.ns(d) for p in compare] == [pytest.approx(d.reg + d.lut + d.carry)]
+    assert "compare" not in [p.what for p in paths(3, scores=10)]
+    assert accumulate(3, scores=10).carries == accumulate(2, scores=10).carries == 1
+
+
 def test_lanes_apart_cost_routing_and_chunk_registers_cut_it():
     """A chunk multiplexer that CNV's conv5's 16 lanes of 64 bits read, their weights in 63
     block RAMs, routes past 100 MHz on ECP5 (12.6 ns measured) with the word in a register

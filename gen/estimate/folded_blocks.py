@@ -152,8 +152,11 @@ def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
     sums; the result shift registers, the output (and score and argmax) registers. A lane
     whose thresholds are read a step ahead (hw.folded.lanes.threshold_memory) has a step
     counter (its three registers) and a read register, and in block RAM its memory joins
-    `roms`. Adds the features, returns the register bits."""
+    `roms`. With `front` 3 each lane's sum and `last` enter a register before the
+    comparison, and the engine's `final` a register to match (result_stage). Adds the
+    features, returns the register bits."""
     from hw.folded.lanes import threshold_memory, threshold_width
+    staged = sum(compared_bits(conv, lane, acc) + 1 for lane in lanes) + 1 if front > 2 else 0
     if conv.scores is None:
         tw = threshold_width(conv)
         where = [(len(lane), threshold_memory(front, weight_style, len(lane), tw + 1))
@@ -167,14 +170,27 @@ def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
         feats["step_bits"] += sum(int_bits(n - 1) for n in ahead)
         # per lane its results and its count of finished channels (range(n))
         ff = sum(len(lane) + (len(lane) - 1).bit_length() for lane in lanes)
-        ff += conv.out_channels + 1
+        ff += conv.out_channels + 1 + staged
         return ff + sum(tw + 1 + 3 * int_bits(n - 1) - (n - 1).bit_length() for n in ahead)
     sw = result_score_width(conv)
     feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
     feats["score_bits"] = conv.out_channels * sw
     feats["argmax_bits"] = sum(sw + int_bits(o) for o in range(1, conv.out_channels))
-    return (feats["result_bits"] + 2 * conv.out_channels * sw + int_bits(conv.out_channels) + 2
+    return (staged + feats["result_bits"] + 2 * conv.out_channels * sw + int_bits(conv.out_channels) + 2
             + argmax_register_bits(conv.out_channels, sw, argmax_stages))
+
+
+def compared_bits(conv: Conv, channels, width: int) -> int:
+    """Bits of a lane's `width`-bit sum that its threshold comparisons read: none below the
+    lowest bit that every threshold leaves clear (s >= tau, or s < tau + 1 flipped, is the
+    same test on the bits above), which yosys drops from a register of the sum; a scores
+    layer reads them all."""
+    if conv.scores is not None:
+        return width
+    act = conv.activation
+    edges = [(int(act.thresholds[o]) + int(act.flip[o])) % (1 << width) for o in channels]
+    low = min(((e & -e).bit_length() - 1 if e else width - 1) for e in edges)
+    return width - min(low, width - 1)
 
 
 def _weight_rom(memory: str, steps: int, word_width: int,

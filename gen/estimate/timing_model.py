@@ -198,15 +198,19 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
                     spread=lane_spread(min(LANES_PER_COPY, -(-apart // copies)), simd))
     # After the tree: a sparse layer's scaling (behind a register of its own from two
     # stages: hw.folded.lanes.lane_sum), the accumulator, the threshold read and compare (or a
-    # scores layer's sum) into the result register.
+    # scores layer's sum) into the result register; with `front` 3 the sum into a register
+    # of its own, and from it the compare (hw.folded.lanes.lane_results).
     stages = pipe.stages + (pipe.front > 0)
     scaled = sparse and stages >= 2
+    staged = pipe.front > 2
     tail = Path("accumulate", luts=1, carries=(2 if sparse and not scaled else 0)
-                + (1 if scores else 2))
+                + (1 if scores or staged else 2))
     paths = tree_paths(tree_levels(simd), stages - scaled, pipe.front > 0, head,
                        Path("scale", carries=2) if scaled else tail, "popcount")
     if scaled:
         paths.append(Path("accumulate", luts=tail.luts, carries=tail.carries))
+    if staged and not scores:
+        paths.append(Path("compare", luts=1, carries=1))
     if pipe.front > 2:
         paths.append(Path("chunk multiplexer", luts=mux_levels(chunks, d),
                           spread=lane_spread(min(copies, apart), simd)))

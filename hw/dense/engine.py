@@ -38,7 +38,8 @@ from models.description import Conv
 from ..engine import check_stages, result_layout
 from ..folded.lanes import (check_front, chunk_muxes, chunk_registers, engine_depth,
                             engine_output, input_register, lane_enables, lane_results,
-                            lane_sum, lane_weights, signed_width, sum_bounds, weight_word)
+                            lane_sum, lane_weights, result_stage, signed_width, sum_bounds,
+                            weight_word)
 from ..folded.memory import MEMORY_STYLES, pick_style
 from ..pipeline import PipelineOutput
 from ..popcount import delay, pipeline_valid
@@ -186,6 +187,7 @@ class StreamingDense(wiring.Component):
                                         ens[0], self.front,
                                         self.memory_style, out))
 
-        engine_output(m, conv, s.finish, results, s.constant, v_d & final_d, out,
+        engine_output(m, conv, s.finish, results, s.constant,
+                      result_stage(m, v_d & final_d, self.front, adv), out,
                       self.argmax_stages)
         return m

@@ -13,7 +13,8 @@ never visits a pruned block). Pipeline:
 - per lane: chunk mux (with `front` 3 into registers near the lanes, and the weights into a
   register of their own: a cycle), XNOR/AND, popcount tree (`stages` registers),
   accumulator;
-- on a channel's last chunk the lane compares the sum with its threshold (a small per-lane
+- on a channel's last chunk the lane compares the sum (with `front` 3 from a register of
+  its own, a cycle later) with its threshold (a small per-lane
   memory, read by the lane's channel counter) or keeps the sum (scores layer), and shifts
   the result into a lane register; the cycle after the window's last step loads the output
   register from the lane registers, a constant permutation (no multiplexer in front).
@@ -39,7 +40,7 @@ from ..popcount import delay, pipeline_valid
 from ..timing import Timing, payload_width
 from .lanes import (check_front, chunk_muxes, chunk_registers, engine_depth, engine_output,
                     input_register, lane_enables, lane_results, lane_sum, lane_weights,
-                    signed_width, sum_bounds, weight_word)
+                    result_stage, signed_width, sum_bounds, weight_word)
 from .memory import MEMORY_STYLES, pick_style
 from .schedule import field_order, fold_schedule
 from .word import WeightWord
@@ -185,6 +186,7 @@ class FoldedEngine(wiring.Component):
                                          ens[0], self.front,
                                          self.memory_style, out))
 
-        engine_output(m, conv, s.lanes, lane_out, s.constant, v_d & final_d, out,
+        engine_output(m, conv, s.lanes, lane_out, s.constant,
+                      result_stage(m, v_d & final_d, self.front, adv), out,
                       self.argmax_stages)
         return m

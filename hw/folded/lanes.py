@@ -13,12 +13,12 @@ from models.description import Conv
 from ..engine import scores_output, sum_range
 from ..fanout import LANES_PER_COPY, copies, group_slices, lane_copies
 from ..pipeline import PipelineOutput
-from ..popcount import build_popcount
+from ..popcount import build_popcount, delay
 from .memory import ASYNC_ROM_MAX_DEPTH, memory_slices, pick_style, stepped_memory
 
 
 # registers in front of the popcount: none, the leaves, + the weight word, + the chunks (and
-# the lanes' weights: a cycle of their own)
+# the lanes' weights: a cycle of their own, and a lane's sum before its comparison: another)
 FRONTS = (0, 1, 2, 3)
 
 
@@ -26,10 +26,10 @@ def engine_depth(stages: int, scores: bool, argmax_stages: int = 0, front: int =
     """Register stages of a folded or streamed engine from its input register (window or
     pixel) to its output, the output included: the input register, the leaves' register
     (`front` >= 1; the weight word's register of `front` 2 is read a step ahead, so it
-    adds none; `front` 3's chunk registers one), the popcount's stages, the lanes' result
-    registers, the output register (a scores layer: the score registers, the argmax's
-    stages, then the output register)."""
-    return 2 + (front > 0) + (front > 2) + stages + (2 + argmax_stages if scores else 1)
+    adds none; `front` 3's chunk registers one, and its sum registers one), the popcount's
+    stages, the lanes' result registers, the output register (a scores layer: the score
+    registers, the argmax's stages, then the output register)."""
+    return 2 + (front > 0) + 2 * (front > 2) + stages + (2 + argmax_stages if scores else 1)
 
 
 def check_front(front) -> int:
@@ -184,11 +184,20 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, adv,
     than ASYNC_ROM_MAX_DEPTH thresholds is read a step ahead into a register
     (threshold_memory), so that its read (a block RAM's clock-to-output, or a deep LUT
     ROM's multiplexer tree) ends in a flip-flop instead of running on into the comparison.
+    With `front` 3 the sum (and `last`) first enters a register of its own, so that the
+    accumulator's adder (after a LUT-RAM's read, for a streamed engine's bank of sums)
+    and the comparison are a cycle each: the results come a cycle later (result_stage).
     `out`: the engine's output, for more enables (copies of its skid register) of a wide
     lane register."""
     n = len(channels)
     if n == 0:
         return []
+    if front > 2:
+        staged = Signal.like(total, name=f"sum{lane}")
+        staged_last = Signal(name=f"sum{lane}_last")
+        with m.If(adv):
+            m.d.sync += [staged.eq(total), staged_last.eq(last)]
+        total, last = staged, staged_last
     if conv.scores is None:
         lo, hi = sum_bounds(conv)
         ths = [int(conv.activation.thresholds[o]) for o in channels]
@@ -228,6 +237,12 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, adv,
     if conv.scores is None:
         return [reg[k] for k in range(n)]
     return [reg[k * width:(k + 1) * width].as_signed() for k in range(n)]
+
+
+def result_stage(m: Module, final, front: int, adv):
+    """The engine's `final` (the final step's op leaves the popcounts) as the lanes' results
+    see it: with `front` 3 a cycle later, as their sums are (lane_results)."""
+    return delay(m, final, int(front > 2), adv, "final_sum")
 
 
 def engine_output(m: Module, conv: Conv, lanes, results, constant, final,

@@ -89,7 +89,8 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
-    from the counter itself; any other one step ahead, through its read register.
+    from the counter itself; a deeper one from the counter's next value into a register
+    that `fire` loads; a block RAM one step ahead, through its read register.
     `registered`: the word is a register loaded on `fire`, read two steps ahead (a ROM
     read from the counter: one, from the counter's next value), so that the memory's slow
     clock-to-output (a block RAM's) or the ROM's LUTs and the counter's fanout end in a
@@ -131,6 +132,16 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
             rp = mem.read_port(domain="comb")
             m.d.comb += rp.addr.eq(t)
             return last_step, rp.data
+        if not registered and style != "block":
+            # A ROM in LUTs: its word for the next step, read from the counter's next value,
+            # enters a register on `fire`, so that `fire` does not run on through the
+            # address into the ROM's LUTs.
+            rp = mem.read_port(domain="comb")
+            m.d.comb += rp.addr.eq(t1)
+            data = Signal(width, init=init[0], name=f"{name}_word")
+            with m.If(fire):
+                m.d.sync += data.eq(rp.data)
+            return last_step, data
         if not registered:
             rp = mem.read_port()
             m.d.comb += rp.addr.eq(Mux(fire, t1, t))
