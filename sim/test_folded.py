@@ -56,6 +56,13 @@ CONFIGS = [
     ("thr-logic", (3, 3, 4), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
                                    stride=(1, 1), groups=2, domain="bipolar", prune=0.0),
      1, 2, 2),
+    # the same with `front` 3: the comparison a cycle after the accumulator
+    ("thr-block-3", (3, 3, 2), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
+                                     stride=(1, 1), groups=1, domain="bipolar", prune=0.0),
+     1, 2, 2),
+    ("thr-logic-3", (3, 3, 4), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
+                                     stride=(1, 1), groups=2, domain="bipolar", prune=0.0),
+     1, 2, 2),
     # a window of two enable groups (hw.fanout), with the skid's `ready` copies
     ("wide-win", (3, 3, 16), layer(out_channels=4, kernel=(3, 3), padding=(1, 1),
                                    stride=(1, 1), groups=1, domain="bipolar", prune=0.0), 2, 48, 1),
@@ -69,9 +76,10 @@ CONFIGS = [
                                       stride=(1, 1), groups=1, domain="bipolar", prune=0.0),
      6, 12, 3),
 ]
-MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block"}
+MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block",
+          "thr-block-3": "block", "thr-logic-3": "distributed"}
 # the registers a unit is there for (the others: `(stages + len(name)) % 4`)
-FRONT = {"thr-block": 2, "thr-logic": 2, "wide-block": 2}
+FRONT = {"thr-block": 2, "thr-logic": 2, "wide-block": 2, "thr-block-3": 3, "thr-logic-3": 3}
 
 
 # The two layers of the pruning measurement: dense, and the same with half its blocks pruned.

@@ -264,9 +264,10 @@ def test_wide_output_and_input_registers_have_enables_per_group():
 def test_chunk_registers_cost_what_the_estimate_says(kind, skid):
     """`front` 3 registers each multiplexer column's chunk once per LANES_PER_COPY lanes
     that read it (six lanes here: two copies, hw.fanout), each lane's weights, a cycle
-    more of the valid and first/last chains, and each lane's sum in front of its
-    comparison (less the low bits no threshold reads, which yosys drops: the random
-    thresholds here leave up to four): the flip-flops yosys keeps grow by what
+    more of the valid and first/last chains, and each lane's `last` in front of its
+    comparison (with its sum, for a streamed engine's bank of sums, less the low bits no
+    threshold reads, which yosys drops: the random thresholds here leave up to four; a
+    folded lane compares its accumulator): the flip-flops yosys keeps grow by what
     gen.estimate counts over `front` 2 (with a skid register: without one, lanes with the
     same first/last flags share their delay registers, which the estimate does not
     follow; there the copies, which share their input and their enable, stay apart by

@@ -95,7 +95,7 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     # yosys keeps only the ROM bits that vary from step to step.
     roms, logic = _weight_rom(memory, shape.steps, shape.word_width, shape.rom_width)
     ff += _lane_outputs(conv, lanes, acc, feats, argmax_stages, front,
-                        pick_style(memory, shape.steps, shape.word_width), roms)
+                        pick_style(memory, shape.steps, shape.word_width), roms, shape.banked)
     ff += _rom_registers(logic) + _word_register(front, shape.rom_width)
     ff += copy_registers(conv, len(lanes), simd, front, skid, pick_style(
         memory, shape.steps, shape.word_width), shape.steps, shape.rom_width)
@@ -146,21 +146,27 @@ def copy_registers(conv: Conv, lanes: int, simd: int, front: int, skid: bool, st
 
 
 def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
-                  front: int, weight_style: str, roms: list) -> int:
+                  front: int, weight_style: str, roms: list, banked=None) -> int:
     """hw.folded.lanes.lane_results and engine_output, shared by the folded and streamed
     engines: per lane a threshold memory read in turn and a comparator, or a scores layer's
     sums; the result shift registers, the output (and score and argmax) registers. A lane
     whose thresholds are read a step ahead (hw.folded.lanes.threshold_memory) has a step
-    counter (its three registers) and a read register, and in block RAM its memory joins
-    `roms`. With `front` 3 each lane's sum and `last` enter a register before the
-    comparison, and the engine's `final` a register to match (result_stage). Adds the
+    counter (its three registers; two from a ROM in LUTs, read from the counter's next
+    value) and a read register, and in block RAM its memory joins
+    `roms`. With `front` 3 each lane's `last` enters a register before the comparison,
+    and the sum of a lane with a bank of sums (`banked`) too (the others compare their
+    accumulator), and the engine's `final` a register to match (result_stage). Adds the
     features, returns the register bits."""
     from hw.folded.lanes import threshold_memory, threshold_width
-    staged = sum(compared_bits(conv, lane, acc) + 1 for lane in lanes) + 1 if front > 2 else 0
+    tw = threshold_width(conv) if conv.scores is None else 0
+    where = [(len(lane), threshold_memory(front, weight_style, len(lane), tw + 1)
+              if conv.scores is None else None) for lane in lanes]
+    staged = 0
+    if front > 2:
+        staged = 1 + sum(1 + (compared_bits(conv, lane, acc, kind is not None) if bank else 0)
+                         for lane, bank, (_, kind) in zip(lanes, banked or [False] * len(lanes),
+                                                          where))
     if conv.scores is None:
-        tw = threshold_width(conv)
-        where = [(len(lane), threshold_memory(front, weight_style, len(lane), tw + 1))
-                 for lane in lanes]
         ahead = [n for n, kind in where if kind]
         in_block = [n for n, kind in where if kind == "block"]
         feats["cmp_bits"] = len(lanes) * tw
@@ -171,23 +177,29 @@ def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
         # per lane its results and its count of finished channels (range(n))
         ff = sum(len(lane) + (len(lane) - 1).bit_length() for lane in lanes)
         ff += conv.out_channels + 1 + staged
-        return ff + sum(tw + 1 + 3 * int_bits(n - 1) - (n - 1).bit_length() for n in ahead)
+        return ff + sum(tw + 1 + (3 if kind == "block" else 2) * int_bits(n - 1)
+                        - (n - 1).bit_length() for n, kind in where if kind)
     sw = result_score_width(conv)
     feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
     feats["score_bits"] = conv.out_channels * sw
     feats["argmax_bits"] = sum(sw + int_bits(o) for o in range(1, conv.out_channels))
-    return (staged + feats["result_bits"] + 2 * conv.out_channels * sw + int_bits(conv.out_channels) + 2
+    return (staged + feats["result_bits"] + 2 * conv.out_channels * sw
+            + int_bits(conv.out_channels) + 2
             + argmax_register_bits(conv.out_channels, sw, argmax_stages))
 
 
-def compared_bits(conv: Conv, channels, width: int) -> int:
+def compared_bits(conv: Conv, channels, width: int, from_register: bool = False) -> int:
     """Bits of a lane's `width`-bit sum that its threshold comparisons read: none below the
     lowest bit that every threshold leaves clear (s >= tau, or s < tau + 1 flipped, is the
     same test on the bits above), which yosys drops from a register of the sum; a scores
-    layer reads them all."""
+    layer reads them all, and so do both comparisons of a lane that mixes flipped and
+    unflipped thresholds read from a register (`from_register`: yosys sees no constant
+    there)."""
     if conv.scores is not None:
         return width
     act = conv.activation
+    if from_register and len({int(act.flip[o]) for o in channels}) > 1:
+        return width
     edges = [(int(act.thresholds[o]) + int(act.flip[o])) % (1 << width) for o in channels]
     low = min(((e & -e).bit_length() - 1 if e else width - 1) for e in edges)
     return width - min(low, width - 1)

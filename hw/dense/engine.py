@@ -184,8 +184,8 @@ class StreamingDense(wiring.Component):
                     m.d.sync += current.eq(total)
             m.d.comb += total.eq(Mux(first_d, 0, current) + contrib)
             results.append(lane_results(m, conv, lane, s.finish[lane], total, v_d & last_d,
-                                        ens[0], self.front,
-                                        self.memory_style, out))
+                                        ens[0], self.front, self.memory_style, out,
+                                        held=None if s.banked[lane] else current))
 
         engine_output(m, conv, s.finish, results, s.constant,
                       result_stage(m, v_d & final_d, self.front, adv), out,

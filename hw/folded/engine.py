@@ -60,7 +60,8 @@ class FoldedEngine(wiring.Component):
     argmax_stages : register stages inside a scores layer's argmax tree.
     front : registers in front of the popcounts (`FRONTS`): 1 on the XNOR/AND leaves (one
         cycle), 2 also on the weight word, read a step ahead (no cycle), 3 also on the
-        chunks, a copy per few lanes, and on the lanes' weights (one cycle).
+        chunks, a copy per few lanes, and on the lanes' weights (one cycle), and the
+        comparison a cycle after the accumulator (one more).
     skid : a skid register at the output, so that `adv` is a flip-flop and the ready chain
         ends here (hw.pipeline; no cycle).
 
@@ -184,7 +185,7 @@ class FoldedEngine(wiring.Component):
                 m.d.sync += acc.eq(total)
             lane_out.append(lane_results(m, conv, lane, s.lanes[lane], total, v_d & lastc_d,
                                          ens[0], self.front,
-                                         self.memory_style, out))
+                                         self.memory_style, out, held=acc))
 
         engine_output(m, conv, s.lanes, lane_out, s.constant,
                       result_stage(m, v_d & final_d, self.front, adv), out,

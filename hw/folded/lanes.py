@@ -173,7 +173,7 @@ def input_register(m: Module, i, full: Signal, reg: Signal, comb_ready, ready_ne
 
 def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, adv,
                  front: int = 0, weight_style: str = "distributed",
-                 out: PipelineOutput | None = None) -> list:
+                 out: PipelineOutput | None = None, held=None) -> list:
     """A lane's per-channel result registers (bits, or sums for a scores layer), whole from
     the cycle after the final step, in `channels` order: the order in which the lane
     finishes its channels (`last`: the current op is a channel's last). A threshold layer compares
@@ -184,20 +184,24 @@ def lane_results(m: Module, conv: Conv, lane: int, channels, total, last, adv,
     than ASYNC_ROM_MAX_DEPTH thresholds is read a step ahead into a register
     (threshold_memory), so that its read (a block RAM's clock-to-output, or a deep LUT
     ROM's multiplexer tree) ends in a flip-flop instead of running on into the comparison.
-    With `front` 3 the sum (and `last`) first enters a register of its own, so that the
-    accumulator's adder (after a LUT-RAM's read, for a streamed engine's bank of sums)
-    and the comparison are a cycle each: the results come a cycle later (result_stage).
-    `out`: the engine's output, for more enables (copies of its skid register) of a wide
-    lane register."""
+    With `front` 3 the comparison reads the sum a cycle later, from a register (`held`:
+    the lane's accumulator, which holds it then; None: a register of its own, for a
+    streamed engine's bank of sums), and `last` with it, so that the accumulator's adder
+    (after a LUT-RAM's read, for a bank) and the comparison are a cycle each: the results
+    come a cycle later (result_stage). `out`: the engine's output, for more enables
+    (copies of its skid register) of a wide lane register."""
     n = len(channels)
     if n == 0:
         return []
     if front > 2:
-        staged = Signal.like(total, name=f"sum{lane}")
         staged_last = Signal(name=f"sum{lane}_last")
         with m.If(adv):
-            m.d.sync += [staged.eq(total), staged_last.eq(last)]
-        total, last = staged, staged_last
+            m.d.sync += staged_last.eq(last)
+        if held is None:
+            held = Signal.like(total, name=f"sum{lane}")
+            with m.If(adv):
+                m.d.sync += held.eq(total)
+        total, last = held, staged_last
     if conv.scores is None:
         lo, hi = sum_bounds(conv)
         ths = [int(conv.activation.thresholds[o]) for o in channels]
