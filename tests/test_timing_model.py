@@ -144,7 +144,7 @@ def test_window_paths_in_the_plan():
 
 
 def test_front_3_puts_the_comparison_a_cycle_after_the_adder():
-    """With `front` 3 a lane's sum enters a register before its threshold comparison
+    """With `front` 3 a lane compares its sum a cycle after its adder, from a register
     (hw.folded.lanes.lane_results): the path that ends the popcount tree with the
     accumulator loses the comparison's carry chain, which becomes a path of its own; a
     scores layer compares nothing there."""

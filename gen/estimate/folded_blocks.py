@@ -151,8 +151,8 @@ def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
     engines: per lane a threshold memory read in turn and a comparator, or a scores layer's
     sums; the result shift registers, the output (and score and argmax) registers. A lane
     whose thresholds are read a step ahead (hw.folded.lanes.threshold_memory) has a step
-    counter (its three registers; two from a ROM in LUTs, read from the counter's next
-    value) and a read register, and in block RAM its memory joins
+    counter (the two registers of its next values, from which it is read) and a read
+    register, and in block RAM its memory joins
     `roms`. With `front` 3 each lane's `last` enters a register before the comparison,
     and the sum of a lane with a bank of sums (`banked`) too (the others compare their
     accumulator), and the engine's `final` a register to match (result_stage). Adds the
@@ -177,8 +177,8 @@ def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
         # per lane its results and its count of finished channels (range(n))
         ff = sum(len(lane) + (len(lane) - 1).bit_length() for lane in lanes)
         ff += conv.out_channels + 1 + staged
-        return ff + sum(tw + 1 + (3 if kind == "block" else 2) * int_bits(n - 1)
-                        - (n - 1).bit_length() for n, kind in where if kind)
+        return ff + sum(tw + 1 + 2 * int_bits(n - 1) - (n - 1).bit_length()
+                        for n, kind in where if kind)
     sw = result_score_width(conv)
     feats["result_bits"] = sum(len(lane) * acc for lane in lanes)
     feats["score_bits"] = conv.out_channels * sw
@@ -190,15 +190,14 @@ def _lane_outputs(conv: Conv, lanes, acc: int, feats: dict, argmax_stages: int,
 
 def compared_bits(conv: Conv, channels, width: int, from_register: bool = False) -> int:
     """Bits of a lane's `width`-bit sum that its threshold comparisons read: none below the
-    lowest bit that every threshold leaves clear (s >= tau, or s < tau + 1 flipped, is the
-    same test on the bits above), which yosys drops from a register of the sum; a scores
-    layer reads them all, and so do both comparisons of a lane that mixes flipped and
-    unflipped thresholds read from a register (`from_register`: yosys sees no constant
-    there)."""
+    lowest bit that every threshold leaves clear (s >= tau is the same test on the bits
+    above), which yosys drops from a register of the sum; a scores layer reads them all,
+    and so does a lane with a flipped threshold (s <= tau: yosys keeps the low bits) read
+    from a register (`from_register`)."""
     if conv.scores is not None:
         return width
     act = conv.activation
-    if from_register and len({int(act.flip[o]) for o in channels}) > 1:
+    if from_register and any(int(act.flip[o]) for o in channels):
         return width
     edges = [(int(act.thresholds[o]) + int(act.flip[o])) % (1 << width) for o in channels]
     low = min(((e & -e).bit_length() - 1 if e else width - 1) for e in edges)

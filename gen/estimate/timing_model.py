@@ -198,8 +198,8 @@ def engine_paths(simd: int, chunks: int, block_ram: bool, sparse: bool, scores: 
                     spread=lane_spread(min(LANES_PER_COPY, -(-apart // copies)), simd))
     # After the tree: a sparse layer's scaling (behind a register of its own from two
     # stages: hw.folded.lanes.lane_sum), the accumulator, the threshold read and compare (or a
-    # scores layer's sum) into the result register; with `front` 3 the sum into a register
-    # of its own, and from it the compare (hw.folded.lanes.lane_results).
+    # scores layer's sum) into the result register; with `front` 3 the sum into the
+    # accumulator (or a register), and from it the compare (hw.folded.lanes.lane_results).
     stages = pipe.stages + (pipe.front > 0)
     scaled = sparse and stages >= 2
     staged = pipe.front > 2

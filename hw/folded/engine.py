@@ -13,8 +13,8 @@ never visits a pruned block). Pipeline:
 - per lane: chunk mux (with `front` 3 into registers near the lanes, and the weights into a
   register of their own: a cycle), XNOR/AND, popcount tree (`stages` registers),
   accumulator;
-- on a channel's last chunk the lane compares the sum (with `front` 3 from a register of
-  its own, a cycle later) with its threshold (a small per-lane
+- on a channel's last chunk the lane compares the sum (with `front` 3 a cycle later, from
+  its accumulator) with its threshold (a small per-lane
   memory, read by the lane's channel counter) or keeps the sum (scores layer), and shifts
   the result into a lane register; the cycle after the window's last step loads the output
   register from the lane registers, a constant permutation (no multiplexer in front).

@@ -18,7 +18,7 @@ from .memory import ASYNC_ROM_MAX_DEPTH, memory_slices, pick_style, stepped_memo
 
 
 # registers in front of the popcount: none, the leaves, + the weight word, + the chunks (and
-# the lanes' weights: a cycle of their own, and a lane's sum before its comparison: another)
+# the lanes' weights: a cycle of their own, and a lane's comparison a cycle after its adder)
 FRONTS = (0, 1, 2, 3)
 
 
@@ -26,7 +26,7 @@ def engine_depth(stages: int, scores: bool, argmax_stages: int = 0, front: int =
     """Register stages of a folded or streamed engine from its input register (window or
     pixel) to its output, the output included: the input register, the leaves' register
     (`front` >= 1; the weight word's register of `front` 2 is read a step ahead, so it
-    adds none; `front` 3's chunk registers one, and its sum registers one), the popcount's
+    adds none; `front` 3's chunk registers one, and its later comparison one), the popcount's
     stages, the lanes' result registers, the output register (a scores layer: the score
     registers, the argmax's stages, then the output register)."""
     return 2 + (front > 0) + 2 * (front > 2) + stages + (2 + argmax_stages if scores else 1)
