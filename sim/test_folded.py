@@ -56,13 +56,6 @@ CONFIGS = [
     ("thr-logic", (3, 3, 4), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
                                    stride=(1, 1), groups=2, domain="bipolar", prune=0.0),
      1, 2, 2),
-    # the same with `front` 3: the comparison a cycle after the accumulator
-    ("thr-block-3", (3, 3, 2), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
-                                     stride=(1, 1), groups=1, domain="bipolar", prune=0.0),
-     1, 2, 2),
-    ("thr-logic-3", (3, 3, 4), layer(out_channels=24, kernel=(1, 1), padding=(0, 0),
-                                     stride=(1, 1), groups=2, domain="bipolar", prune=0.0),
-     1, 2, 2),
     # a window of two enable groups (hw.fanout), with the skid's `ready` copies
     ("wide-win", (3, 3, 16), layer(out_channels=4, kernel=(3, 3), padding=(1, 1),
                                    stride=(1, 1), groups=1, domain="bipolar", prune=0.0), 2, 48, 1),
@@ -76,6 +69,8 @@ CONFIGS = [
                                       stride=(1, 1), groups=1, domain="bipolar", prune=0.0),
      6, 12, 3),
 ]
+# the threshold units again with `front` 3: the comparison a cycle after the accumulator
+CONFIGS += [(f"{name}-3", *rest) for name, *rest in CONFIGS if name.startswith("thr-")]
 MEMORY = {"thr-block": "block", "thr-logic": "distributed", "wide-block": "block",
           "thr-block-3": "block", "thr-logic-3": "distributed"}
 # the registers a unit is there for (the others: `(stages + len(name)) % 4`)
