@@ -49,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gen.synth.fmax as pnr  # noqa: E402
+import gen.synth.wrapper as wrap  # noqa: E402
 from gen.common import procs  # noqa: E402
 from gen.build.design_source import network_source  # noqa: E402
 from gen.common.devices import find_device  # noqa: E402
@@ -200,7 +201,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bnngen-cnv-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        (work / "design.v").write_text(src.verilog + "\n" + pnr.wrapper_verilog(src.verilog,
+        (work / "design.v").write_text(src.verilog + "\n" + wrap.wrapper_verilog(src.verilog,
                                                                               src.top))
         (work / "out").mkdir(exist_ok=True)
         cells, _ = pnr._synth_netlist(str(work), dev.family)
@@ -215,8 +216,8 @@ def main() -> int:
                                  f"{len(ebr_sites(dev))} known sites on {DEVICE}")
             (work / "netlist-ecp5.json").write_text(json.dumps(netlist))
             log(f"floorplan: {len(pinned)} block RAMs pinned in stream order", start)
-        ports = pnr.wrapper_ports(src.verilog, src.top)
-        (work / "clock.lpf").write_text(pnr.clock_constraint(ports, dev.clock_pin))
+        ports = wrap.wrapper_ports(src.verilog, src.top)
+        (work / "clock.lpf").write_text(wrap.clock_constraint(ports, dev.clock_pin))
         # (the router goes into placed.json's settings, which win over the second run's)
         common = [*pnr._nextpnr(dev.family), *dev.pnr, "--lpf", "clock.lpf",
                   "--lpf-allow-unconstrained", "--freq", f"{CLOCK_MHZ:g}",

@@ -141,8 +141,7 @@ class Framing(wiring.Component):
                          at_end.eq(Mux(at_end, self.pixels == 1,
                                        count == max(0, self.pixels - 2)))]
             with m.If(at_end):
-                m.d.sync += [flags.bit_select(wr, 1).eq(padding | ~last), wr.eq(wr + 1),
-                             tail.eq(0)]
+                m.d.sync += [wr.eq(wr + 1), tail.eq(0)]
         with m.If(wrong):
             m.d.sync += [padding.eq(~at_end), tail.eq(at_end)]
             with m.If((at_end | ~tail) & (self.errors != (1 << ERROR_BITS) - 1)):
@@ -157,16 +156,25 @@ class Framing(wiring.Component):
         m.d.comb += [self.m.payload.eq(self.r.payload), self.m.valid.eq(self.r.valid & ~drop),
                      self.r.ready.eq(self.m.ready | drop)]
         left = self.r.valid & self.r.ready
-        write = o_fire & at_end
-        flag = padding | ~last
+        # The input side (a frame's last pixel) and the output side (its result) are at the
+        # two ends of the layer chain, and so of the die: each reaches the other through
+        # a register. The flag is written a cycle late (read in time as long as a frame's
+        # result comes out two cycles or more after its last pixel, as every network's
+        # does: its latency is tens of cycles or more), and a frame that left frees its
+        # place in flight a cycle late (admitting no frame too many).
+        write, flag, slot, gone = Signal(), Signal(), Signal.like(wr), Signal()
+        m.d.sync += [write.eq(o_fire & at_end), flag.eq(padding | ~last), slot.eq(wr),
+                     gone.eq(left)]
+        with m.If(write):
+            m.d.sync += flags.bit_select(slot, 1).eq(flag)
 
         def flag_next(k):
-            return Mux(write & (wr == k), flag, flags.bit_select(k, 1))
+            return Mux(write & (slot == k), flag, flags.bit_select(k, 1))
 
         nxt = Signal.like(rd)
         m.d.comb += nxt.eq(rd + 1)
         m.d.sync += drop.eq(Mux(left, flag_next(nxt), flag_next(rd)))
         with m.If(left):
             m.d.sync += rd.eq(rd + 1)
-        m.d.sync += inflight.eq(inflight + entered - left)
+        m.d.sync += inflight.eq(inflight + entered - gone)
         return m

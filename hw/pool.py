@@ -14,12 +14,15 @@ from .window.generator import WindowGenerator
 
 class WindowOr(wiring.Component):
     """OR of the kh*kw pixels of each window, per channel, into an output register (and a
-    skid register, `skid`: hw.pipeline)."""
+    skid register, `skid`: hw.pipeline). With a skid register `i.ready` is a register
+    (the skid register, inverted), and `ready_next` its value after this cycle, for the
+    window generator in front."""
 
     def __init__(self, taps: int, channels: int, skid: bool = False):
         self.taps, self.channels, self.skid = taps, channels, skid
         super().__init__({"i": In(stream.Signature(taps * channels)),
                           "o": Out(stream.Signature(channels))})
+        self.ready_next = Signal(name="ready_next", attrs={"keep": 1}) if skid else None
 
     def elaborate(self, platform):
         m = Module()
@@ -30,6 +33,8 @@ class WindowOr(wiring.Component):
         for ch in range(c):
             m.d.comb += word[ch].eq(self.i.payload[ch::c].any())
         out.put(self.i.valid, word)
+        if self.skid:
+            m.d.comb += self.ready_next.eq(~out.held_next)
         return m
 
 
@@ -48,6 +53,7 @@ class BinaryMaxPool(wiring.Component):
         self.window = WindowGenerator(height, width, channels, kernel, stride)
         self.window.pipelined = bool(skid)
         self.reduce = WindowOr(kernel[0] * kernel[1], channels, skid)
+        self.window.ready_next = self.reduce.ready_next
         self.channels = channels
         super().__init__({"i": In(stream.Signature(channels)),
                           "o": Out(stream.Signature(channels))})

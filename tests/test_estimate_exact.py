@@ -281,11 +281,13 @@ def test_window_block_by_hand():
                           "whole_map_bits": 0, "sliding_counter_bits": 53,
                           "odd_bank_bits": 6}
     assert b.ff == 18 + 6 + 12 + 53 + 3 + 8       # window, column (kh*C), shift, counters
-    # pipelined (one group of each register): a copy of `valid` more, stage 3's hold, the
-    # one column group's banks of rows 1 and 2 (2 bits each) for the bank rotation's copy;
-    # in front of an engine with a skid register, its `ready` register and a copy too
-    assert bl.window_block((5, 6, 2), (3, 3), (1, 1), (1, 1), True).ff == b.ff + 1 + 1 + 2 * 2
-    assert bl.window_block((5, 6, 2), (3, 3), (1, 1), (1, 1), True, True).ff == b.ff + 8
+    # pipelined (one group of each register): the one column group's banks of rows 1 and 2
+    # (2 bits each) for the bank rotation's copy; in front of an engine with a skid
+    # register also its `ready` register, and an enable register each for the window, the
+    # shift column and the three line buffers' reads (the first also enables the column)
+    assert bl.window_block((5, 6, 2), (3, 3), (1, 1), (1, 1), True).ff == b.ff + 2 * 2
+    assert bl.window_block((5, 6, 2), (3, 3), (1, 1), (1, 1), True, True).ff == \
+        b.ff + 1 + 1 + 1 + 3 + 2 * 2
     assert b.memories == [(6, 2)] * 3 and b.muxes == [(6, 3)] and b.kind == "window"
     # a window as large as the map: one pattern, 4 banks (a power of two)
     d = bl.window_block((4, 4, 1), (4, 4), (1, 1), (0, 0))

@@ -143,6 +143,23 @@ def test_window_paths_in_the_plan():
     assert max(p.loads for p in paths) == GROUP_BITS
 
 
+def test_registered_window_enables_reach_their_flip_flops_through_no_lut():
+    """In front of an engine whose `ready` is a register (hw.window.generator's
+    `ready_next`) each group's enable is a register: the wide enable nets start at
+    flip-flops, and the enables' next values are the LUTs (hw.folded.engine's two, the
+    generator's one)."""
+    from gen.estimate.timing_model import window_paths
+    from hw.window.plan import plan_window
+
+    plan = plan_window(8, 8, (3, 3), (1, 1), (1, 1))
+    plain = {p.what: p for p in window_paths(plan, 64)}
+    registered = {p.what: p for p in window_paths(plan, 64, registered=True)}
+    assert plain["shift"].luts == 2 and "enables" not in plain
+    assert registered["shift"].luts == 0
+    assert registered["shift"].loads == plain["shift"].loads
+    assert registered["enables"].luts == 3
+
+
 def test_front_3_puts_the_comparison_a_cycle_after_the_adder():
     """With `front` 3 a lane compares its sum a cycle after its adder, from a register
     (hw.folded.lanes.lane_results): the path that ends the popcount tree with the

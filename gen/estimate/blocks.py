@@ -119,8 +119,9 @@ def window_block(in_shape, kernel, stride, padding, pipelined: bool = False,
     """hw.window.generator.WindowGenerator: kh line buffers of W x C bits, a shift register of
     (length-1) columns of kh*C bits, an output register of kh*kw*C bits chosen among the
     plan's patterns, and row/column counters; `pipelined` (its block has a skid register:
-    the generator's `pipelined`), more copies, and with `ready_copies` (in front of an
-    engine with a skid register) copies of the register behind its `ready`."""
+    the generator's `pipelined`), more copies, and with `ready_copies` (in front of a
+    folded engine or a pool's OR stage with a skid register, whose `ready` is a register)
+    an enable register per group of its wide registers."""
     h, w, c = in_shape
     p = plan_window(h, w, tuple(kernel), tuple(stride), tuple(padding))
     kh, kw = p.kernel
@@ -166,19 +167,21 @@ def window_block(in_shape, kernel, stride, padding, pipelined: bool = False,
 
 def _window_copies(p, c: int, pipelined: bool, ready_copies: bool) -> int:
     """Flip-flops of the copies (hw.fanout) a pipelined window generator keeps beyond an
-    unpipelined one's (whose copies the fitted terms carry): per group of its wide
-    registers a copy of stage 3's hold, and of `valid` one more (copy 0 then enables no
-    group); per group of the column register the bank of each row it covers, not a copy
-    of the bank rotation; copies of the column counters that address wide line buffers;
-    with `ready_copies`, the consumer's `ready` register and a copy per group."""
+    unpipelined one's (whose copies of `valid`, one per group of its wide registers, the
+    fitted terms carry): with `ready_copies` (the consumer's `ready` a register), the
+    consumer's `ready` register and an enable register per group (window, column or line
+    buffer, shift), in place of the copies of `valid`; per group of the column register
+    the bank of each row it covers, not a copy of the bank rotation; copies of the column
+    counters that address wide line buffers."""
     from hw.fanout import GROUP_BITS, group_slices
     if not pipelined:
         return 0
     kh, kw = p.kernel
-    count = max(len(group_slices(kh * kw * c)),
-                len(group_slices(kh * c * (p.length - 1))) if p.length > 1 else 0)
-    ff = 1 + count + (count + 1 if ready_copies else 0)
     columns = group_slices(kh * c)
+    windows = len(group_slices(kh * kw * c))
+    shifts = len(group_slices(kh * c * (p.length - 1))) if p.length > 1 else 0
+    count = max(windows, shifts)
+    ff = 2 - count + windows + max(len(columns), p.banks) + shifts if ready_copies else 0
     if p.banks > 1 and row_rotations(p) > 1:
         rows = sum((g.stop - 1) // c - g.start // c + 1 for g in columns)
         ff += (rows - len(columns)) * int_bits(p.banks - 1)
@@ -204,8 +207,9 @@ def reduce_block(channels: int, taps: int) -> Block:
 
 
 def pool_blocks(pool: MaxPool, shape, skid: bool = False) -> list[Block]:
-    """hw.pool: a window generator and its OR per channel (with a skid register)."""
-    return [window_block(shape, pool.kernel, pool.stride, (0, 0), skid),
+    """hw.pool: a window generator and its OR per channel (with a skid register, whose
+    next value the window generator sets its enables from)."""
+    return [window_block(shape, pool.kernel, pool.stride, (0, 0), skid, ready_copies=skid),
             reduce_block(shape[2], pool.kernel[0] * pool.kernel[1])] + (
         [skid_block(shape[2])] if skid else [])
 
@@ -242,8 +246,9 @@ def framing_block(width: int, pixels: int, ii: int) -> Block:
     ring = int_bits(FLIGHT_DEPTH - 1)
     feats = {"one": 1, "data_bits": width, "count_bits": count}
     # count, flags, read and write pointers, frames in flight, errors; padding, tail,
-    # first, at_end, drop
-    ff = count + FLIGHT_DEPTH + 2 * ring + int_bits(FLIGHT_DEPTH) + ERROR_BITS + 5
+    # first, at_end, drop; the flag write a cycle late (write, flag, slot) and a frame
+    # that left (hw.framing: the input and output sides meet through registers)
+    ff = count + FLIGHT_DEPTH + 3 * ring + int_bits(FLIGHT_DEPTH) + ERROR_BITS + 5 + 3
     span = pacer_range(pixels, ii)
     if span is not None:
         bits = max(span.start.bit_length(), (span.stop - 1).bit_length()) + 1   # signed

@@ -52,6 +52,7 @@ def folded_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
                          shape.word_width), shape.steps, shape.word_width)
     ff += result_copies(conv, lanes, acc, skid)
     ff += chunk_registers(front, simd, shape.column_lanes, len(lanes), shape.needs_mask, skid)
+    ff += skid and shape.steps > 1   # the last step's flag a step ahead (hw.folded.memory)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, logic_roms=logic)
 

@@ -265,7 +265,8 @@ def unrolled_paths(fan: int, sparse: bool, scores: int, pipe: Pipelining,
     return paths + (scores_paths(scores, pipe.argmax) if scores else [])
 
 
-def window_paths(plan: WindowPlan, channels: int, ready_luts: int = 0) -> list[Path]:
+def window_paths(plan: WindowPlan, channels: int, ready_luts: int = 0,
+                 registered: bool = False) -> list[Path]:
     """A window generator's paths (hw.window: every comparison its handshakes use is a flag
     register), from the fed block's ready (`ready_luts` from that block's flip-flops: none
     for a folded engine or a pool with a skid register, whose `ready` is a register; two
@@ -273,15 +274,24 @@ def window_paths(plan: WindowPlan, channels: int, ready_luts: int = 0) -> list[P
     own: the read side's issue into the line buffers' read registers (kh*C bits), the
     shift into the shift columns and the emission into the window register (the larger of
     the two enables); and the bookkeeping, from the issue through the next-cycle selection
-    of each flag."""
+    of each flag. `registered` (the fed block's `ready` a register whose next value it
+    gives, as a folded engine's or a pool's OR stage's with a skid register): the enables
+    are registers of their own, set one LUT after that next value (two LUTs from flip-flops:
+    the engine's flags, or the pool's skid register and the next block's `ready`), and
+    reach their flip-flops through no LUT."""
     kh, kw = plan.kernel
     column = kh * channels
     # a wide register's enable is one net per group of bits, a read register's one per
     # line buffer (hw.fanout)
     widest = max(column * (plan.length - 1), kh * kw * channels)
+    if registered:
+        groups = 3 * -(-widest // GROUP_BITS)
+        enables = [Path("enables", luts=3, loads=groups),
+                   Path("shift", loads=min(widest, GROUP_BITS))]
+    else:
+        enables = [Path("shift", luts=ready_luts + 2, loads=min(widest, GROUP_BITS))]
     return [Path("issue", luts=ready_luts + 2, loads=column if widest <= GROUP_BITS else channels),
-            Path("shift", luts=ready_luts + 2, loads=min(widest, GROUP_BITS)),
-            Path("bookkeeping", luts=ready_luts + 4)]
+            *enables, Path("bookkeeping", luts=ready_luts + 4)]
 
 
 def layer_window(layer, shape) -> WindowPlan:

@@ -374,7 +374,7 @@ def _slowest_path(desc: Description, chosen: list, family: str,
         paths = []
         if opt is None:       # a pool: its window generator feeds the OR stage
             skid = pool_skid(layer_window(layer, shape), shape[2], family, clock_mhz)
-            paths = window_paths(layer_window(layer, shape), shape[2], 0 if skid else 2)
+            paths = window_paths(layer_window(layer, shape), shape[2], 0 if skid else 2, skid)
         else:
             dense = is_dense(layer, shape)
             readers = column_readers(layer, opt.pe, opt.simd, dense) \
@@ -383,7 +383,8 @@ def _slowest_path(desc: Description, chosen: list, family: str,
                                     family, opt.pe, opt.steps, readers)(opt.pipe)
             if not (dense and opt.engine == "folded"):   # a streamed dense layer has none
                 paths += window_paths(layer_window(layer, shape), shape[2],
-                                      0 if opt.pipe.skid else 3)
+                                      0 if opt.pipe.skid else 3,
+                                      opt.pipe.skid and opt.engine == "folded")
         ns, path = slowest(paths, family)
         if worst is None or ns > worst["ns"]:
             worst = {"layer": layer.name, "path": path.what, "ns": round(ns, 2)}

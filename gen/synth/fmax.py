@@ -6,11 +6,9 @@ that misses it is still routed, and its Fmax reported). Each run has a time limi
 scales with the design's cells; a run that reaches it is stopped and reported as such,
 with the stage it was in and the placer's estimate if it got that far.
 
-The network's output word (scores of every class) is wider than a small package has pins,
-so the top is wrapped: outputs wider than FOLD_BITS are XOR-folded onto FOLD_BITS pins.
-Every output bit still drives a pin, so no logic is optimized away; the pins are the
-wrapper's, the core is the design's. A device the design does not fit is reported with the
-reason nextpnr (or the capacity check before it) gives.
+The top is wrapped (gen.synth.wrapper): every port but the clock and the reset registered,
+wide outputs XOR-folded onto a few pins. A device the design does not fit is reported
+with the reason nextpnr (or the capacity check before it) gives.
 
 The critical path's ends are named by layer and block: yosys flattens the wrapped design,
 and a flattened cell keeps its instance path (`core.conv0.engine.acc_TRELLIS_FF_Q_3` is a
@@ -35,11 +33,10 @@ from gen.common.devices import DEVICES, Device, find_device
 from gen.common.resources import classify
 from gen.synth.scripts import FALLBACK_COMMANDS, KEEP_COPIES
 from gen.synth.yosys import SynthError, yosys_executable
+from gen.synth.wrapper import (CORE, WRAPPER, clock_constraint, pin_constraints,
+                               wrapper_ports, wrapper_verilog)
 
 
-FOLD_BITS = 8
-WRAPPER = "bnngen_fmax_wrapper"
-CORE = "core"                  # the wrapper's instance of the design's top
 DEFAULT_CLOCK_MHZ = 100.0      # asked for when neither the plan nor --clock gives a clock
 PNR_FAMILIES = ("ice40", "ecp5", "gowin")
 
@@ -86,77 +83,6 @@ def devices_of(families: list[str]) -> list[str]:
 def pnr_timeout(cells: int) -> float:
     """nextpnr's time limit for a netlist of `cells` cells."""
     return TIMEOUT_BASE_S + TIMEOUT_PER_CELL_S * cells
-
-
-_PORT_RE = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):(\d+)\]\s*)?"
-                      r"(\\\S+|[A-Za-z_]\w*)\s*;", re.MULTILINE)
-
-
-def module_ports(verilog: str, module: str) -> list[tuple[str, str, int]]:
-    """(direction, name, width) of `module`'s ports, from its declarations."""
-    m = re.search(r"^\s*module\s+\\?" + re.escape(module) + r"\b", verilog, re.MULTILINE)
-    if not m:
-        raise UserError(f"module {module!r} not found in the Verilog")
-    end = verilog.find("endmodule", m.end())
-    body = verilog[m.end():end]
-    ports = []
-    for d, hi, lo, name in _PORT_RE.findall(body):
-        width = abs(int(hi) - int(lo)) + 1 if hi else 1
-        ports.append((d, name, width))
-    return ports
-
-
-def _pin_name(name: str) -> str:
-    return name.lstrip("\\").replace(".", "_")
-
-
-def wrapper_ports(verilog: str, top: str) -> list[tuple[str, str, int]]:
-    """The wrapper's pins: inputs as they are, outputs folded to FOLD_BITS."""
-    return [(d, _pin_name(n), w if d == "input" else min(w, FOLD_BITS))
-            for d, n, w in module_ports(verilog, top)]
-
-
-def wrapper_verilog(verilog: str, top: str) -> str:
-    """A wrapper that XOR-folds each wide output of `top` onto at most FOLD_BITS pins."""
-    ports = module_ports(verilog, top)
-    decls, conns, assigns, names = [], [], [], []
-    for d, name, w in ports:
-        clean = _pin_name(name)
-        if d == "input":
-            decls.append(f"  input [{w - 1}:0] {clean};")
-            conns.append(f"    .{name} ({clean})")
-            names.append(clean)
-            continue
-        out_w = min(w, FOLD_BITS)
-        decls.append(f"  output [{out_w - 1}:0] {clean};")
-        decls.append(f"  wire [{w - 1}:0] {clean}_full;")
-        conns.append(f"    .{name} ({clean}_full)")
-        names.append(clean)
-        chunks = [f"{clean}_full[{min(i + out_w, w) - 1}:{i}]" for i in range(0, w, out_w)]
-        assigns.append(f"  assign {clean} = {' ^ '.join(chunks)};")
-    top_ref = top if re.fullmatch(r"[A-Za-z_]\w*", top) else f"\\{top} "
-    return "\n".join([f"module {WRAPPER}({', '.join(names)});", *decls,
-                      f"  {top_ref} {CORE} (", ",\n".join(conns), "  );", *assigns,
-                      "endmodule", ""])
-
-
-def pin_constraints(ports: list[tuple[str, str, int]], pins: tuple[str, ...]) -> str:
-    """A Gowin CST placing every wrapper pin on a package pin, the clock (`aclk` of a
-    network top, `clk` of a block) on the first (a global clock input)."""
-    bits = [n if w == 1 else f"{n}[{i}]" for _, n, w in ports for i in range(w)]
-    bits.sort(key=lambda b: b not in CLOCKS)
-    return "".join(f'IO_LOC "{b}" {p};\n' for b, p in zip(bits, pins))
-
-
-CLOCKS = ("aclk", "clk")
-
-
-def clock_constraint(ports: list[tuple[str, str, int]], pin: str) -> str:
-    """An ECP5 LPF that puts the clock on `pin`; the other pins go where nextpnr likes."""
-    clock = next((n for _, n, _ in ports if n in CLOCKS), None)
-    if clock is None:
-        raise SynthError(f"no clock port ({' or '.join(CLOCKS)}) to put on pin {pin}")
-    return f'LOCATE COMP "{clock}" SITE "{pin}";\n'
 
 
 def _run(cmd: list[str], cwd: str, timeout: float | None) -> tuple[int | None, str]:
@@ -341,9 +267,9 @@ def critical_path(rep: dict) -> dict | None:
     nets = [s["net"] for s in path if s.get("type") == "routing" and s.get("net")]
     total = sum(s.get("delay", 0) for s in path)
     routing = sum(s.get("delay", 0) for s in path if s.get("type") == "routing")
-    named = [c for c in cells if c.startswith(CORE + ".")] or cells
-    return {"from": {"cell": named[0], "net": nets[0] if nets else None},
-            "to": {"cell": named[-1], "net": None}, "delay_ns": round(total, 2),
+    # (an end may be one of the wrapper's port registers: outside the core, no layer)
+    return {"from": {"cell": cells[0], "net": nets[0] if nets else None},
+            "to": {"cell": cells[-1], "net": None}, "delay_ns": round(total, 2),
             "logic_ns": round(total - routing, 2), "routing_ns": round(routing, 2)}
 
 

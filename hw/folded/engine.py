@@ -71,7 +71,7 @@ class FoldedEngine(wiring.Component):
     o : stream of C_out-bit pixels, or of `result_layout(conv)` for a scores layer.
     schedule : the `FoldSchedule`; `steps` cycles per window.
     ready_next : with `skid`, what `i.ready` (a register then) holds after this cycle: the
-        window generator in front keeps copies of that register (hw.window.generator).
+        window generator in front sets its enables' registers from it (hw.window.generator).
     """
 
     def __init__(self, conv: Conv, pe: int = 1, simd: int | None = None, stages: int = 1,
@@ -97,7 +97,9 @@ class FoldedEngine(wiring.Component):
         out = result_layout(conv) if conv.scores is not None else conv.out_channels
         super().__init__({"i": In(stream.Signature(self.window_bits)),
                           "o": Out(stream.Signature(out))})
-        self.ready_next = Signal(name="ready_next") if self.skid else None
+        # (`keep`: a net of its own, that the window generator's enables take one LUT after)
+        self.ready_next = (Signal(name="ready_next", attrs={"keep": 1}) if self.skid
+                           else None)
 
     @property
     def steps(self) -> int:
@@ -148,7 +150,7 @@ class FoldedEngine(wiring.Component):
         win = Signal(self.window_bits)
         fire = Signal()
         m.d.comb += fire.eq(full & adv)
-        last_next = Signal()
+        last_next = Signal() if self.skid else None
         full_next = Mux(self.i.ready, self.i.valid, full)
         # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
         lane_nets = lane_enables(out, conv, s.pe, s.simd, self.front > 0)

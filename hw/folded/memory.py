@@ -119,10 +119,18 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     # `ready`, and so in the handshake of the window generator in front.
     last_step = Signal(init=steps == 1, name="last_step")
     with m.If(fire):
-        m.d.sync += [t.eq(t1), t1.eq(t2), t2.eq(succ(t2)),
-                     last_step.eq(t1 == steps - 1)]
-    if last_next is not None:     # the flag's value after this cycle
-        m.d.comb += last_next.eq(Mux(fire, t1 == steps - 1, last_step))
+        m.d.sync += [t.eq(t1), t1.eq(t2), t2.eq(succ(t2))]
+    if last_next is None:
+        with m.If(fire):
+            m.d.sync += last_step.eq(t1 == steps - 1)
+    else:
+        # the flag's value after this cycle, one LUT from flip-flops (it takes part in the
+        # next cycle's `ready`, which the window generator in front sets its enables from):
+        # whether t1 is the last step, a flag of its own
+        ahead_last = Signal(init=1 % steps == steps - 1, name="t_next_last")
+        with m.If(fire):
+            m.d.sync += [ahead_last.eq(t2 == steps - 1), last_step.eq(ahead_last)]
+        m.d.comb += last_next.eq(Mux(fire, ahead_last, last_step))
     comb = read_from_counter(style, steps)
     if slices is None:
         slices = [(list(range(width)), fire)]

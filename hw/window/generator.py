@@ -30,6 +30,22 @@ from .plan import PAD, WindowPlan, plan_window
 TRANSPARENT_MAX_BITS = 12
 
 
+def enables(m: Module, name: str, next_value, count: int, init: int) -> list[Signal]:
+    """`count` registers (hw.fanout) that hold an enable, loaded with its `next_value`."""
+    if count == 0:
+        return []
+    first = Signal(init=init, name=f"{name}_en")
+    m.d.sync += first.eq(next_value)
+    return copies(m, first, next_value, count)
+
+
+def kept(m: Module, name: str, value) -> Signal:
+    """`value` on a net of its own that synthesis keeps (a boundary of its LUT mapping)."""
+    net = Signal(len(value), name=name, attrs={"keep": 1})
+    m.d.comb += net.eq(value)
+    return net
+
+
 class WindowGenerator(wiring.Component):
     """Line-buffered window generator for any kernel, stride, padding and pad bit.
 
@@ -45,13 +61,13 @@ class WindowGenerator(wiring.Component):
     o : stream of kh*kw*C-bit windows, raster order of the Ho x Wo output positions.
     plan : the `WindowPlan` the read side follows.
     ready_next : None, or the next value of the register that drives `o.ready` (set by the
-        block that connects the two, before elaboration): the generator then keeps copies
-        of that register, one per group of its wide registers, instead of routing the one
-        `o.ready` net to every group's enable (hw.fanout).
+        block that connects the two, before elaboration): each group of the generator's
+        wide registers (hw.fanout) then has its enable in a register of its own, set from
+        the next values, in place of a LUT of copies of `o.valid` and `o.ready`.
     pipelined : False, or (set like `ready_next`, for a block pipelined for a clock) the
         row counters' next values chosen by the handshake's events, not computed after
-        them (`RowGap`), at some LUTs more; and more copies: of stage 3's hold and of the
-        banks per group, of the column counters for wide line buffers' addresses.
+        them (`RowGap`), at some LUTs more; and more copies: of the banks per group, of the
+        column counters for wide line buffers' addresses.
     """
 
     def __init__(self, height: int, width: int, channels: int, kernel, stride=(1, 1),
@@ -206,52 +222,68 @@ class WindowGenerator(wiring.Component):
         s2_rbank = Signal.like(r_rbank)
         s3_valid, s3_emit, s3_shift = Signal(), Signal(), Signal()
         s3_pid = Signal(range(npat))
-        # `o.ready`, or copies of the register behind it (`ready_next`), one per group
-        ready = [self.o.ready]
+        # `o.ready`, or (`ready_next` given) a register of our own that holds it too
+        ready = self.o.ready
         if self.ready_next is not None:
-            ready = [Signal(init=1, name="o_ready")]
-            m.d.sync += ready[0].eq(self.ready_next)
-        s3_fire = s3_valid & (~s3_emit | ~self.o.valid | ready[0])
+            ready = Signal(init=1, name="o_ready")
+            m.d.sync += ready.eq(self.ready_next)
+        s3_fire = s3_valid & (~s3_emit | ~self.o.valid | ready)
         s2_fire = s2_valid & (~s3_valid | s3_fire)
         free = ~s2_valid | s2_fire
         m.d.comb += fire1.eq(free & dep_ok)
-        # The wide registers' enables, one per group of bits (hw.fanout), each from its own
-        # copy of `o.valid`: the read registers per bank, the column, the shift columns, the
-        # window.
+        # The wide registers' enables, one per group of bits (hw.fanout): of the read
+        # registers one per bank, of the column, the shift columns and the window.
         window_bits = kh * kw * c
         out_groups = group_slices(window_bits)
         col_groups = group_slices(kh * c)
         shift_groups = group_slices(kh * c * (p.length - 1)) if p.length > 1 else []
-        valid_next = Mux(s3_fire & s3_emit, 1, self.o.valid & ~ready[0])
+        valid_next = Mux(s3_fire & s3_emit, 1, self.o.valid & ~ready)
         m.d.sync += self.o.valid.eq(valid_next)
-        count = max(len(out_groups), len(shift_groups))
-        # pipelined, copy 0 (`o.valid` itself, which the consumer and this handshake read)
-        # enables no group
-        valids = copies(m, self.o.valid, valid_next, count + self.pipelined)[self.pipelined:]
         if self.ready_next is not None:
-            ready = copies(m, ready[0], self.ready_next, count + 1)[1:]
-
-        def frees(k):
-            """`o` is free or being read, by copy k."""
-            return ~valids[k % len(valids)] | ready[k % len(ready)]
-
-        # Stage 3 holds an emission; pipelined, a register and a copy per group of it,
-        # beside s3_valid and s3_emit (set below), which the handshake reads.
-        holds = [s3_valid & s3_emit]
-        if self.pipelined:
+            # `ready`'s next value is known, so is every enable's: each group's enable is a
+            # register of its own, with no LUT between it and its flip-flops, loaded one
+            # LUT after `ready_next` (what it takes from this generator's registers is a
+            # net of its own, `keep`: yosys maps it apart, in parallel with `ready_next`).
             hold_next = Mux(s2_fire, s2_emit, Mux(s3_fire, 0, s3_valid & s3_emit))
-            hold = Signal(name="s3_hold")
-            m.d.sync += hold.eq(hold_next)
-            holds = copies(m, hold, hold_next, count)
+            busy = kept(m, "o_busy_next", valid_next)            # `o` full after this cycle
+            stuck = kept(m, "s3_stuck_next", hold_next & valid_next)
+            free_ens = enables(m, "free", ~busy | self.ready_next, len(out_groups), init=1)
+            move_ens = enables(m, "move", ~stuck | self.ready_next,
+                               max(len(col_groups), banks), init=1)
+            shift_ens = []
+            if shift_groups:
+                shifting = Mux(s2_fire, s2_shift, Mux(s3_fire, 0, s3_shift))
+                shift_free = kept(m, "s3_shift_free_next", shifting & (
+                    ~Mux(s2_fire, s2_emit, s3_emit) | ~valid_next))
+                shift_held = kept(m, "s3_shift_held_next", shifting)
+                shift_ens = enables(m, "shift", shift_free | (shift_held & self.ready_next),
+                                    len(shift_groups), init=0)
+            frees, moves, shifts = free_ens.__getitem__, move_ens.__getitem__, \
+                shift_ens.__getitem__
+            per_bank = True
+        else:
+            # one copy of `o.valid` per group (the first is `o.valid` itself)
+            valids = copies(m, self.o.valid, valid_next,
+                            max(len(out_groups), len(shift_groups)))
 
-        def moves(k):
-            """Stage 3 is empty or moves on, by copy k."""
-            return ~holds[k % len(holds)] | frees(k)
+            def frees(k):
+                """`o` is free or being read, by copy k."""
+                return ~valids[k % len(valids)] | ready
+
+            def moves(k):
+                """Stage 3 is empty or moves on, by copy k."""
+                return ~(s3_valid & s3_emit) | frees(k)
+
+            def shifts(k):
+                """Stage 3 shifts its column in, by copy k (`s3_shift` is only set with
+                `s3_valid`: one LUT of four)."""
+                return s3_shift & (~s3_emit | frees(k))
+            per_bank = len(valids) > 1
         # While the next frame's first row waits for input, send the previous frame's
         # spilled windows with emission-only steps.
         flush_go = free & ~dep_ok & (r_oy == 0) & (r_t == 0) & (r_flushed < flush)
         for b, rp in enumerate(rports):
-            fire1_b = (~s2_valid | moves(b)) & dep_ok if len(valids) > 1 else fire1
+            fire1_b = (~s2_valid | moves(b)) & dep_ok if per_bank else fire1
             m.d.comb += [rp.addr.eq(r_addr), rp.en.eq(fire1_b)]
 
         # The selects of stage 2 (bank rotation, real rows) and stage 3 (pattern), whose next
@@ -327,11 +359,10 @@ class WindowGenerator(wiring.Component):
         # ---- stage 3: shift the column in, emit a window.
         shift = [Signal(kh * c, name=f"col{j}") for j in range(p.length - 1)]
         taps = [column] + shift
-        # `s3_shift` is only set with `s3_valid`: each group's enable is one LUT of four.
         shifted = Cat(*shift)
         taps_in = Cat(*taps[:-1])
         for k, bits in enumerate(shift_groups):
-            with m.If(s3_shift & (~s3_emit | frees(k))):
+            with m.If(shifts(k)):
                 m.d.sync += shifted[bits].eq(taps_in[bits])
 
         # The window register loads whenever it is free, an emission or not (`o.valid` says
