@@ -38,36 +38,28 @@ def make(unit):
 
 
 def registered_sink(gen):
-    """`gen` into a buffer of two words whose `ready` is a register, set from the buffer's
-    next fill (`gen.ready_next`): it takes a word every cycle while the output drains it,
-    and holds the generator while it is full."""
-    from amaranth import Module, Signal
+    """`gen` in front of a pool's OR stage of one tap with a skid register (hw.pool.WindowOr,
+    which passes each window on as it is): its `ready` is that register, and it gives
+    `gen` the register's next value (`ready_next`), as in a pool pipelined for a clock."""
+    from amaranth import Module
     from amaranth.lib import stream, wiring
     from amaranth.lib.wiring import In, Out
 
+    from hw.pool import WindowOr
+
     class RegisteredSink(wiring.Component):
         def __init__(self):
-            gen.ready_next, gen.pipelined = Signal(name="ready_next"), True
+            self.sink = WindowOr(1, len(gen.o.payload), skid=True)
+            gen.ready_next, gen.pipelined = self.sink.ready_next, True
             super().__init__({"i": In(stream.Signature(gen.channels)),
                               "o": Out(stream.Signature(len(gen.o.payload)))})
 
         def elaborate(self, platform):
             m = Module()
-            m.submodules.gen = gen
+            m.submodules.gen, m.submodules.sink = gen, self.sink
             wiring.connect(m, wiring.flipped(self.i), gen.i)
-            ready, second = Signal(init=1), Signal.like(self.o.payload)
-            level = Signal(range(3))
-            took, gave = gen.o.valid & ready, self.o.valid & self.o.ready
-            level_next = level + took - gave
-            m.d.comb += [gen.o.ready.eq(ready), gen.ready_next.eq(level_next < 2),
-                         self.o.valid.eq(level != 0)]
-            m.d.sync += [ready.eq(level_next < 2), level.eq(level_next)]
-            with m.If(took & ((level == 0) | ((level == 1) & gave))):
-                m.d.sync += self.o.payload.eq(gen.o.payload)
-            with m.Elif(gave & (level == 2)):
-                m.d.sync += self.o.payload.eq(second)
-            with m.If(took & (level == 1) & ~gave):
-                m.d.sync += second.eq(gen.o.payload)
+            wiring.connect(m, gen.o, self.sink.i)
+            wiring.connect(m, self.sink.o, wiring.flipped(self.o))
             return m
     return RegisteredSink()
 
