@@ -5,13 +5,17 @@ register-to-register paths by a simple delay model.
     nice .venv/bin/python bench/cnv_timing.py [--route SECONDS] [--objective balanced|logic]
                                               [--floorplan none|stream]
                                               [--placer static|heap] [--seed N] [--paths N]
+                                              [--device ecp5-85f[-7|-8]] [--tmg-ripup]
                                               [--keep DIR]
 
 `--objective` is `bnngen plan`'s (gen/plan/search.py: "logic" spends block RAMs to keep
 LUTs and flip-flops least). The results go to bench/results/cnv_timing.md, or with
 options other than their defaults (but --route) to a name of their own:
 `--objective logic --seed 2` to cnv_timing_logic_seed2.md, `--objective logic --floorplan
-stream` to cnv_timing_logic_floorplan.md, and without --route to cnv_timing_placed.md.
+stream` to cnv_timing_logic_floorplan.md, `... --tmg-ripup` to
+cnv_timing_logic_floorplan_ripup.md, `... --device ecp5-85f-8` (the fastest speed grade; the
+default, ecp5-85f, is the slowest, -6) to cnv_timing_logic_floorplan_ecp5-85f-8.md, and
+without --route to cnv_timing_placed.md.
 
 `--floorplan stream` pins each layer's block RAMs to neighbouring sites, in stream order
 (gen/synth/floorplan.py), before nextpnr places the rest; `none` (the default) leaves every
@@ -20,10 +24,12 @@ site to nextpnr, which spreads a layer's RAMs, and with them its logic, across t
 nextpnr places the design (after 6 minutes of yosys) with its analytical `static` placer
 (9-12 minutes here; `--placer heap`, nextpnr's default, took 24, and the balanced plan
 then routed at 56.9 MHz, not 70.3); its Fmax line is then an estimate, and names no path. With
---route a second nextpnr routes the placed netlist (router2 without `--tmg-ripup`, which
-reroutes a design that misses its clock for 1,500 iterations: 10 minutes on the 25F, far
-longer on the 85F) and reports the routed Fmax and nextpnr's critical path, unless it is
-still routing after SECONDS (then the last count of overused wires is reported). SIGINT
+--route a second nextpnr routes the placed netlist with router2 and reports the routed Fmax
+and nextpnr's critical path, unless it is still routing after SECONDS (then the last count
+of overused wires is reported). With `--tmg-ripup` it routes as `bnngen report --fmax` does:
+once the routing is legal it reroutes the arcs that miss the clock, for up to 1,500
+iterations while some keep missing it (25-30 minutes on CNV here; on 332f56e's CNV 99.3 MHz
+where the same placement routed at 86.4 without). SIGINT
 or SIGTERM stops yosys and nextpnr and leaves no temporary folder.
 
 The paths listed come from the placed netlist (`--write`): a LUT level 0.45 ns, a carry
@@ -53,13 +59,14 @@ import gen.synth.wrapper as wrap  # noqa: E402
 from gen.common import procs  # noqa: E402
 from gen.build.design_source import network_source  # noqa: E402
 from gen.common.devices import find_device  # noqa: E402
+from models.errors import UserError  # noqa: E402
 from gen.synth.floorplan import ebr_sites, pin_block_rams  # noqa: E402
 from gen.plan.plan_file import plan_table  # noqa: E402
 from gen.plan.search import OBJECTIVES, plan_network  # noqa: E402
 from models.reference import cnv  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CYCLES, DEVICE, CLOCK_MHZ = 32768, "ecp5-85f", 100.0
+CYCLES, DEVICE, CLOCK_MHZ = 32768, "ecp5-85f", 100.0   # DEVICE: --device's default
 LUT_NS, CARRY_NS, BRAM_NS, REG_NS, NET_NS, TILE_NS, SETUP_NS = 0.45, 0.1, 4.3, 0.5, 0.3, 0.07, 0.2
 
 
@@ -168,10 +175,17 @@ def main() -> int:
     ap.add_argument("--floorplan", choices=("none", "stream"), default="none",
                     help="none: nextpnr places the block RAMs; stream: pinned per layer "
                          "in stream order (default: none)")
+    ap.add_argument("--device", default=DEVICE,
+                    help=f"an ECP5 85F, with a speed grade (default: {DEVICE}, grade 6; "
+                         "ecp5-85f-8: grade 8)")
     ap.add_argument("--placer", choices=("static", "heap"), default="static",
                     help="nextpnr's placer (default: static)")
     ap.add_argument("--seed", type=int,
                     help="nextpnr's placement seed (default: none given)")
+    ap.add_argument("--tmg-ripup", action="store_true",
+                    help="route as `bnngen report --fmax` does, rerouting the arcs that miss "
+                         "the clock (nextpnr's --tmg-ripup; 25-30 min here when some keep "
+                         "missing it)")
     ap.add_argument("--paths", type=int, default=20, help="slowest paths to list")
     ap.add_argument("--keep", type=Path, help="keep the work folder here (a new or empty one)")
     args = ap.parse_args()
@@ -182,22 +196,29 @@ def main() -> int:
         raise SystemExit(f"--seed {args.seed}: give a non-negative number")
     if args.route is not None and not 0 < args.route < math.inf:
         raise SystemExit(f"--route {args.route:g}: give a positive number of seconds")
+    try:
+        dev = find_device(args.device)
+    except UserError as e:
+        raise SystemExit(f"--device: {e}") from None
+    if dev.ebr_rows != find_device(DEVICE).ebr_rows:
+        raise SystemExit(f"--device {args.device}: give an ECP5 85F ({DEVICE}, with a grade)")
+    args.device = dev.name     # its table name, in the command and the results' name
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         raise SystemExit(f"--keep {args.keep}: not an empty folder; give a new one")
     # the options given that are not their defaults, as the command and the results' name
     chosen = [(f"--{name}", f"{value:g}" if isinstance(value, float) else value)
               for name, value in (("route", args.route), ("objective", args.objective),
                                   ("floorplan", args.floorplan), ("placer", args.placer),
-                                  ("seed", args.seed))
-              if value is not None and value != ap.get_default(name)]
+                                  ("seed", args.seed), ("device", args.device),
+                                  ("tmg-ripup", args.tmg_ripup or None))
+              if value is not None and value != ap.get_default(name.replace("-", "_"))]
     start = time.perf_counter()
     desc = cnv()
-    plan = plan_network(desc, CYCLES, device=DEVICE, clock_mhz=CLOCK_MHZ,
+    plan = plan_network(desc, CYCLES, device=dev.name, clock_mhz=CLOCK_MHZ,
                         objective=args.objective)
     log(f"planned: II {plan.ii}, {plan.to_dict()['total']}", start)
     src = network_source(desc, plan=plan)
     log("Verilog", start)
-    dev = find_device(DEVICE)
     with tempfile.TemporaryDirectory(prefix="bnngen-cnv-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -213,7 +234,7 @@ def main() -> int:
                                     prefix=f"{pnr.CORE}.")
             if not pinned:
                 raise SystemExit(f"no floorplan: {cells.get('DP16KD', 0)} block RAMs, "
-                                 f"{len(ebr_sites(dev))} known sites on {DEVICE}")
+                                 f"{len(ebr_sites(dev))} known sites on {dev.name}")
             (work / "netlist-ecp5.json").write_text(json.dumps(netlist))
             log(f"floorplan: {len(pinned)} block RAMs pinned in stream order", start)
         ports = wrap.wrapper_ports(src.verilog, src.top)
@@ -234,7 +255,8 @@ def main() -> int:
         routed = stopped = None
         if args.route is not None:
             try:
-                run = procs.run(common + ["--json", "placed.json", "--no-place",
+                ripup = ["--tmg-ripup"] if args.tmg_ripup else []
+                run = procs.run(common + ripup + ["--json", "placed.json", "--no-place",
                                           "--report", "report.json", "-l", "route.log"],
                                 cwd=work, timeout=args.route)
             except subprocess.TimeoutExpired:
@@ -263,12 +285,13 @@ def main() -> int:
     else:
         result = f"nextpnr after placement: **{placed_mhz} MHz** (estimate)" + (
             f"; {stopped}" if stopped else "")
-    lines = [f"CNV-W1A1, {CYCLES:,} cycles/frame, planned for {CLOCK_MHZ:g} MHz on {DEVICE} "
+    options = "".join(f" {flag}" + ("" if value is True else f" {value}")
+                      for flag, value in chosen)
+    lines = [f"CNV-W1A1, {CYCLES:,} cycles/frame, planned for {CLOCK_MHZ:g} MHz on {dev.name} "
              f"(II {plan.ii:,}; estimate {plan.to_dict()['total']}); yosys "
              f"{cells.get('LUT4', 0):,} LUT4, {cells.get('TRELLIS_FF', 0):,} FF, "
              f"{cells.get('DP16KD', 0)} DP16KD; {result}. Command: "
-             f"`nice .venv/bin/python bench/cnv_timing.py"
-             f"{''.join(f' {flag} {value}' for flag, value in chosen)}`.", "",
+             f"`nice .venv/bin/python bench/cnv_timing.py{options}`.", "",
              plan_table(plan)]
     if paths:
         lines += ["Slowest placed paths by the simple delay model (bench/cnv_timing.py):", "",
@@ -277,7 +300,8 @@ def main() -> int:
                   f"`{p['to'][-60:]}`.{p['pin']} | {p['luts']} | {p['tiles']} |" for p in paths]
     RESULTS.mkdir(exist_ok=True)
     name = "_".join(["cnv_timing"] + [f"seed{value}" if flag == "--seed" else
-                                      "floorplan" if flag == "--floorplan" else str(value)
+                                      "floorplan" if flag == "--floorplan" else
+                                      "ripup" if flag == "--tmg-ripup" else str(value)
                                       for flag, value in chosen if flag != "--route"]
                     + ([] if routed or stopped else ["placed"])) + ".md"
     (RESULTS / name).write_text("\n".join(lines) + "\n")

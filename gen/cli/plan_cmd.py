@@ -25,7 +25,8 @@ def add_target_options(p, target: bool = True) -> None:
         p.add_argument("--cycles", type=int, help="target initiation interval, cycles/frame")
         p.add_argument("--fps", type=float, help="target frames per second (with --clock)")
     p.add_argument("--clock", type=float, metavar="MHZ", help="clock frequency in MHz")
-    p.add_argument("--device", help=f"device budget: {', '.join(DEVICES)}")
+    p.add_argument("--device", help=f"device budget: {', '.join(DEVICES)} (ECP5 also with a "
+                   "speed grade, e.g. ecp5-85f-8: the default is -6, the slowest)")
     p.add_argument("--family", choices=FAMILIES, default=None,
                    help="FPGA family for the estimates when no --device (default ecp5)")
     p.add_argument("--memory", choices=STYLES, default="auto",

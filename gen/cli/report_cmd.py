@@ -35,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("--device", default=None,
                    help="devices for --fmax, e.g. 25f,up5k,gw1nr9 (default: every device of "
                         "the families reported: ice40-up5k, ice40-hx8k, ecp5-25f, ecp5-85f, "
-                        "gowin-gw1nr9)")
+                        "gowin-gw1nr9; an ECP5's faster speed grade as e.g. 85f-8, the "
+                        "default being the slowest, -6)")
     p.add_argument("--clock", type=float, metavar="MHZ", default=None,
                    help="clock nextpnr is asked for (default: the plan's clock, else "
                         "100 MHz)")
