@@ -344,3 +344,24 @@ def test_chunk_registers_cost_what_the_estimate_says(kind, skid):
                                                    "blk")
     ests = [estimate(conv, 6, simd, "block", 2, front=front, skid=skid).ff for front in (2, 3)]
     assert grown == ests[1] - ests[0] > 2 * simd + 6 * simd
+
+
+@pytest.mark.parametrize("simd, varies", [(16, True), (32, False)])
+def test_the_next_pixel_end_flag_is_a_register_where_the_estimate_counts_one(simd, varies):
+    """A streamed dense engine whose `ready` is a register reads the next step's pixel-end
+    flag from a register of its own (`end_ahead`), not from its block RAM's output: yosys
+    keeps that register exactly when some pixel takes more than one step (the flag varies),
+    which is when dense_block counts it."""
+    import numpy as np
+
+    from hw.dense.engine import StreamingDense
+    from hw.dense.shape import dense_shape
+    from models.factory import random_conv
+    conv = random_conv(np.random.default_rng(6), "d", (2, 2, 32), out_channels=4, groups=1,
+                       dense=True, domain="bipolar", prune=0.0)
+    assert dense_shape(conv, 4, simd).end_varies == varies
+    netlist, names = _opt_netlist(StreamingDense(conv, 4, simd, front=2, memory="block",
+                                                 skid=True))
+    flags = [c for c in netlist["cells"].values()
+             if "Q" in c["connections"] and names[c["connections"]["Q"][0]] == "end_ahead"]
+    assert len(flags) == varies

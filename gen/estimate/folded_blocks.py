@@ -104,6 +104,7 @@ def dense_block(conv: Conv, pe: int, simd: int, memory: str, stages: int = 1,
     ff += chunk_registers(front, simd, shape.column_lanes, len(lanes), shape.needs_mask, skid)
     if skid and front >= 2:       # `ready` in a register, a copy per group of the pixel's bits
         ff += len(group_slices(cg * conv.groups))
+        ff += shape.end_varies    # and the next step's pixel-end flag (hw.dense.engine)
     return Block("folded", feats, ff=ff, muxes=[(shape.mux_columns * simd, chunks)],
                  roms=roms, banks=banks, logic_roms=logic)
 

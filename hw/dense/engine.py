@@ -137,16 +137,24 @@ class StreamingDense(wiring.Component):
         # the lanes' enables first: the skid register itself goes to lane 0 (hw.fanout)
         lane_nets = lane_enables(out, conv, len(s.lanes), s.simd, self.front > 0)
         full_next = Mux(self.i.ready, self.i.valid, full)
-        last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
-                                                 self.front, full, full_next, fire)
-        pixel_end = ww.get(word, ("end",))
         # `ready`, with a skid register and the weight word a register, in a register as in
-        # hw.folded.engine, set from the next cycle's pixel register, skid register and word
-        registered = self.skid and word_next is not None
+        # hw.folded.engine, set from the next cycle's pixel register, skid register and
+        # pixel-end flag: the flag of the step after the current one is a register of its
+        # own (`end_ahead`), not the block RAM's output, whose clock-to-output (5.6 ns on
+        # an ECP5) and route to the engine's handshake would take a cycle of their own.
+        registered = self.skid and self.front >= 2
+        ends = s.pixel_ends()
+        ahead = None
+        if registered and len(set(ends)) > 1:    # (a constant flag is the word's, a constant)
+            ahead = (ends, Signal(init=ends[1 % len(ends)], name="end_ahead"))
+        last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
+                                                 self.front, full, full_next, fire,
+                                                 ahead=ahead)
+        pixel_end = ww.get(word, ("end",))
+        end_next = pixel_end if ahead is None else Mux(fire, ahead[1], pixel_end)
         input_register(m, self.i, full, pixel, ~full | (fire & pixel_end),
                        Signal(name="ready_next") if registered else None,
-                       (~full_next | (~out.held_next & ww.get(word_next, ("end",))))
-                       if registered else None)
+                       (~full_next | (~out.held_next & end_next)) if registered else None)
 
         # ---- per lane: chunk, XNOR/AND, popcount, accumulator, result in turn
         muxed = chunk_muxes(m, self._chunk_values(pixel), ww, word, word_next)

@@ -33,6 +33,7 @@ class DenseShape:
     needs_mask: bool
     word_width: int
     rom_width: int      # the word's bits that vary over the steps (yosys drops the rest)
+    end_varies: bool    # the pixel-end flag does (a pixel takes more than one step)
     column_lanes: tuple[int, ...]    # per multiplexer column, the lanes that read it
 
 
@@ -53,7 +54,8 @@ def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
     width = 1 + len(columns) * id_width + sum(
         simd * (2 if mask else 1) + 2 + slot_bits(lane, b) for lane, b in zip(lanes, banked))
     # The ROM's varying bits, field by field as DenseWord lays them out.
-    varying = int(any(s > 1 for s in pixel_steps))
+    end_varies = any(s > 1 for s in pixel_steps)
+    varying = int(end_varies)
     varying += sum(_varying_bits(col, id_width) for col in columns.values())
     fill = 1 if conv.domain == "bipolar" else 0
     grids = [conv.weights] + ([conv.kept] if mask else [])
@@ -74,5 +76,5 @@ def dense_shape(conv: Conv, pe: int, simd: int) -> DenseShape:
         varying += _varying_bits(op["slot"], slot_bits(lane, b))
     return DenseShape(steps=sum(pixel_steps), lanes=tuple(map(tuple, lanes)),
                       banked=tuple(banked), mux_columns=len(columns), needs_mask=mask,
-                      word_width=width, rom_width=varying,
+                      word_width=width, rom_width=varying, end_varies=end_varies,
                       column_lanes=tuple(readers[key] for key in columns))

@@ -307,14 +307,15 @@ def lane_enables(out: PipelineOutput, conv: Conv, lanes: int, simd: int,
 
 
 def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, front: int,
-                full: Signal, full_next, fire, last_next=None):
+                full: Signal, full_next, fire, last_next=None, ahead=None):
     """A folded or streamed engine's weight memory read by its step counter
     (stepped_memory): (last step, the step's word, the word's next value: None below
     `front` 2). `fire` = `full` & adv moves the counter (`full`: the engine's input
     register holds an item; `full_next`: its value after this cycle). Each slice of a word
     register (memory_slices) after the first is moved by a copy of `fire` of its
     own, from its own copies of `full` and of the skid register (hw.fanout): call after
-    lane_enables, so that those are copies, not the skid register itself."""
+    lane_enables, so that those are copies, not the skid register itself. `last_next`,
+    `ahead`: stepped_memory's."""
     words = ww.encode(conv)
     registered = front >= 2
     word_next = Signal(ww.width, name="word_next") if registered else None
@@ -325,7 +326,8 @@ def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, fron
         fires = [fire, *(f & a for f, a in zip(fulls, out.enables(len(bits) - 1)))]
         slices = list(zip(bits, fires))
     last_step, word = stepped_memory(m, ww.width, words, style, fire, registered=registered,
-                                     last_next=last_next, word_next=word_next, slices=slices)
+                                     last_next=last_next, word_next=word_next, slices=slices,
+                                     ahead=ahead)
     return last_step, word, word_next
 
 
