@@ -126,3 +126,28 @@ def test_nextpnr_keeps_the_pinned_sites(tmp_path):
     assert run.returncode == 0, run.stderr[-1000:]
     cells = json.loads((tmp_path / "placed.json").read_text())["modules"]["top"]["cells"]
     assert {n: cells[n]["attributes"]["NEXTPNR_BEL"] for n in placed} == placed
+
+
+def test_a_layers_control_ram_sits_at_the_centre_of_its_sites():
+    """The RAM of an engine's word's low bits (chunk ids, pixel-end flag) changes places with
+    the RAM on the layer's site nearest the centre of the layer's sites; the rest keep name
+    order. conv5-like: 61 RAMs from the end of the first band into the second."""
+    dev = find_device("85f")
+    sites = ebr_sites(dev)
+    before = [f"core.a.engine.weights_0.0.{k}" for k in range(80)]   # (fills up to a band)
+    layer = [f"core.b.engine.weights_{k}.0.{j}" for k in range(16) for j in range(4)][:61]
+    net = _netlist(before + layer)
+    placed = pin_block_rams(net, ["a", "b"], dev)
+    plain = dict(zip(before + layer, sites))
+    xy = [_xy(plain[c]) for c in layer]
+    cx, cy = sum(x for x, _ in xy) / 61, sum(y for _, y in xy) / 61
+    dist = {c: abs(_xy(plain[c])[0] - cx) + abs(_xy(plain[c])[1] - cy) for c in layer}
+    centre = min(layer, key=dist.get)
+    control = "core.b.engine.weights_0.0.0"
+    assert placed[control] == plain[centre] and placed[centre] == plain[control]
+    assert dist[control] > 30 > dist[centre]
+    assert all(placed[c] == plain[c] for c in layer if c not in (control, centre))
+    # layer a's control RAM changes places too, with one RAM in the middle of its 80 sites
+    moved = [c for c in before if placed[c] != plain[c]]
+    assert moved[0] == "core.a.engine.weights_0.0.0" and len(moved) == 2
+    assert placed[moved[1]] == sites[0]

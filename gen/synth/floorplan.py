@@ -40,12 +40,39 @@ def _natural(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
+# The block RAM that holds the low bits of an engine's weight word (its first memory slice,
+# hw.folded.memory): the fields every lane's logic and the handshake read (the chunk ids,
+# a dense engine's pixel-end flag: hw.folded.word, hw.dense.word).
+CONTROL_RAM = re.compile(r"\.engine\.weights(_0)?\.0\.0$")
+
+
+def _xy(site: str) -> tuple[int, int]:
+    x, y, _ = site.split("/")
+    return int(x[1:]), int(y[1:])
+
+
+def _centre_control_ram(placed: dict[str, str], cells: list[str]) -> None:
+    """Swap a layer's control RAM (CONTROL_RAM) onto the layer's site nearest the centre of
+    its sites, where the logic that reads it is: in name order it would sit at one end of
+    the layer's patch (CNV's conv5: 35 rows of RAMs from its lanes' logic)."""
+    control = [c for c in cells if CONTROL_RAM.search(c)]
+    if len(control) != 1 or len(cells) < 3:
+        return
+    points = [_xy(placed[c]) for c in cells]
+    cx = sum(x for x, _ in points) / len(points)
+    cy = sum(y for _, y in points) / len(points)
+    centre = min(cells, key=lambda c: (abs(_xy(placed[c])[0] - cx)
+                                       + abs(_xy(placed[c])[1] - cy), cells.index(c)))
+    placed[control[0]], placed[centre] = placed[centre], placed[control[0]]
+
+
 def pin_block_rams(netlist: dict, layers: list[str], device: Device,
                    prefix: str = "core.") -> dict[str, str]:
     """Bind every block RAM of `netlist` (yosys's JSON; its top module changed in place) to a
     site: those of layer `layers[k]` (cells named `<prefix><layer>.`...) after those of
     layers[:k], each layer's in natural name order (a lane's or a memory slice's RAMs
-    together), then those of no layer. Returns cell -> site; {} with the netlist unchanged
+    together) but for its control RAM, swapped to the centre (_centre_control_ram), then
+    those of no layer. Returns cell -> site; {} with the netlist unchanged
     when the device's sites are not known (ebr_sites) or fewer than the RAMs."""
     mods = list(netlist["modules"].values())
     tops = [m for m in mods if "top" in m.get("attributes", {})]
@@ -60,7 +87,10 @@ def pin_block_rams(netlist: dict, layers: list[str], device: Device,
         layer = cell[len(prefix):].split(".", 1)[0] if cell.startswith(prefix) else None
         return rank.get(layer, len(layers)), _natural(cell)
 
-    placed = dict(zip(sorted(rams, key=key), sites))
+    ordered = sorted(rams, key=key)
+    placed = dict(zip(ordered, sites))
+    for layer in layers:
+        _centre_control_ram(placed, [c for c in ordered if key(c)[0] == rank[layer]])
     for cell, site in placed.items():
         mod["cells"][cell]["attributes"]["BEL"] = site
     return placed
