@@ -14,7 +14,7 @@ group j of output o reads channels j*C_in/g ... (j+1)*C_in/g - 1.
 from __future__ import annotations
 
 import numpy as np
-from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -184,9 +184,15 @@ def argmax_tree(m: Module, values: list, stages: int, en):
     """The index of the largest of `values` (the lowest index among equals), `stages`
     cycles later: a tournament of pairs (hw.popcount.reduce_tree), so that a clock can cut
     it at any level."""
+    def unsigned(v):
+        """v's order as an unsigned number (the sign bit flipped): a comparison of those is
+        a carry chain's carry out, without the LUT that a signed one needs after it."""
+        v = Value.cast(v)
+        return Cat(v[:-1], ~v[-1]) if v.shape().signed else v
+
     def match(left, right):
         (va, ka), (vb, kb) = left, right
-        take = vb > va     # strict: the left (lower indices) wins a tie
+        take = unsigned(vb) > unsigned(va)    # strict: the left (lower indices) wins a tie
         return Mux(take, vb, va), Mux(take, kb, ka)
 
     nodes = [(v, Const(k, range(max(2, len(values))))) for k, v in enumerate(values)]
