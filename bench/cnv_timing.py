@@ -22,8 +22,9 @@ without --route to cnv_timing_placed.md.
 site to nextpnr, which spreads a layer's RAMs, and with them its logic, across the die.
 
 nextpnr places the design (after 6 minutes of yosys) with its analytical `static` placer
-(9-12 minutes here; `--placer heap`, nextpnr's default, took 24, and the balanced plan
-then routed at 56.9 MHz, not 70.3); its Fmax line is then an estimate, and names no path. With
+(9-12 minutes here; `--placer heap`, nextpnr's default, took 24 on the balanced plan, which
+then routed at 56.9 MHz, not 70.3, and 6 on the floorplanned logic plan of 332f56e: 86.8
+MHz, not 86.4); its Fmax line is then an estimate, and names no path. With
 --route a second nextpnr routes the placed netlist with router2 and reports the routed Fmax
 and nextpnr's critical path, unless it is still routing after SECONDS (then the last count
 of overused wires is reported). With `--tmg-ripup` it routes as `bnngen report --fmax` does:
