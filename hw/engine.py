@@ -181,18 +181,19 @@ def scores_output(m: Module, conv: Conv, sums: list, done, out: PipelineOutput,
 
 
 def argmax_tree(m: Module, values: list, stages: int, en):
-    """The index of the largest of `values` (the lowest index among equals), `stages`
-    cycles later: a tournament of pairs (hw.popcount.reduce_tree), so that a clock can cut
-    it at any level."""
-    def unsigned(v):
-        """v's order as an unsigned number (the sign bit flipped): a comparison of those is
-        a carry chain's carry out, without the LUT that a signed one needs after it."""
+    """The index of the largest of `values` (signed, of one shape; the lowest index among
+    equals), `stages` cycles later: a tournament of pairs (hw.popcount.reduce_tree), so
+    that a clock can cut it at any level."""
+    def offset_binary(v):
+        """Signed `v` as an unsigned number of the same order (its sign bit flipped): a
+        comparison of those is a carry chain's carry out, without the LUT that a signed
+        one needs after it."""
         v = Value.cast(v)
-        return Cat(v[:-1], ~v[-1]) if v.shape().signed else v
+        return Cat(v[:-1], ~v[-1])
 
     def match(left, right):
         (va, ka), (vb, kb) = left, right
-        take = unsigned(vb) > unsigned(va)    # strict: the left (lower indices) wins a tie
+        take = offset_binary(vb) > offset_binary(va)   # strict: the left (lower indices) wins a tie
         return Mux(take, vb, va), Mux(take, kb, ka)
 
     nodes = [(v, Const(k, range(max(2, len(values))))) for k, v in enumerate(values)]

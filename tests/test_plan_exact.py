@@ -239,24 +239,6 @@ def test_find_device_and_targets():
     assert str(e.value) == ("unknown device 'stratix': choose from ice40-up5k, ice40-hx8k, "
                             "ecp5-25f, ecp5-85f, gowin-gw1nr9, xc7z020, xc7z045 (an ECP5 "
                             "with a speed grade: ecp5-85f-8)")
-
-
-def test_speed_grades_are_devices_of_their_own():
-    """An ECP5's faster grade: the part's budget, nextpnr told the grade; its slowest (-6,
-    nextpnr's default) is the part itself; a grade the part lacks, or a grade of a family
-    without grades, is named in the error."""
-    fast = devices.find_device("LFE5U-85F-8")
-    base = devices.find_device("ecp5-85f")
-    assert (fast.name, fast.pnr) == ("ecp5-85f-8", (*base.pnr, "--speed", "8"))
-    assert (fast.lut, fast.bram, fast.io, fast.clock_pin) == (base.lut, base.bram, base.io,
-                                                              base.clock_pin)
-    assert devices.find_device(fast.name) == fast
-    assert devices.find_device("25f-6") is devices.find_device("25f")
-    with pytest.raises(UserError) as e:
-        devices.find_device("85f-9")
-    assert str(e.value) == "device '85f-9': ecp5-85f has speed grades 6, 7, 8, not '9'"
-    with pytest.raises(UserError, match="unknown device 'up5k-8'"):
-        devices.find_device("up5k-8")
     search.check_positive(None, "--x")
     search.check_positive(0.1, "--x")
     for bad in (0, -1.0, float("inf"), float("nan")):
@@ -281,6 +263,24 @@ def test_speed_grades_are_devices_of_their_own():
         with pytest.raises(UserError) as e:
             search.target_cycles(*args)
         assert str(e.value) == message
+
+
+def test_speed_grades_are_devices_of_their_own():
+    """An ECP5's faster grade: the part's budget, nextpnr told the grade; its slowest (-6,
+    nextpnr's default) is the part itself; a grade the part lacks, or a grade of a family
+    without grades, is named in the error."""
+    fast = devices.find_device("LFE5U-85F-8")
+    base = devices.find_device("ecp5-85f")
+    assert (fast.name, fast.pnr) == ("ecp5-85f-8", (*base.pnr, "--speed", "8"))
+    assert (fast.lut, fast.bram, fast.io, fast.clock_pin) == (base.lut, base.bram, base.io,
+                                                              base.clock_pin)
+    assert devices.find_device(fast.name) == fast
+    assert devices.find_device("25f-6") is devices.find_device("25f")
+    with pytest.raises(UserError) as e:
+        devices.find_device("85f-9")
+    assert str(e.value) == "device '85f-9': ecp5-85f has speed grades 6, 7, 8, not '9'"
+    with pytest.raises(UserError, match="unknown device 'up5k-8'"):
+        devices.find_device("up5k-8")
 
 
 def test_options_by_hand():

@@ -32,7 +32,7 @@ class Device:
     ebr_columns: tuple[int, ...] = ()
     # nextpnr's speed grades of the part, the first (the slowest, nextpnr's default) the
     # one this entry stands for; "<name>-<grade>" names another (ECP5: LFE5U-85F-8 is
-    # "ecp5-85f-8")
+    # "ecp5-85f-8"), a device with no grades of its own
     grades: tuple[str, ...] = ()
 
 
@@ -93,4 +93,4 @@ def find_device(name: str) -> Device:
     if grade == dev.grades[0]:
         return dev
     return replace(dev, name=f"{dev.name}-{grade}", pnr=(*dev.pnr, "--speed", grade),
-                   grades=(grade,))
+                   grades=())

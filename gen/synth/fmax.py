@@ -63,8 +63,9 @@ UTILIZATION = {
 
 
 def check_devices(names: list[str]) -> list[str]:
-    """The devices' table names (gen.common.devices.DEVICES), each once, in the order given; one
-    that nextpnr cannot place on is a UserError."""
+    """The devices' names (gen.common.devices.find_device's: the table's, or an ECP5's faster
+    speed grade), each once, in the order given; one that nextpnr cannot place on is a
+    UserError."""
     out = []
     for n in names:
         dev = find_device(n)
@@ -111,7 +112,7 @@ def _fit_error(log: str) -> str:
 def place_and_route(verilog: str, top: str, devices: list[str], *,
                     clock_mhz: float = DEFAULT_CLOCK_MHZ, timeout: float | None = None,
                     seed: int = 1, jobs: int = 1) -> dict[str, dict]:
-    """Per device (names from gen.common.devices.DEVICES): Fmax after routing at the requested
+    """Per device (names as check_devices gives them): Fmax after routing at the requested
     clock, the critical path's ends, utilization; or fits=False with the reason; or
     timed_out=True. The wrapped design is synthesized once per family. `timeout`: each
     nextpnr run's limit in seconds (default: pnr_timeout of the netlist's cells). `jobs`

@@ -144,14 +144,14 @@ class StreamingDense(wiring.Component):
         # an ECP5) and route to the engine's handshake would take a cycle of their own.
         registered = self.skid and self.front >= 2
         ends = s.pixel_ends()
-        ahead = None
+        end_ahead = None
         if registered and len(set(ends)) > 1:    # (a constant flag is the word's, a constant)
-            ahead = (ends, Signal(init=ends[1 % len(ends)], name="end_ahead"))
-        last_step, word, word_next = weight_word(m, out, ww, conv, self.memory_style,
-                                                 self.front, full, full_next, fire,
-                                                 ahead=ahead)
+            end_ahead = Signal(init=ends[1 % len(ends)], name="end_ahead")
+        last_step, word, word_next = weight_word(
+            m, out, ww, conv, self.memory_style, self.front, full, full_next, fire,
+            flag_ahead=None if end_ahead is None else (ends, end_ahead))
         pixel_end = ww.get(word, ("end",))
-        end_next = pixel_end if ahead is None else Mux(fire, ahead[1], pixel_end)
+        end_next = pixel_end if end_ahead is None else Mux(fire, end_ahead, pixel_end)
         input_register(m, self.i, full, pixel, ~full | (fire & pixel_end),
                        Signal(name="ready_next") if registered else None,
                        (~full_next | (~out.held_next & end_next)) if registered else None)

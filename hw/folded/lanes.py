@@ -307,7 +307,7 @@ def lane_enables(out: PipelineOutput, conv: Conv, lanes: int, simd: int,
 
 
 def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, front: int,
-                full: Signal, full_next, fire, last_next=None, ahead=None):
+                full: Signal, full_next, fire, last_next=None, flag_ahead=None):
     """A folded or streamed engine's weight memory read by its step counter
     (stepped_memory): (last step, the step's word, the word's next value: None below
     `front` 2). `fire` = `full` & adv moves the counter (`full`: the engine's input
@@ -315,7 +315,7 @@ def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, fron
     register (memory_slices) after the first is moved by a copy of `fire` of its
     own, from its own copies of `full` and of the skid register (hw.fanout): call after
     lane_enables, so that those are copies, not the skid register itself. `last_next`,
-    `ahead`: stepped_memory's."""
+    `flag_ahead`: stepped_memory's."""
     words = ww.encode(conv)
     registered = front >= 2
     word_next = Signal(ww.width, name="word_next") if registered else None
@@ -327,7 +327,7 @@ def weight_word(m: Module, out: PipelineOutput, ww, conv: Conv, style: str, fron
         slices = list(zip(bits, fires))
     last_step, word = stepped_memory(m, ww.width, words, style, fire, registered=registered,
                                      last_next=last_next, word_next=word_next, slices=slices,
-                                     ahead=ahead)
+                                     flag_ahead=flag_ahead)
     return last_step, word, word_next
 
 

@@ -86,7 +86,7 @@ def memory_slices(style: str, init: list[int], width: int, registered: bool) -> 
 
 def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
                    registered: bool = False, last_next=None, name: str = "weights",
-                   word_next=None, slices=None, ahead=None):
+                   word_next=None, slices=None, flag_ahead=None):
     """A step counter over the words of `init` and their memory, read so that its data
     always belongs to the current step: (last step, word). The counter moves on `fire` and
     wraps after the last step. A ROM in logic of up to ASYNC_ROM_MAX_DEPTH words is read
@@ -100,14 +100,16 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
     `slices` (a word register only): (bits, net carrying `fire`) per memory_slices slice,
     the first moved by `fire` itself: each slice is a memory of its own, read through its
     own copies of the counter's next values (the first through the counter's), moved by
-    its net; the bits in no slice are constants. `ahead`: None, or (a flag per step, a
-    register): the register holds the flag of the step after the current one, read by the
-    counter's after-next value on `fire`, so that the flag's next value is a multiplexer
-    on `fire` of two registers (this one and the word's) where the block RAM's slow
-    clock-to-output would be."""
+    its net; the bits in no slice are constants. `flag_ahead` (a word register only): None,
+    or (a flag per step, a register): the register holds the flag of the step after the
+    current one, read by the counter's after-next value on `fire`, so that the flag's next
+    value is a multiplexer on `fire` of two registers (this one and the word's) where the
+    block RAM's slow clock-to-output would be."""
     steps = len(init)
     if word_next is not None and not registered:
         raise ValueError("word_next: this memory's word is not a register")
+    if flag_ahead is not None and not registered:
+        raise ValueError("flag_ahead: this memory's word is not a register")
     if slices is not None and (not registered or slices[0][1] is not fire):
         raise ValueError("slices: a word register's, the first moved by `fire`")
 
@@ -136,8 +138,8 @@ def stepped_memory(m: Module, width: int, init: list[int], style: str, fire,
         with m.If(fire):
             m.d.sync += [ahead_last.eq(t2 == steps - 1), last_step.eq(ahead_last)]
         m.d.comb += last_next.eq(Mux(fire, ahead_last, last_step))
-    if ahead is not None:
-        flags, flag = ahead
+    if flag_ahead is not None:
+        flags, flag = flag_ahead
         with m.If(fire):
             m.d.sync += flag.eq(lookup(flags, t2, 1))
     comb = read_from_counter(style, steps)
