@@ -12,12 +12,8 @@ from pathlib import Path
 from gen.common.devices import find_device
 from gen.synth.fmax import _nextpnr
 from gen.synth.floorplan import ebr_sites, pin_block_rams
+from gen.synth.floorplan import site_xy as _xy
 from gen.synth.yosys import yosys_executable
-
-
-def _xy(site: str) -> tuple[int, int]:
-    x, y, _ = site.split("/")
-    return int(x[1:]), int(y[1:])
 
 
 def test_sites_snake_across_the_85f_in_bands_of_two_rows():

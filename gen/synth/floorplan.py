@@ -46,7 +46,8 @@ def _natural(name: str) -> list:
 CONTROL_RAM = re.compile(r"\.engine\.weights(_0)?\.0\.0$")
 
 
-def _xy(site: str) -> tuple[int, int]:
+def site_xy(site: str) -> tuple[int, int]:
+    """A site's tile column and row (`X<x>/Y<y>/EBR<k>`)."""
     x, y, _ = site.split("/")
     return int(x[1:]), int(y[1:])
 
@@ -58,11 +59,11 @@ def _centre_control_ram(placed: dict[str, str], cells: list[str]) -> None:
     control = [c for c in cells if CONTROL_RAM.search(c)]
     if len(control) != 1 or len(cells) < 3:
         return
-    points = [_xy(placed[c]) for c in cells]
+    points = [site_xy(placed[c]) for c in cells]
     cx = sum(x for x, _ in points) / len(points)
     cy = sum(y for _, y in points) / len(points)
-    centre = min(cells, key=lambda c: (abs(_xy(placed[c])[0] - cx)
-                                       + abs(_xy(placed[c])[1] - cy), cells.index(c)))
+    centre = cells[min(range(len(cells)),       # (the first in name order among equals)
+                       key=lambda k: abs(points[k][0] - cx) + abs(points[k][1] - cy))]
     placed[control[0]], placed[centre] = placed[centre], placed[control[0]]
 
 
